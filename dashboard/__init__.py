@@ -1,0 +1,91 @@
+"""The application factory and the Celery integration."""
+import logging
+import os
+
+from celery import Celery, Task
+from celery.signals import worker_process_init
+from flask import Flask
+
+from . import config as settings
+from .extensions import csrf, db, limiter, login_manager, migrate
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def create_app(test_config=None):
+    """Build the Flask app: defaults, then the environment, then `test_config`."""
+    app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
+                static_folder=os.path.join(ROOT, "static"))
+    app.config.from_mapping(settings.load())
+    app.config.from_mapping(test_config or {})
+    app.config.setdefault("NOTIFY_ON_SUCCESS", bool(app.config["SMTP_HOST"]))
+    app.config["CELERY"] = celery_settings(app.config)
+    settings.check(app.config)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(ROOT, "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    celery_init_app(app)
+
+    from . import auth, cli, security, views
+    auth.init_app(app)
+    security.init_app(app)
+    views.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def celery_settings(config):
+    """Celery's configuration (DESIGN.md section 5)."""
+    from . import jobs
+    return {
+        "broker_url": config["BROKER_URL"],
+        "broker_connection_retry_on_startup": True,
+        "broker_transport_options": {"confirm_publish": True},
+        "result_backend": None,
+        "task_ignore_result": True,
+        "task_store_errors_even_if_ignored": False,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "task_default_queue": "requests",
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "enable_utc": True,
+        "timezone": "UTC",
+        "worker_hijack_root_logger": False,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
+        "imports": ("dashboard.tasks",),
+        "beat_schedule": {
+            "auto-retry": {"task": "dashboard.auto_retry", "schedule": 5.0},
+            "compact-status-counts": {"task": "dashboard.compact_counts", "schedule": 30.0},
+        },
+    }
+
+
+def celery_init_app(app):
+    """Celery bound to the Flask app: each task runs in a fresh app context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(app.config["CELERY"])
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+
+    @worker_process_init.connect(weak=False)
+    def _fresh_pool(**_):
+        """A forked pool process must not reuse its parent's database connections."""
+        with app.app_context():
+            db.engine.dispose(close=False)
+
+    return celery_app

@@ -1,0 +1,141 @@
+"""The PostgreSQL listener: LISTEN/NOTIFY plus a sweep; claims rows and publishes tasks.
+
+Claim and publish happen in one transaction: the rows are locked
+(`FOR UPDATE SKIP LOCKED`) until every message is confirmed by the broker and
+the transaction commits. A crash before the commit leaves the rows
+`unassigned`; a worker that receives a message before the commit waits on
+the row lock, then sees the committed claim.
+"""
+import logging
+import select
+import signal
+import time
+
+import psycopg2
+from flask import current_app
+from sqlalchemy.engine import make_url
+
+from . import control, lifecycle
+from .extensions import db
+from .tasks import publish
+
+log = logging.getLogger(__name__)
+CHANNEL = "requests_unassigned"
+
+
+def libpq_dsn(sqlalchemy_uri):
+    """A psycopg2 DSN from the SQLAlchemy URL."""
+    return make_url(sqlalchemy_uri).set(drivername="postgresql").render_as_string(
+        hide_password=False)
+
+
+def dispatch_batch(limit):
+    """Claim up to `limit` unassigned rows, publish them, commit; returns how many."""
+    celery = current_app.extensions["celery"]
+    try:
+        with celery.producer_or_acquire() as producer:
+            rows = lifecycle.claim(limit)
+            for row in rows:
+                publish(row, producer)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return len(rows)
+
+
+def dispatch_all(limit):
+    """Dispatch until no unassigned row is left; returns the total."""
+    total = 0
+    while n := dispatch_batch(limit):
+        total += n
+        if n < limit:
+            break
+    return total
+
+
+def republish_stale(older_than_s, limit):
+    """Publish again pending attempts that never started (message lost); same task id.
+
+    Only when the queue holds no ready message: a backlog explains a long wait.
+    """
+    if control.queue_depth() != 0:
+        return 0
+    celery = current_app.extensions["celery"]
+    try:
+        with celery.producer_or_acquire() as producer:
+            rows = lifecycle.requeue_stale_pending(older_than_s, limit)
+            for row in rows:
+                publish(row, producer)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    if rows:
+        log.warning("republished %d pending attempts older than %ss", len(rows), older_than_s)
+    return len(rows)
+
+
+class Listener:
+    """The long-running dispatcher loop."""
+
+    def __init__(self, app):
+        self.app = app
+        self.stopping = False
+        self.conn = None
+
+    def stop(self, *_):
+        """Ask the loop to end (signal handler)."""
+        self.stopping = True
+
+    def _listen(self):
+        """Open the LISTEN connection."""
+        self.conn = psycopg2.connect(libpq_dsn(self.app.config["SQLALCHEMY_DATABASE_URI"]))
+        self.conn.autocommit = True
+        self.conn.cursor().execute(f"LISTEN {CHANNEL}")
+
+    def _wait(self, timeout):
+        """Block until a notification arrives or `timeout` passes; drain notifications."""
+        if select.select([self.conn], [], [], timeout)[0]:
+            self.conn.poll()
+            self.conn.notifies.clear()
+            return True
+        return False
+
+    def run(self):
+        """Listen, dispatch, sweep, until stopped; reconnect on errors."""
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        cfg = self.app.config
+        backoff = 0.5
+        while not self.stopping:
+            try:
+                with self.app.app_context():
+                    self._listen()
+                    log.info("dispatcher listening on %s", CHANNEL)
+                    backoff = 0.5
+                    self._loop(cfg)
+            except Exception as exc:  # PostgreSQL or RabbitMQ away: retry with backoff
+                log.error("dispatcher error: %s: %s; retrying in %.1fs",
+                          exc.__class__.__name__, exc, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10)
+            finally:
+                if self.conn is not None:
+                    self.conn.close()
+                    self.conn = None
+        log.info("dispatcher stopped")
+
+    def _loop(self, cfg):
+        """One connection's life: dispatch everything, then wait for work or the sweep."""
+        sweep_s, batch = cfg["DISPATCH_SWEEP_S"], cfg["DISPATCH_BATCH"]
+        next_sweep = 0.0
+        while not self.stopping:
+            dispatched = dispatch_all(batch)
+            if dispatched:
+                log.debug("dispatched %d", dispatched)
+            now = time.monotonic()
+            if now >= next_sweep:
+                republish_stale(cfg["REPUBLISH_AFTER_S"], batch)
+                next_sweep = now + sweep_s
+            self._wait(min(1.0, max(0.0, next_sweep - time.monotonic())))

@@ -1,0 +1,113 @@
+"""The job type registry: parameter schema, file rule, time limits, retry policy, runner."""
+import json
+from dataclasses import dataclass, field
+from typing import Callable
+
+from jsonschema import Draft202012Validator
+
+REGISTRY = {}
+
+
+class InvalidInput(ValueError):
+    """Bad input at submit: answered 422 (or 400/413) with this message; nothing stored."""
+
+    def __init__(self, message, status=422):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class JobType:
+    name: str
+    title: str
+    schema: dict                     # JSON Schema of params (additionalProperties: false)
+    run: Callable                    # run(ctx) -> result dict
+    file: str = "none"               # "none" | "optional" | "required"
+    soft_limit_s: int = 300
+    hard_limit_s: int = 330
+    max_attempts: int = 1            # >1 enables auto-retry of failures
+    backoff_s: float = 10.0          # first auto-retry delay; doubles per attempt
+    check: Callable = None           # check(params, upload_meta) -> None or raise InvalidInput
+    validator: object = field(default=None, compare=False, repr=False)
+
+    def validate(self, params, upload_meta):
+        """Params with defaults filled in, or InvalidInput naming the field."""
+        if not isinstance(params, dict):
+            raise InvalidInput("params: must be a JSON object")
+        errors = sorted(self.validator.iter_errors(params), key=lambda e: list(e.path))
+        if errors:
+            raise InvalidInput(_message(errors[0]))
+        filled = dict(params)
+        for key, spec in self.schema.get("properties", {}).items():
+            if key not in filled and "default" in spec:
+                filled[key] = spec["default"]
+        if self.file == "required" and not upload_meta:
+            raise InvalidInput(f"file: job type {self.name!r} needs a non-empty file")
+        if self.file == "none" and upload_meta:
+            raise InvalidInput(f"file: job type {self.name!r} takes no file")
+        if self.check:
+            self.check(filled, upload_meta)
+        return filled
+
+    def limits(self, params):
+        """(soft, hard) seconds for this request: `timeout_seconds` may lower them, never raise."""
+        soft, hard = self.soft_limit_s, self.hard_limit_s
+        wanted = params.get("timeout_seconds")
+        if wanted:
+            hard = min(hard, float(wanted))
+            soft = min(soft, float(wanted))
+        if soft >= hard:
+            soft = max(hard - 1, hard * 0.8)
+        return soft, hard
+
+
+def _message(error):
+    """A jsonschema error as 'params.field: what is wrong'."""
+    if error.validator == "additionalProperties":
+        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+        return f"params.{extra[0]}: unknown parameter" if extra else "params: unknown parameter"
+    if error.validator == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else "?"
+        return f"params.{missing}: is required"
+    path = ".".join(str(p) for p in error.absolute_path)
+    where = f"params.{path}" if path else "params"
+    text = error.message
+    if len(text) > 200:
+        text = text[:200] + "…"
+    return f"{where}: {text}"
+
+
+def register(job):
+    """Add a job type to the registry (with its compiled validator)."""
+    Draft202012Validator.check_schema(job.schema)
+    object.__setattr__(job, "validator", Draft202012Validator(job.schema))
+    REGISTRY[job.name] = job
+    return job
+
+
+def get(name):
+    """The job type called `name`, or InvalidInput."""
+    job = REGISTRY.get(name) if isinstance(name, str) else None
+    if job is None:
+        known = ", ".join(sorted(REGISTRY))
+        raise InvalidInput(f"job_type: unknown job type {str(name)[:80]!r} (known: {known})")
+    return job
+
+
+def parse_params(raw):
+    """Params from the form/API text: empty means {}; not JSON -> InvalidInput."""
+    if raw is None or str(raw).strip() == "":
+        return {}
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidInput(f"params: not valid JSON ({exc.__class__.__name__}: {str(exc)[:120]})")
+
+
+def max_hard_limit():
+    """The largest hard limit of any job type (RabbitMQ's consumer_timeout must exceed it)."""
+    return max(job.hard_limit_s for job in REGISTRY.values())
+
+
+from . import simulate, load_array  # noqa: E402,F401  (register the job types)

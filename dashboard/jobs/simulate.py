@@ -1,0 +1,68 @@
+"""`simulate`: the original demo job: sleep a random time, maybe fail, maybe hang."""
+import random
+import time
+
+from celery.exceptions import SoftTimeLimitExceeded
+
+from . import InvalidInput, JobType, register
+
+
+class SimulatedFailure(RuntimeError):
+    """Raised on purpose, with probability `fail_rate`."""
+
+
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "min_seconds": {"type": "number", "minimum": 0, "maximum": 3600, "default": 1},
+        "max_seconds": {"type": "number", "minimum": 0, "maximum": 3600, "default": 5},
+        "fail_rate": {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
+        "hang": {"type": "boolean", "default": False},
+        "ignore_soft_limit": {"type": "boolean", "default": False},
+        "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+    },
+}
+
+
+def check(params, upload_meta):
+    """Cross-field rule: min_seconds <= max_seconds."""
+    if params["min_seconds"] > params["max_seconds"]:
+        raise InvalidInput("params.min_seconds: must not exceed max_seconds")
+
+
+def run(ctx):
+    """Sleep between min and max seconds reporting progress; fail or hang on request."""
+    p = ctx.params
+    if p["hang"]:
+        _hang(p["ignore_soft_limit"])
+    duration = random.uniform(p["min_seconds"], p["max_seconds"])
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < duration:
+        ctx.progress(100 * elapsed / duration)
+        time.sleep(min(0.25, duration - elapsed))
+    if p["fail_rate"] and random.random() < p["fail_rate"]:
+        raise SimulatedFailure(f"simulated failure (fail_rate={p['fail_rate']})")
+    return {"slept_seconds": round(duration, 3)}
+
+
+def _hang(ignore_soft_limit):
+    """Loop forever; with ignore_soft_limit the soft limit is swallowed so the hard one fires."""
+    while True:
+        try:
+            time.sleep(0.05)
+        except SoftTimeLimitExceeded:
+            if not ignore_soft_limit:
+                raise
+
+
+register(JobType(
+    name="simulate", title="Simulate (random sleep)", schema=SCHEMA, run=run, check=check,
+    file="optional", soft_limit_s=600, hard_limit_s=630, max_attempts=1,
+))
+
+register(JobType(
+    name="simulate_flaky", title="Simulate with auto-retry (3 attempts)", schema=SCHEMA, run=run,
+    check=check, file="optional", soft_limit_s=600, hard_limit_s=630, max_attempts=3,
+    backoff_s=2.0,
+))

@@ -1,0 +1,161 @@
+"""Tables. Status is written only by dashboard.lifecycle."""
+from datetime import datetime, timezone
+
+from flask_login import UserMixin
+from sqlalchemy import BigInteger, CheckConstraint, Index, LargeBinary, Sequence, text
+from sqlalchemy.dialects.postgresql import JSONB
+
+from .extensions import db
+
+STATUSES = ("unassigned", "pending", "running", "success", "failure", "timeout", "killed")
+ROLES = ("viewer", "operator", "admin")
+version_seq = Sequence("request_version_seq", metadata=db.metadata)
+
+
+def utcnow():
+    """Timezone-aware now, for Python-side defaults."""
+    return datetime.now(timezone.utc)
+
+
+def _status_check(name):
+    """A CHECK constraint limiting a status column to the known states."""
+    values = ", ".join(f"'{s}'" for s in STATUSES)
+    return CheckConstraint(f"status IN ({values})", name=name)
+
+
+class Upload(db.Model):
+    __tablename__ = "uploads"
+    id = db.Column(BigInteger, primary_key=True)
+    filename = db.Column(db.String(255), nullable=False)  # as given, display only
+    safe_name = db.Column(db.String(255), nullable=False)
+    size = db.Column(BigInteger, nullable=False)
+    sha256 = db.Column(db.String(64), nullable=False)
+    content_type = db.Column(db.String(255), nullable=False)
+    data = db.Column(LargeBinary, nullable=False)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+
+
+class Request(db.Model):
+    __tablename__ = "requests"
+    id = db.Column(BigInteger, primary_key=True)
+    job_type = db.Column(db.String(64), nullable=False)
+    params = db.Column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    upload_id = db.Column(BigInteger, db.ForeignKey("uploads.id", ondelete="SET NULL"))
+    status = db.Column(db.String(16), nullable=False, server_default="unassigned")
+    attempt = db.Column(db.Integer, nullable=False, server_default="1")
+    task_id = db.Column(db.String(36))
+    worker = db.Column(db.String(255))
+    progress = db.Column(db.SmallInteger, nullable=False, server_default="0")
+    result = db.Column(JSONB)
+    error = db.Column(db.Text)
+    traceback = db.Column(db.Text)
+    submitted_by = db.Column(db.String(80))
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    queued_at = db.Column(db.DateTime(timezone=True))
+    started_at = db.Column(db.DateTime(timezone=True))
+    finished_at = db.Column(db.DateTime(timezone=True))
+    updated_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    version = db.Column(BigInteger, version_seq, nullable=False,
+                        server_default=version_seq.next_value())
+    upload = db.relationship(Upload, lazy="joined", innerjoin=False)
+    __table_args__ = (
+        _status_check("requests_status_check"),
+        CheckConstraint("progress BETWEEN 0 AND 100", name="requests_progress_check"),
+        Index("requests_status_id_idx", "status", "id"),
+        Index("requests_job_type_id_idx", "job_type", "id"),
+        Index("requests_version_idx", "version"),
+        Index("requests_task_id_idx", "task_id"),
+        Index("requests_finished_at_idx", "finished_at"),
+        Index("requests_active_idx", "id",
+              postgresql_where=text("status IN ('unassigned', 'pending', 'running')")),
+    )
+
+
+class Attempt(db.Model):
+    __tablename__ = "attempts"
+    id = db.Column(BigInteger, primary_key=True)
+    request_id = db.Column(BigInteger, db.ForeignKey("requests.id", ondelete="CASCADE"),
+                           nullable=False)
+    number = db.Column(db.Integer, nullable=False)
+    task_id = db.Column(db.String(36))
+    status = db.Column(db.String(16), nullable=False, server_default="unassigned")
+    worker = db.Column(db.String(255))
+    triggered_by = db.Column(db.String(80), nullable=False)
+    queued_at = db.Column(db.DateTime(timezone=True))
+    started_at = db.Column(db.DateTime(timezone=True))
+    finished_at = db.Column(db.DateTime(timezone=True))
+    error = db.Column(db.Text)
+    traceback = db.Column(db.Text)
+    __table_args__ = (
+        _status_check("attempts_status_check"),
+        db.UniqueConstraint("request_id", "number", name="attempts_request_number_key"),
+    )
+
+
+class Artifact(db.Model):
+    __tablename__ = "artifacts"
+    id = db.Column(BigInteger, primary_key=True)
+    request_id = db.Column(BigInteger, db.ForeignKey("requests.id", ondelete="CASCADE"),
+                           nullable=False, index=True)
+    attempt = db.Column(db.Integer, nullable=False)
+    name = db.Column(db.String(255), nullable=False)
+    content_type = db.Column(db.String(255), nullable=False)
+    data = db.Column(LargeBinary, nullable=False)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+
+
+class StatusCount(db.Model):
+    """Append-only deltas per status, kept by a trigger; summed for the counts bar."""
+    __tablename__ = "status_counts"
+    id = db.Column(BigInteger, primary_key=True)
+    status = db.Column(db.String(16), nullable=False)
+    n = db.Column(BigInteger, nullable=False)
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+    id = db.Column(db.Integer, primary_key=True)
+    username = db.Column(db.String(80), nullable=False, unique=True)
+    password_hash = db.Column(db.String(255), nullable=False)
+    role = db.Column(db.String(16), nullable=False, server_default="viewer")
+    active = db.Column(db.Boolean, nullable=False, server_default=text("true"))
+    email = db.Column(db.String(255))
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    last_login_at = db.Column(db.DateTime(timezone=True))
+    __table_args__ = (CheckConstraint("role IN ('viewer', 'operator', 'admin')",
+                                      name="users_role_check"),)
+
+    @property
+    def is_active(self):
+        """Disabled users cannot sign in or use tokens."""
+        return self.active
+
+    def has_role(self, role):
+        """True when this user's role is at least `role`."""
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+class ApiToken(db.Model):
+    __tablename__ = "api_tokens"
+    id = db.Column(db.Integer, primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"), nullable=False,
+                        index=True)
+    token_hash = db.Column(db.String(64), nullable=False, unique=True)
+    name = db.Column(db.String(80), nullable=False, server_default="")
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    last_used_at = db.Column(db.DateTime(timezone=True))
+    revoked_at = db.Column(db.DateTime(timezone=True))
+    user = db.relationship(User, lazy="joined")
+
+
+class AuditEntry(db.Model):
+    __tablename__ = "audit_log"
+    id = db.Column(BigInteger, primary_key=True)
+    at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    username = db.Column(db.String(80))
+    action = db.Column(db.String(40), nullable=False)
+    request_id = db.Column(BigInteger, index=True)
+    outcome = db.Column(db.String(40), nullable=False)
+    address = db.Column(db.String(64))
+    detail = db.Column(JSONB)
+    __table_args__ = (Index("audit_log_at_idx", "at"), Index("audit_log_action_id_idx", "action", "id"))

@@ -1,0 +1,111 @@
+"""Read-side queries for the dashboard and the API (keyset pagination, counts, versions)."""
+import re
+
+from sqlalchemy import text
+
+from .extensions import db
+from .lifecycle import Status
+
+UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
+STATUSES = [s.value for s in Status]
+
+LIST_COLUMNS = """
+r.id, r.job_type, r.status, r.attempt, r.task_id, r.worker, r.params, r.progress, r.result,
+r.error, r.submitted_by, r.created_at, r.queued_at, r.started_at, r.finished_at, r.version,
+u.filename
+"""
+
+
+class Filters:
+    """The list's filters, parsed from query args; unknown values are errors, not ignored."""
+
+    def __init__(self, args, job_types):
+        self.status = args.get("status", "") or ""
+        self.job_type = args.get("job_type", "") or ""
+        self.q = (args.get("q", "") or "").strip()[:200]
+        self.errors = []
+        if self.status and self.status not in STATUSES:
+            self.errors.append(f"status: unknown status {self.status[:40]!r}")
+        if self.job_type and self.job_type not in job_types:
+            self.errors.append(f"job_type: unknown job type {self.job_type[:40]!r}")
+
+    def where(self):
+        """(SQL condition on requests `r`, params)."""
+        clauses, params = [], {}
+        if self.status:
+            clauses.append("r.status = :status")
+            params["status"] = self.status
+        if self.job_type:
+            clauses.append("r.job_type = :job_type")
+            params["job_type"] = self.job_type
+        if self.q:
+            if self.q.isdigit() and len(self.q) < 19:
+                clauses.append("r.id = :q_id")
+                params["q_id"] = int(self.q)
+            elif UUID_RE.match(self.q):
+                clauses.append("r.task_id = :q")
+                params["q"] = self.q.lower()
+            else:
+                clauses.append("(r.submitted_by = :q OR r.upload_id IN"
+                               " (SELECT id FROM uploads WHERE filename ILIKE :pat))")
+                params["q"] = self.q
+                params["pat"] = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%")\
+                    .replace("_", "\\_") + "%"
+        return (" AND ".join(clauses) or "true"), params
+
+    def args(self):
+        """The filters as query args (for links that keep them)."""
+        return {k: v for k, v in (("status", self.status), ("job_type", self.job_type),
+                                  ("q", self.q)) if v}
+
+
+def list_requests(filters, limit=50, after=None):
+    """(rows, next cursor): newest first, `after` is the last id of the previous page."""
+    where, params = filters.where()
+    if after is not None:
+        where += " AND r.id < :after"
+        params["after"] = after
+    params["limit"] = limit + 1
+    rows = db.session.execute(text(
+        f"SELECT {LIST_COLUMNS} FROM requests r LEFT JOIN uploads u ON u.id = r.upload_id"
+        f" WHERE {where} ORDER BY r.id DESC LIMIT :limit"), params).mappings().all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1]["id"] if more and rows else None)
+
+
+def get_request(request_id):
+    """One request row with its filename, or None."""
+    return db.session.execute(text(
+        f"SELECT {LIST_COLUMNS}, r.traceback, r.upload_id, r.updated_at, u.size AS file_size,"
+        " u.sha256 AS file_sha256 FROM requests r LEFT JOIN uploads u ON u.id = r.upload_id"
+        " WHERE r.id = :id"), {"id": request_id}).mappings().first()
+
+
+def attempts(request_id):
+    """All attempts of a request, newest first."""
+    return db.session.execute(text(
+        "SELECT number, task_id, status, worker, triggered_by, queued_at, started_at,"
+        " finished_at, error, traceback FROM attempts WHERE request_id = :id"
+        " ORDER BY number DESC"), {"id": request_id}).mappings().all()
+
+
+def artifacts(request_id, attempt):
+    """Artifacts (without bytes) produced by an attempt."""
+    return db.session.execute(text(
+        "SELECT id, name, content_type, octet_length(data) AS size FROM artifacts"
+        " WHERE request_id = :id AND attempt = :attempt ORDER BY id"),
+        {"id": request_id, "attempt": attempt}).mappings().all()
+
+
+def counts():
+    """Requests per status (from the trigger-kept deltas)."""
+    rows = db.session.execute(text(
+        "SELECT status, sum(n)::bigint AS n FROM status_counts GROUP BY status")).all()
+    found = {status: int(n) for status, n in rows}
+    return {s: found.get(s, 0) for s in STATUSES}
+
+
+def latest_version():
+    """The highest request version (0 when there are no requests)."""
+    return db.session.execute(text("SELECT coalesce(max(version), 0) FROM requests")).scalar()

@@ -1,0 +1,43 @@
+"""One serializer per object, for the JSON API."""
+from flask import current_app
+
+
+def iso(value):
+    """ISO 8601 UTC, or None."""
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def request_dict(row, attempts=None):
+    """A request as the API answers it (DESIGN.md section 7)."""
+    flower = current_app.config["FLOWER_URL"]
+    out = {
+        "id": row["id"],
+        "job_type": row["job_type"],
+        "status": row["status"],
+        "attempt": row["attempt"],
+        "task_id": row["task_id"],
+        "worker": row["worker"],
+        "params": row["params"],
+        "filename": row["filename"],
+        "progress": row["progress"],
+        "result": row["result"],
+        "error": row["error"],
+        "created_at": iso(row["created_at"]),
+        "started_at": iso(row["started_at"]),
+        "finished_at": iso(row["finished_at"]),
+        "flower_task_url": f"{flower}/task/{row['task_id']}" if row["task_id"] else None,
+    }
+    if attempts is not None:
+        out["attempts"] = [attempt_dict(a) for a in attempts]
+    return out
+
+
+def attempt_dict(row):
+    """One attempt of a request."""
+    return {
+        "number": row["number"], "task_id": row["task_id"], "status": row["status"],
+        "worker": row["worker"], "triggered_by": row["triggered_by"],
+        "queued_at": iso(row["queued_at"]), "started_at": iso(row["started_at"]),
+        "finished_at": iso(row["finished_at"]), "error": row["error"],
+        "traceback": row["traceback"],
+    }

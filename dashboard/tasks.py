@@ -1,0 +1,142 @@
+"""Thin Celery tasks: the attempt runner, its errback and link, and the periodic ones."""
+import json
+import logging
+import time
+
+from celery import shared_task
+from celery.exceptions import Reject, SoftTimeLimitExceeded, TaskRevokedError, TimeLimitExceeded
+from flask import current_app
+from sqlalchemy import text
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from . import jobs, lifecycle, notify as notifications
+from .extensions import db
+from .lifecycle import Status
+
+log = logging.getLogger(__name__)
+
+
+class JobContext:
+    """What a job's run() sees: its params, its file, progress and artifacts."""
+
+    def __init__(self, request_id, task_id, row):
+        self.request_id, self.task_id = request_id, task_id
+        self.params, self.upload_id = row["params"], row["upload_id"]
+        self.attempt = row["attempt"]
+        self.artifacts = []
+        self._last = (0.0, -1)
+
+    def progress(self, percent):
+        """Record progress, at most five writes a second."""
+        now, pct = time.monotonic(), int(percent)
+        if pct != self._last[1] and now - self._last[0] >= 0.2:
+            self._last = (now, pct)
+            lifecycle.report_progress(self.request_id, self.task_id, pct)
+            db.session.commit()
+
+    def upload_bytes(self):
+        """The request's file as bytes (None when it has none)."""
+        if self.upload_id is None:
+            return None
+        return db.session.execute(text("SELECT data FROM uploads WHERE id = :id"),
+                                  {"id": self.upload_id}).scalar_one()
+
+    def add_artifact(self, name, content_type, data):
+        """Keep a produced file; stored with the success result."""
+        self.artifacts.append((name, content_type, data))
+
+
+@shared_task(bind=True, name="dashboard.run_request")
+def run_request(self, request_id):
+    """Run one attempt of a request, unless its row says it must not run."""
+    try:
+        return _run_attempt(self.request, request_id)
+    except (OperationalError, InterfaceError) as exc:
+        # PostgreSQL is away: put the message back so the attempt is not lost.
+        db.session.rollback()
+        time.sleep(1)
+        raise Reject(f"database unavailable: {exc.__class__.__name__}", requeue=True)
+
+
+def _run_attempt(task_request, request_id):
+    """start -> job.run -> finish(success), each write fenced by this attempt's task id."""
+    task_id = task_request.id
+    redelivered = bool((task_request.delivery_info or {}).get("redelivered"))
+    row = lifecycle.start(request_id, task_id, task_request.hostname, redelivered)
+    db.session.commit()
+    if row is None:
+        return None
+    ctx = JobContext(request_id, task_id, row)
+    result = jobs.REGISTRY[row["job_type"]].run(ctx)
+    for name, content_type, data in ctx.artifacts:
+        db.session.execute(text(
+            "INSERT INTO artifacts (request_id, attempt, name, content_type, data)"
+            " VALUES (:r, :a, :n, :c, :d)"),
+            {"r": request_id, "a": ctx.attempt, "n": name, "c": content_type, "d": data})
+    if lifecycle.finish(request_id, task_id, Status.SUCCESS, json.dumps(result)) is None:
+        db.session.rollback()
+        return None
+    db.session.commit()
+    return request_id
+
+
+def describe(exc, timelimit):
+    """A one-line error for the request page; time limits name the limit that fired."""
+    hard, soft = (timelimit or (None, None))
+    if isinstance(exc, SoftTimeLimitExceeded):
+        return f"timeout: soft time limit ({soft:g} s) exceeded"
+    if isinstance(exc, TimeLimitExceeded):
+        limit = exc.args[0] if exc.args else hard
+        return f"timeout: hard time limit ({limit:g} s) exceeded"
+    return f"{exc.__class__.__name__}: {exc}"[:2000]
+
+
+@shared_task(name="dashboard.record_failure")
+def record_failure(request, exc, traceback):
+    """link_error errback (request, exc, traceback): record failure or timeout."""
+    if isinstance(exc, TaskRevokedError) or not request.args:
+        return  # killed: the dashboard recorded it already
+    timed_out = isinstance(exc, (SoftTimeLimitExceeded, TimeLimitExceeded))
+    lifecycle.finish(request.args[0], request.id, Status.TIMEOUT if timed_out else Status.FAILURE,
+                     error=describe(exc, getattr(request, "timelimit", None)),
+                     traceback=traceback or None)
+    db.session.commit()
+
+
+@shared_task(name="dashboard.notify")
+def notify(request_id):
+    """link callback on success: tell the submitter (email when SMTP is configured)."""
+    if request_id is not None:
+        notifications.request_succeeded(request_id)
+
+
+@shared_task(name="dashboard.auto_retry")
+def auto_retry():
+    """Beat: re-queue failures of job types with a retry policy, with backoff."""
+    total = 0
+    for job in jobs.REGISTRY.values():
+        if job.max_attempts > 1:
+            total += lifecycle.auto_retry(job.name, job.max_attempts, job.backoff_s)
+    db.session.commit()
+    return total
+
+
+@shared_task(name="dashboard.compact_counts")
+def compact_counts():
+    """Beat: fold the status count deltas into one row per status."""
+    db.session.execute(text(
+        "WITH gone AS (DELETE FROM status_counts RETURNING status, n)"
+        " INSERT INTO status_counts (status, n)"
+        " SELECT status, sum(n) FROM gone GROUP BY status HAVING sum(n) <> 0"))
+    db.session.commit()
+
+
+def publish(row, producer=None):
+    """Send one claimed attempt to the broker (callers hold the claim's transaction)."""
+    job = jobs.REGISTRY[row["job_type"]]
+    soft, hard = job.limits(row["params"] or {})
+    options = {"link_error": record_failure.s()}
+    if current_app.config["NOTIFY_ON_SUCCESS"]:
+        options["link"] = notify.s()
+    run_request.apply_async((row["id"],), task_id=row["task_id"], soft_time_limit=soft,
+                            time_limit=hard, producer=producer, **options)

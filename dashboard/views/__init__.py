@@ -1,0 +1,31 @@
+"""One blueprint per area, and the navigation entries they add."""
+from flask_login import current_user
+
+NAV = []  # (endpoint, label, role): extra top-bar links added by blueprints
+
+
+def nav(endpoint, label, role="viewer"):
+    """Add a top-bar link shown to users with at least `role`."""
+    NAV.append((endpoint, label, role))
+
+
+def init_app(app):
+    """Register every blueprint."""
+    from ..extensions import csrf
+    from . import api, auth, health, requests, workers
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(requests.bp)
+    app.register_blueprint(workers.bp)
+    app.register_blueprint(health.bp)
+    csrf.exempt(api.bp)  # bearer calls; session calls are checked in auth.csrf_for_sessions
+    app.register_blueprint(api.bp)
+
+    @app.context_processor
+    def navigation():
+        def extra_nav():
+            if not current_user.is_authenticated:
+                return []
+            return [(e, label) for e, label, role in NAV
+                    if current_user.has_role(role) and e in app.view_functions]
+        return {"extra_nav": extra_nav}

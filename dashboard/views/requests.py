@@ -1,0 +1,180 @@
+"""Dashboard pages: the live requests list, the submit form, a request's page, actions."""
+import json
+import time
+
+from flask import (Blueprint, abort, current_app, flash, make_response, redirect,
+                   render_template, request, url_for)
+from flask_login import current_user, login_required
+
+from .. import control, jobs, queries, submission
+from ..auth import require_role
+from ..jobs import InvalidInput
+from ..lifecycle import ACTIVE, KILLABLE, RETRYABLE
+
+bp = Blueprint("requests", __name__)
+
+
+def is_htmx():
+    """True for an htmx request (answered with a partial)."""
+    return request.headers.get("HX-Request") == "true"
+
+
+def _poll_token(version):
+    """The token a partial embeds: the version it shows and when it was rendered."""
+    return f"{version}-{int(time.time())}"
+
+
+def _unchanged(version):
+    """True when the poll's token still matches (and is recent): answer 204, no body."""
+    since = request.args.get("since", "")
+    seen, _, at = since.partition("-")
+    if not seen.isdigit() or not at.isdigit():
+        return False
+    fresh = time.time() - int(at) < 10 * current_app.config["POLL_INTERVAL_S"]
+    return int(seen) == version and fresh
+
+
+def _no_store(response, vary=True):
+    """Polled answers must not be cached; one URL serves page and fragment."""
+    response.headers["Cache-Control"] = "no-store"
+    if vary:
+        response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def _page_or_partial(page, partial, **context):
+    """The full page, or only the partial for htmx."""
+    return _no_store(make_response(render_template(partial if is_htmx() else page, **context)))
+
+
+@bp.route("/")
+@login_required
+def index():
+    """The requests list, live."""
+    filters = queries.Filters(request.args, jobs.REGISTRY)
+    after = request.args.get("after", "")
+    after = int(after) if after.isdigit() else None
+    version = queries.latest_version()
+    if is_htmx() and _unchanged(version):
+        return _no_store(make_response("", 204))
+    if filters.errors:
+        rows, next_cursor = [], None
+    else:
+        rows, next_cursor = queries.list_requests(filters, after=after)
+    return _page_or_partial(
+        "requests/index.html", "requests/_list.html", rows=rows, filters=filters,
+        counts=queries.counts(), next_cursor=next_cursor, after=after,
+        token=_poll_token(version), job_types=jobs.REGISTRY,
+        polling=after is None or any(r["status"] in ACTIVE for r in rows))
+
+
+@bp.route("/requests/new", methods=["GET", "POST"])
+@require_role("operator")
+def new():
+    """The submit form; POST stores the request and goes to its page."""
+    job_type = request.form.get("job_type", "simulate")
+    if request.method == "POST":
+        try:
+            request_id = submission.submit(
+                job_type, request.form.get("params", ""), request.files.get("file"),
+                current_user.username, current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+        except InvalidInput as exc:
+            submission.refused(exc.message)
+            return render_template("requests/new.html", job_types=jobs.REGISTRY,
+                                   error=exc.message, form=request.form), exc.status
+        flash(f"Request #{request_id} submitted.", "info")
+        return redirect(url_for("requests.detail", request_id=request_id))
+    return render_template("requests/new.html", job_types=jobs.REGISTRY, error=None,
+                           form=request.form)
+
+
+@bp.route("/requests/<int:request_id>")
+@login_required
+def detail(request_id):
+    """A request's page, live until it is finished."""
+    row = queries.get_request(request_id)
+    if row is None:
+        abort(404, description=f"There is no request #{request_id}.")
+    if is_htmx() and _unchanged(row["version"]):
+        return _no_store(make_response("", 204))
+    return _page_or_partial(
+        "requests/detail.html", "requests/_detail.html", r=row,
+        attempts=queries.attempts(request_id),
+        artifacts=queries.artifacts(request_id, row["attempt"]),
+        token=_poll_token(row["version"]), polling=row["status"] in ACTIVE)
+
+
+def _after_action(request_id, ok, done, refused):
+    """Tell the browser what happened: htmx gets a refresh event, others a redirect."""
+    message = done if ok else refused
+    if is_htmx():
+        return _htmx_answer(message, ok)
+    flash(message, "info" if ok else "error")
+    target = request.form.get("next") or ""
+    if not target.startswith("/") or target.startswith("//"):
+        target = url_for("requests.detail", request_id=request_id)
+    return redirect(target, 303)
+
+
+def _htmx_answer(message, ok):
+    """For htmx: 204 + events (refresh the live parts, show the notice), or 409 + the reason."""
+    if not ok:
+        response = make_response(message, 409)
+        response.headers["Content-Type"] = "text/plain; charset=utf-8"
+        return response
+    response = make_response("", 204)
+    response.headers["HX-Trigger"] = json.dumps({"refresh": True, "notice": message})
+    return response
+
+
+@bp.route("/requests/<int:request_id>/retry", methods=["POST"])
+@require_role("operator")
+def retry(request_id):
+    """Retry a failed, timed-out or killed request."""
+    ok = control.retry(request_id, current_user.username)
+    return _after_action(request_id, ok, f"Request #{request_id} queued again.",
+                         f"Request #{request_id} cannot be retried: only "
+                         + ", ".join(s.value for s in RETRYABLE) + " requests can.")
+
+
+@bp.route("/requests/<int:request_id>/kill", methods=["POST"])
+@require_role("operator")
+def kill(request_id):
+    """Kill an unassigned, pending or running request."""
+    old = control.kill(request_id, current_user.username)
+    return _after_action(request_id, old is not None, f"Request #{request_id} killed.",
+                         f"Request #{request_id} cannot be killed: only "
+                         + ", ".join(s.value for s in KILLABLE) + " requests can.")
+
+
+@bp.route("/requests/retry-failed", methods=["POST"])
+@require_role("operator")
+def retry_failed():
+    """Retry every failed request matching the list's current filter."""
+    filters = queries.Filters(request.form, jobs.REGISTRY)
+    if filters.errors:
+        flash("; ".join(filters.errors), "error")
+        return redirect(url_for("requests.index"))
+    where, params = filters.where()
+    n = control.retry_failed(current_user.username, where, **params)
+    message = f"Retried {n} failed request{'s' if n != 1 else ''}."
+    if is_htmx():
+        return _htmx_answer(message, True)
+    flash(message, "info")
+    return redirect(url_for("requests.index", **filters.args()))
+
+
+@bp.route("/artifacts/<int:artifact_id>")
+@login_required
+def artifact(artifact_id):
+    """A file a job produced, for signed-in users."""
+    from ..models import Artifact
+    from ..extensions import db
+    item = db.session.get(Artifact, artifact_id)
+    if item is None:
+        abort(404)
+    response = make_response(item.data)
+    response.headers["Content-Type"] = item.content_type
+    response.headers["Content-Disposition"] = f'inline; filename="artifact-{item.id}.png"'
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response

@@ -1,0 +1,5 @@
+"""The Celery entry point: `celery -A worker worker|beat|flower`."""
+from dashboard import create_app
+
+flask_app = create_app()
+celery_app = flask_app.extensions["celery"]
