@@ -115,6 +115,9 @@ def start(request_id, task_id, worker, redelivered=False):
     A redelivered message of the same attempt (its worker died) may run again;
     a duplicate that was not redelivered, a killed row or an old attempt may not.
     """
+    # Wait for the dispatcher's claim to commit (it holds the row lock until the
+    # broker confirmed every message); then the UPDATE's fresh snapshot sees it.
+    _run("SELECT id FROM requests WHERE id = :id FOR UPDATE", id=request_id)
     rows = _run(START_SQL, id=request_id, task_id=task_id, worker=worker,
                 redelivered=bool(redelivered))
     if not rows:

@@ -2,7 +2,8 @@
 
 Everything runs against the test database and broker vhost named by
 TEST_DATABASE_URL / TEST_BROKER_URL (written by deploy/services.sh into
-var/env.sh; `make test` sources it). Subprocesses inherit this environment.
+var/env.sh; `make test` sources it). Subprocesses inherit this environment;
+their logs are in var/test/<test database name>/.
 """
 import os
 import signal
@@ -31,6 +32,10 @@ os.environ.update({
     "LOG_LEVEL": "INFO",
 })
 os.environ.pop("SMTP_HOST", None)
+# Logs and pid files per test database, so parallel suites on one machine don't collide.
+RUN_NAME = os.environ["TEST_DATABASE_URL"].rsplit("/", 1)[-1].split("?")[0]
+RUN_DIR = os.path.join(ROOT, "var", "test", RUN_NAME)
+os.makedirs(RUN_DIR, exist_ok=True)
 
 from sqlalchemy import text  # noqa: E402
 
@@ -65,8 +70,7 @@ class Proc:
     def __init__(self, name, argv, env=None):
         self.name, self.argv = name, argv
         self.env = {**os.environ, **(env or {})}
-        os.makedirs(os.path.join(ROOT, "var", "log", "test"), exist_ok=True)
-        self.log_path = os.path.join(ROOT, "var", "log", "test", f"{name}.log")
+        self.log_path = os.path.join(RUN_DIR, f"{name}.log")
         self.popen = None
 
     def start(self):
@@ -108,8 +112,7 @@ class Proc:
 
 def worker_proc(name, concurrency=2, extra=()):
     """A real prefork Celery worker named NAME@test."""
-    pidfile = os.path.join(ROOT, "var", "run", f"test-{name}.pid")
-    os.makedirs(os.path.dirname(pidfile), exist_ok=True)
+    pidfile = os.path.join(RUN_DIR, f"{name}.pid")
     return Proc(name, [os.path.join(BIN, "celery"), "-A", "worker", "worker", "-n",
                        f"{name}@test", "-E", "--pool", "prefork", "--concurrency",
                        str(concurrency), "--pidfile", pidfile, "--loglevel", "INFO",

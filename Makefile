@@ -1,0 +1,95 @@
+# The dashboard: `make run` does everything from a fresh machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+WEB_HOST ?= 127.0.0.1
+WEB_PORT ?= 8000
+DASHBOARD_ENV ?= development
+PYTEST_ARGS ?=
+export WEB_HOST WEB_PORT DASHBOARD_ENV
+
+VENV := .venv
+SUPERVISORCTL := $(VENV)/bin/supervisorctl -c deploy/supervisord.conf
+URL := http://$(WEB_HOST):$(WEB_PORT)/
+# True when the supervisord of this checkout answers on its socket.
+SUPERVISORD_RUNNING := [[ -x $(VENV)/bin/supervisorctl ]] && $(SUPERVISORCTL) pid >/dev/null 2>&1
+
+.PHONY: help venv services services-stop migrate admin run up down test bench chaos
+
+help:
+	@echo "make run            services, venv, migrations, admin user, then the whole stack in the foreground"
+	@echo "make up / down      the stack in the background (waits for $(URL)readyz) / stopped"
+	@echo "make test           the test suite (PYTEST_ARGS='-k ...' to narrow it)"
+	@echo "make bench          the benchmarks"
+	@echo "make chaos          the fault-injection suite"
+	@echo "make services       start local PostgreSQL and RabbitMQ (data in var/); services-stop stops them"
+	@echo "make venv | migrate | admin"
+	@echo "Settings: WEB_HOST=$(WEB_HOST) WEB_PORT=$(WEB_PORT) DASHBOARD_ENV=$(DASHBOARD_ENV);"
+	@echo "          DATABASE_URL / CELERY_BROKER_URL to use existing servers instead of local ones."
+
+venv: $(VENV)/.stamp
+
+$(VENV)/.stamp: requirements.txt
+	@if ! python3 -c 'import ensurepip' 2>/dev/null && [[ $$(id -u) == 0 ]]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y python3-venv; fi
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -r requirements.txt
+	touch $@
+
+services:
+	bash deploy/services.sh start
+
+services-stop:
+	bash deploy/services.sh stop
+
+migrate: venv services
+	source var/env.sh && $(VENV)/bin/flask --app wsgi db upgrade
+
+admin: venv services migrate
+	source var/env.sh && $(VENV)/bin/flask --app wsgi users ensure-admin
+
+run: venv services migrate admin
+	@if $(SUPERVISORD_RUNNING); then echo "The stack is already running in the background (make down)."; exit 1; fi
+	@echo "Dashboard: $(URL)  (Ctrl-C stops everything; logs in var/log/)"
+	source var/env.sh && exec $(VENV)/bin/supervisord -n -c deploy/supervisord.conf
+
+up: venv services migrate admin
+	@if $(SUPERVISORD_RUNNING); then \
+		$(SUPERVISORCTL) start all >/dev/null || true; \
+	else \
+		source var/env.sh && $(VENV)/bin/supervisord -c deploy/supervisord.conf; \
+	fi
+	@echo "Waiting for $(URL)readyz ..."
+	@deadline=$$((SECONDS + 60)); \
+	until $(VENV)/bin/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' \
+			"$(URL)readyz" 2>/dev/null; do \
+		if ((SECONDS >= deadline)); then \
+			echo "$(URL)readyz did not answer 200 within 60 s" >&2; \
+			$(SUPERVISORCTL) status >&2 || true; \
+			tail -n 20 var/log/*.log >&2; \
+			exit 1; \
+		fi; \
+		sleep 1; \
+	done; \
+	echo "Dashboard: $(URL)"
+
+down:
+	@if $(SUPERVISORD_RUNNING); then \
+		$(SUPERVISORCTL) shutdown; \
+		for i in $$(seq 240); do [[ -f var/run/supervisord.pid ]] || exit 0; sleep 0.5; done; \
+		echo "supervisord did not exit within 120 s" >&2; exit 1; \
+	else \
+		echo "The stack is not running."; \
+	fi
+
+test: venv services
+	@if [[ $$(id -u) == 0 && ! -x /usr/bin/chromium ]]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
+	source var/env.sh && $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+bench: venv services
+	source var/env.sh && $(VENV)/bin/python -m bench
+
+chaos: venv services
+	source var/env.sh && $(VENV)/bin/python -m pytest tests/chaos -p no:cacheprovider
