@@ -12,11 +12,12 @@ def nav(endpoint, label, role="viewer"):
 def init_app(app):
     """Register every blueprint."""
     from ..extensions import csrf
-    from . import api, auth, health, requests, workers
+    from . import api, auth, health, requests, schedules, workers
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(requests.bp)
     app.register_blueprint(workers.bp)
+    app.register_blueprint(schedules.bp)
     app.register_blueprint(health.bp)
     csrf.exempt(api.bp)  # bearer calls; session calls are checked in auth.csrf_for_sessions
     app.register_blueprint(api.bp)
