@@ -29,12 +29,12 @@ def libpq_dsn(sqlalchemy_uri):
         hide_password=False)
 
 
-def dispatch_batch(limit):
-    """Claim up to `limit` unassigned rows, publish them, commit; returns how many."""
+def _publish_claimed(claim):
+    """Run `claim()` and publish its rows in one transaction, committed after the broker confirmed."""
     celery = current_app.extensions["celery"]
     try:
         with celery.producer_or_acquire() as producer:
-            rows = lifecycle.claim(limit)
+            rows = claim()
             for row in rows:
                 publish(row, producer)
         db.session.commit()
@@ -42,6 +42,11 @@ def dispatch_batch(limit):
         db.session.rollback()
         raise
     return len(rows)
+
+
+def dispatch_batch(limit):
+    """Claim up to `limit` unassigned rows, publish them, commit; returns how many."""
+    return _publish_claimed(lambda: lifecycle.claim(limit))
 
 
 def dispatch_all(limit):
@@ -61,19 +66,10 @@ def republish_stale(older_than_s, limit):
     """
     if control.queue_depth() != 0:
         return 0
-    celery = current_app.extensions["celery"]
-    try:
-        with celery.producer_or_acquire() as producer:
-            rows = lifecycle.requeue_stale_pending(older_than_s, limit)
-            for row in rows:
-                publish(row, producer)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    if rows:
-        log.warning("republished %d pending attempts older than %ss", len(rows), older_than_s)
-    return len(rows)
+    n = _publish_claimed(lambda: lifecycle.requeue_stale_pending(older_than_s, limit))
+    if n:
+        log.warning("republished %d pending attempts older than %ss", n, older_than_s)
+    return n
 
 
 class Listener:
