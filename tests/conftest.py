@@ -74,6 +74,7 @@ class Proc:
         self.popen = None
 
     def start(self):
+        self.log_offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         with open(self.log_path, "ab") as log:
             self.popen = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log,
                                           stderr=subprocess.STDOUT, start_new_session=True)
@@ -106,8 +107,10 @@ class Proc:
             self.popen.wait(10)
 
     def log(self):
-        with open(self.log_path, errors="replace") as fh:
-            return fh.read()
+        """What this run of the process wrote to its log."""
+        with open(self.log_path, "rb") as fh:
+            fh.seek(getattr(self, "log_offset", 0))
+            return fh.read().decode(errors="replace")
 
 
 def worker_proc(name, concurrency=2, extra=()):

@@ -1,0 +1,149 @@
+"""In Chromium: sign in, submit through the form, watch the request finish without a reload.
+
+The live server is gunicorn on the test database with the real dispatcher and
+workers behind it. Every page also records console errors and CSP violations;
+a test fails if there are any.
+"""
+import json
+import re
+
+import pytest
+import requests
+
+from conftest import sign_in
+
+pytestmark = pytest.mark.browser
+
+# Runs before any page script and is not subject to the page's CSP.
+WATCH = """
+window.__csp = [];
+window.__statuses = [];
+document.addEventListener("securitypolicyviolation", function (e) {
+  window.__csp.push(e.violatedDirective + " " + (e.blockedURI || "inline"));
+});
+document.addEventListener("htmx:afterSettle", function () {
+  var el = document.querySelector("#request-detail");
+  if (el) window.__statuses.push(el.dataset.status);
+});
+"""
+
+
+class Watch:
+    """What went wrong on a page: console errors, page errors, HTTP errors; some may be expected."""
+
+    def __init__(self, page):
+        self.page, self.errors, self.expected = page, [], []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("response", lambda r: self.errors.append(f"{r.status} {r.url}")
+                if r.status >= 400 else None)
+        page.add_init_script(WATCH)
+
+    def expect(self, text):
+        """Errors containing `text` are part of what the test provokes."""
+        self.expected.append(text)
+
+    def unexpected(self):
+        return [e for e in self.errors if not any(t in e for t in self.expected)]
+
+    def csp_violations(self):
+        return self.page.evaluate("window.__csp")
+
+
+@pytest.fixture
+def watched(page):
+    """The page, watched; the test fails on any unexpected error or CSP violation."""
+    watch = Watch(page)
+    yield watch
+    assert watch.unexpected() == []
+    assert watch.csp_violations() == []
+
+
+def test_submit_through_the_form_and_watch_it_succeed(live_server, stack, make_user, watched):
+    """The form submits, the request page then reaches `success` by polling, same page object."""
+    page = watched.page
+    username, password, _ = make_user("operator")
+    sign_in(page, live_server, username, password)
+
+    page.click("nav >> text=New request")
+    page.wait_for_url(f"{live_server}/requests/new")
+    page.select_option("select[name=job_type]", "simulate")
+    page.fill("textarea[name=params]", json.dumps({"min_seconds": 1, "max_seconds": 2}))
+    page.click("#new-request button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(live_server) + r"/requests/\d+$"))
+    request_id = int(page.url.rsplit("/", 1)[1])
+    assert page.locator(".notice").first.inner_text() == f"Request #{request_id} submitted."
+    first_status = page.get_attribute("#request-detail", "data-status")
+    assert first_status in ("unassigned", "pending", "running")
+    page.evaluate("window.__marker = 1")
+
+    page.wait_for_selector('#request-detail[data-status="success"]', timeout=60_000)
+    assert page.evaluate("window.__marker") == 1, "the page was reloaded"
+    assert page.locator("#request-detail h1 .badge").inner_text() == "success"
+    assert page.locator("#request-detail progress").get_attribute("value") == "100"
+    assert "slept_seconds" in page.locator("#result").inner_text()
+    assert page.locator('#request-detail tr[data-attempt="1"]').get_attribute(
+        "data-status") == "success"
+    assert page.evaluate("window.__statuses")[-1] == "success"
+    assert watched.csp_violations() == []
+
+
+def test_list_shows_a_new_request_and_its_success(live_server, stack, make_user, watched):
+    """On the open list, a request submitted elsewhere appears and turns `success` by itself."""
+    page = watched.page
+    username, password, token = make_user("operator")
+    sign_in(page, live_server, username, password)
+    page.wait_for_selector("section#requests")
+    page.evaluate("window.__marker = 1")
+
+    response = requests.post(f"{live_server}/api/requests", timeout=10,
+                             headers={"Authorization": f"Bearer {token}"},
+                             data={"job_type": "simulate",
+                                   "params": json.dumps({"min_seconds": 1, "max_seconds": 2})})
+    assert response.status_code == 201, response.text
+    request_id = response.json()["id"]
+
+    row = f'section#requests tr[data-id="{request_id}"]'
+    page.wait_for_selector(row, timeout=30_000)
+    page.wait_for_selector(f'{row}[data-status="success"]', timeout=60_000)
+    assert page.evaluate("window.__marker") == 1, "the page was reloaded"
+    assert page.locator(f"{row} .badge").inner_text() == "success"
+    assert page.locator('[data-count="success"] b').inner_text() == "1"
+    assert watched.csp_violations() == []
+
+
+def test_form_refuses_bad_parameters_and_keeps_the_input(live_server, stack, make_user, watched):
+    """A bad parameter answers with a message naming the field; the typed input is kept."""
+    page = watched.page
+    username, password, _ = make_user("operator")
+    sign_in(page, live_server, username, password)
+    page.goto(f"{live_server}/requests/new")
+    bad = '{"min_seconds": 5, "max_seconds": 1}'
+    page.fill("textarea[name=params]", bad)
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.click("#new-request button[type=submit]")
+    assert answer.value.status == 422
+    watched.expect("422")  # Chromium logs the refused form's document as a failed load
+    assert page.url == f"{live_server}/requests/new"
+    assert page.locator("#form-error").inner_text().startswith("params.min_seconds")
+    assert page.input_value("textarea[name=params]") == bad
+    assert watched.csp_violations() == []
+
+
+def test_polling_page_goes_to_sign_in_when_the_session_ends(live_server, stack, make_user,
+                                                           watched):
+    """When the session is gone, the next poll takes the whole tab to the sign-in page."""
+    page = watched.page
+    username, password, _ = make_user("viewer")
+    sign_in(page, live_server, username, password)
+    page.goto(f"{live_server}/?status=running")
+    watched.expect("401")  # the poll's own answer, carrying the HX-Redirect
+    page.context.clear_cookies()
+    page.wait_for_url(re.compile(re.escape(live_server) + r"/login\?next="), timeout=30_000)
+    assert page.locator("section#requests").count() == 0
+    assert page.locator("input[name=username]").count() == 1
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/?status=running")
+

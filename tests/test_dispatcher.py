@@ -1,0 +1,165 @@
+"""dashboard.dispatcher: claims unassigned rows and publishes each attempt exactly once.
+
+Real dispatcher processes (`flask --app wsgi dispatcher`), real RabbitMQ, real
+workers. Where a test needs to see the messages themselves, the workers are
+stopped and the `requests` queue is read directly with kombu.
+"""
+import json
+import os
+import re
+import statistics
+
+from kombu import Connection, Queue
+from sqlalchemy import text
+
+from conftest import BIN, RUN_DIR, Proc, fetch, wait_for, wait_status
+from dashboard import jobs, lifecycle
+from dashboard.extensions import db
+
+QUEUE = "requests"
+ZERO_PARAMS = {"min_seconds": 0, "max_seconds": 0}
+# What submission stores: the validated params with defaults filled in.
+ZERO = json.dumps(jobs.REGISTRY["simulate"].validate(ZERO_PARAMS, None))
+
+
+def start_dispatcher(name, **env):
+    """Start an extra dispatcher process with its own fresh log."""
+    log_path = os.path.join(RUN_DIR, f"{name}.log")
+    if os.path.exists(log_path):
+        os.remove(log_path)
+    proc = Proc(name, [os.path.join(BIN, "flask"), "--app", "wsgi", "dispatcher"],
+                env={k: str(v) for k, v in env.items()}).start()
+    return proc
+
+
+def listening(proc):
+    """True once the dispatcher logged that it listens."""
+    return "dispatcher listening" in proc.log()
+
+
+def insert(app, n, params=ZERO):
+    """Commit `n` new unassigned simulate requests in one transaction; returns their ids."""
+    with app.app_context():
+        ids = [lifecycle.submit("simulate", params, None, "tester") for _ in range(n)]
+        db.session.commit()
+    return ids
+
+
+def count_by_status(app):
+    """{status: n} over all requests."""
+    with app.app_context():
+        rows = db.session.execute(text(
+            "SELECT status, count(*) FROM requests GROUP BY status")).all()
+        db.session.rollback()
+    return dict(rows)
+
+
+def drain_queue():
+    """Consume every message in the `requests` queue; returns (request id, task id) pairs."""
+    found = []
+    with Connection(os.environ["TEST_BROKER_URL"]) as conn:
+        queue = Queue(QUEUE, no_declare=True)(conn.default_channel)
+        while (message := queue.get(no_ack=True, accept=["json"])) is not None:
+            assert message.headers["task"] == "dashboard.run_request"
+            args, _kwargs, _embed = message.decode()
+            found.append((args[0], message.headers["id"]))
+    return found
+
+
+def queue_depth():
+    """Ready messages in the `requests` queue."""
+    with Connection(os.environ["TEST_BROKER_URL"]) as conn:
+        return conn.default_channel.queue_declare(queue=QUEUE, passive=True).message_count
+
+
+def test_two_dispatchers_publish_each_request_exactly_once(app, stack):
+    """500 requests, two dispatchers racing: 500 messages, one per request, matching the rows."""
+    stack.stop_dispatcher()
+    stack.stop_workers()
+    drain_queue()
+    procs = [start_dispatcher(f"dispatcher-{x}", DISPATCH_BATCH=10, LOG_LEVEL="DEBUG")
+             for x in "ab"]
+    try:
+        wait_for(lambda: all(listening(p) for p in procs), 60, what="both dispatchers listening")
+        ids = insert(app, 500)  # one commit: both are woken by the same notifications
+        wait_for(lambda: count_by_status(app) == {"pending": 500}, 60, what="500 pending")
+    finally:
+        for p in procs:
+            p.stop()
+    wait_for(lambda: queue_depth() >= 500, 10, what="500 messages in the queue")
+
+    messages = drain_queue()
+    assert len(messages) == 500
+    assert sorted(request_id for request_id, _ in messages) == ids
+    with app.app_context():
+        rows = dict(db.session.execute(text("SELECT id, task_id FROM requests")).all())
+        attempt_tasks = dict(db.session.execute(text(
+            "SELECT request_id, task_id FROM attempts WHERE status = 'pending'")).all())
+        db.session.rollback()
+    assert dict(messages) == rows == attempt_tasks
+    assert len(set(rows.values())) == 500
+    shares = [sum(map(int, re.findall(r"dispatched (\d+)", p.log()))) for p in procs]
+    assert sum(shares) == 500, shares
+    with app.app_context():  # their messages are gone: spare the cleanup 500 kills
+        db.session.execute(text("TRUNCATE requests CASCADE"))
+        db.session.commit()
+
+
+def test_request_committed_while_dispatcher_down_runs_when_it_returns(app, stack, api):
+    """A request submitted with no dispatcher running is dispatched by the next one's startup."""
+    stack.stop_dispatcher()
+    response = api.post("/api/requests", data={"job_type": "simulate",
+                                                 "params": json.dumps(ZERO_PARAMS)})
+    assert response.status_code == 201
+    request_id = response.get_json()["id"]
+    assert fetch(app, request_id)["status"] == "unassigned"
+    stack.start_dispatcher()
+    row = wait_status(app, request_id, "success", timeout=60)
+    assert row["attempt"] == 1 and row["worker"].endswith("@test")
+
+
+def test_missed_notification_is_picked_up_by_the_sweep(app, stack):
+    """A row committed without a NOTIFY (trigger disabled) is still dispatched while it runs."""
+    with app.app_context():
+        db.session.execute(text("ALTER TABLE requests DISABLE TRIGGER requests_notify_insert"))
+        request_id = lifecycle.submit("simulate", ZERO, None, "tester")
+        db.session.execute(text("ALTER TABLE requests ENABLE TRIGGER requests_notify_insert"))
+        db.session.commit()
+    wait_status(app, request_id, "success", timeout=60)
+
+
+def test_notification_wakes_the_dispatcher_at_once(app, stack):
+    """On an idle stack a zero-length request is running well under the sweep period."""
+    insert(app, 1)  # warm up: a first task pays for connections in the worker
+    wait_for(lambda: count_by_status(app) == {"success": 1}, 60, what="warm-up request done")
+    dispatch, running = [], []
+    for _ in range(5):
+        [request_id] = insert(app, 1)
+        row = wait_status(app, request_id, ("running", "success"), timeout=30)
+        dispatch.append((row["queued_at"] - row["created_at"]).total_seconds())
+        running.append((row["started_at"] - row["created_at"]).total_seconds())
+    # The dispatcher also polls every second; NOTIFY must beat that by far.
+    assert statistics.median(dispatch) < 0.3, dispatch
+    assert max(running) < 2.0, running
+
+
+def test_dispatcher_killed_mid_batch_loses_nothing(app, stack):
+    """SIGKILL a dispatcher while it is publishing: every request still reaches success once."""
+    stack.stop_dispatcher()
+    ids = insert(app, 300)
+    victim = start_dispatcher("dispatcher-victim", DISPATCH_BATCH=1)
+    try:
+        wait_for(lambda: count_by_status(app).get("unassigned", 300) <= 270, 60,
+                 interval=0.01, what="the victim dispatching")
+    finally:
+        victim.kill9()
+    assert count_by_status(app).get("unassigned", 0) > 0, "killed too late to be mid-way"
+    stack.start_dispatcher()
+    wait_for(lambda: count_by_status(app) == {"success": 300}, 120, interval=0.2,
+             what=f"all 300 success (now {count_by_status(app)})")
+    with app.app_context():
+        attempts = db.session.execute(text(
+            "SELECT count(*), count(DISTINCT request_id), min(number), max(number)"
+            " FROM attempts WHERE request_id = ANY(:ids)"), {"ids": ids}).one()
+        db.session.rollback()
+    assert tuple(attempts) == (300, 300, 1, 1)
