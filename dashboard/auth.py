@@ -1,13 +1,15 @@
 """Who is asking: session sign-in (Flask-Login), API bearer tokens, roles."""
 import functools
 import hashlib
+import re
 import secrets
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import abort, g, jsonify, request
-from flask_login import current_user
+from flask import abort, g, jsonify, redirect, request, session, url_for
+from flask_login import current_user, login_user
 from sqlalchemy import select, update
 
 from .extensions import csrf, db, login_manager
@@ -16,6 +18,8 @@ from .models import ApiToken, User
 hasher = PasswordHasher()
 # Verified when the username is unknown, so both paths cost the same.
 _DUMMY_HASH = hasher.hash("no such user")
+MIN_PASSWORD = 8
+USERNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,79}$")
 
 
 def hash_password(password):
@@ -31,9 +35,18 @@ def check_password(user, password):
         return False
 
 
+def password_problem(password):
+    """Why a new password is refused, or None."""
+    if len(password) < MIN_PASSWORD:
+        return f"password: must be at least {MIN_PASSWORD} characters"
+    if len(password) > 1024 or "\x00" in password:
+        return "password: at most 1024 characters, no NUL"
+    return None
+
+
 def token_digest(token):
     """Tokens are stored as their SHA-256 (they are long random strings)."""
-    return hashlib.sha256(token.encode()).hexdigest()
+    return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
 
 
 def issue_token(user, name=""):
@@ -43,17 +56,33 @@ def issue_token(user, name=""):
     return token
 
 
+def fingerprint(user):
+    """Changes when the password changes: a session signed in before a reset stops working."""
+    return hashlib.sha256(("session:" + user.password_hash).encode()).hexdigest()[:16]
+
+
+def sign_in(user):
+    """Start a browser session for `user` (a fresh session: no fixation)."""
+    session.clear()
+    login_user(user)
+    session["_fp"] = fingerprint(user)
+
+
 def wants_json():
     """API paths answer JSON errors; pages answer HTML."""
-    return request.path.startswith("/api/") or request.path in ("/metrics",)
+    path = request.path
+    return path.startswith("/api/") or path.startswith("/flower/api/") or path == "/metrics"
 
 
-def _bearer():
+def bearer():
     """The bearer token in the Authorization header, or None."""
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
         return header[7:].strip()
     return None
+
+
+_bearer = bearer  # the old name
 
 
 def init_app(app):
@@ -64,13 +93,21 @@ def init_app(app):
 
     @login_manager.user_loader
     def load_user(user_id):
-        user = db.session.get(User, int(user_id)) if str(user_id).isdigit() else None
-        return user if user and user.active else None
+        """The session's user: active, and signed in since the last password change."""
+        if bearer() is not None:
+            return None  # a request carrying a token is judged by the token alone
+        user_id = str(user_id)
+        user = db.session.get(User, int(user_id)) \
+            if user_id.isascii() and user_id.isdecimal() else None
+        if user is None or not user.active or session.get("_fp") != fingerprint(user):
+            return None
+        return user
 
     @login_manager.request_loader
     def load_from_token(req):
-        token = _bearer()
-        if not token:
+        """The user of an unrevoked API token (the user must be active)."""
+        token = bearer()
+        if not token or len(token) > 200:
             return None
         row = db.session.execute(
             select(ApiToken).where(ApiToken.token_hash == token_digest(token),
@@ -85,32 +122,52 @@ def init_app(app):
 
     @login_manager.unauthorized_handler
     def unauthorized():
+        """401 JSON for API calls, the sign-in page for browsers."""
         if wants_json():
-            return jsonify(error="authentication required"), 401
-        from flask import redirect, url_for
+            return jsonify(error="authentication required: sign in or send"
+                                 " 'Authorization: Bearer <token>'"), 401, \
+                {"WWW-Authenticate": 'Bearer realm="dashboard"'}
+        if request.headers.get("HX-Request") == "true":
+            # A poll after the session ended: htmx loads the sign-in page as a whole page
+            # (a redirect would be followed and the sign-in page swapped into the fragment).
+            page = urlsplit(request.headers.get("HX-Current-URL", ""))
+            back = page.path + (f"?{page.query}" if page.query else "")
+            return "", 401, {"HX-Redirect": url_for("auth.login", next=back or None)}
         return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
     @app.before_request
     def csrf_for_sessions():
         """Token-authenticated API calls skip CSRF; browser-session calls do not."""
-        if request.method in ("GET", "HEAD", "OPTIONS"):
+        if request.method in ("GET", "HEAD", "OPTIONS") or request.blueprint != "api":
             return
-        if _bearer() is None and request.endpoint and request.blueprint == "api":
+        if bearer() is None and current_user.is_authenticated:
             csrf.protect()
+
+
+def refuse(role):
+    """403 for a signed-in user without `role` (JSON for the API, a page otherwise)."""
+    if request.method not in ("GET", "HEAD"):
+        from . import audit
+        audit.record_now(audit.action_for(request.endpoint), "forbidden",
+                         request_id=(request.view_args or {}).get("request_id"),
+                         detail={"needs": role})
+    if wants_json():
+        return jsonify(error=f"forbidden: this needs the {role} role"), 403
+    abort(403, description=f"This needs the {role} role.")
 
 
 def require_role(role):
     """View decorator: signed in (401/redirect) and at least `role` (403)."""
 
     def decorator(view):
+        """Wrap `view`."""
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
+            """401/redirect, 403, or the view."""
             if not current_user.is_authenticated:
                 return login_manager.unauthorized()
             if not current_user.has_role(role):
-                if wants_json():
-                    return jsonify(error=f"forbidden: needs role {role}"), 403
-                abort(403, description=f"This needs the {role} role.")
+                return refuse(role)
             return view(*args, **kwargs)
         return wrapped
     return decorator

@@ -1,14 +1,16 @@
 """Command-line: users and tokens, the initial admin, the dispatcher."""
 import os
 import secrets
+from datetime import datetime, timezone
 
 import click
 from flask import current_app
 from sqlalchemy import select
 
-from .auth import hash_password, issue_token
+from . import audit
+from .auth import USERNAME_RE, hash_password, issue_token, password_problem
 from .extensions import db
-from .models import ROLES, User
+from .models import ROLES, ApiToken, User
 
 
 def init_app(app):
@@ -23,6 +25,7 @@ def users():
 
 
 def _find(name):
+    """The user called NAME, or a click error."""
     user = db.session.execute(select(User).where(User.username == name)).scalar_one_or_none()
     if user is None:
         raise click.ClickException(f"no user {name!r}")
@@ -36,17 +39,21 @@ def _find(name):
 @click.option("--email", default=None)
 def create_user(name, role, password, email):
     """Create a user (or update the role and password of an existing one)."""
-    if not name.strip() or len(name) > 80:
-        raise click.ClickException("NAME must be 1 to 80 characters")
-    if len(password) < 8:
-        raise click.ClickException("password must be at least 8 characters")
+    if not USERNAME_RE.match(name):
+        raise click.ClickException("NAME: 1 to 80 letters, digits or . _ @ -, starting with a"
+                                   " letter or digit")
+    problem = password_problem(password)
+    if problem:
+        raise click.ClickException(problem)
     user = db.session.execute(select(User).where(User.username == name)).scalar_one_or_none()
+    action = "user_create" if user is None else "user_password"
     if user is None:
         user = User(username=name)
         db.session.add(user)
     user.role, user.password_hash, user.active = role, hash_password(password), True
     if email:
         user.email = email
+    audit.record(action, "ok", username="cli", detail={"user": name, "role": role})
     db.session.commit()
     click.echo(f"user {name} ({role}) ready")
 
@@ -58,8 +65,40 @@ def create_token(name, label):
     """Print a new API token for NAME (shown once; only its hash is stored)."""
     user = _find(name)
     token = issue_token(user, label)
+    audit.record("token_create", "ok", username="cli", detail={"user": name, "name": label})
     db.session.commit()
     click.echo(token)
+
+
+@users.command("revoke")
+@click.argument("name")
+@click.option("--all", "everything", is_flag=True, help="Revoke every token of NAME.")
+@click.option("--id", "token_id", type=int, help="The token's number (see the users page).")
+def revoke_token(name, everything, token_id):
+    """Revoke NAME's API token --id N, or --all of them; calls with them then answer 401."""
+    user = _find(name)
+    if not everything and token_id is None:
+        raise click.ClickException("give --id N or --all")
+    tokens = [t for t in db.session.execute(select(ApiToken).where(
+        ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))).scalars()
+        if everything or t.id == token_id]
+    for token in tokens:
+        token.revoked_at = datetime.now(timezone.utc)
+        audit.record("token_revoke", "ok", username="cli",
+                     detail={"user": name, "token": token.id})
+    db.session.commit()
+    click.echo(f"revoked {len(tokens)} token(s) of {name}")
+
+
+@users.command("disable")
+@click.argument("name")
+def disable_user(name):
+    """Disable NAME: no sign-in, sessions end, tokens stop working."""
+    user = _find(name)
+    user.active = False
+    audit.record("user_disable", "ok", username="cli", detail={"user": name})
+    db.session.commit()
+    click.echo(f"user {name} disabled")
 
 
 @users.command("ensure-admin")

@@ -2,18 +2,29 @@
 import os
 
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+# Initial admin passwords refused outside development (guessable or documented defaults).
+WEAK_ADMIN_PASSWORDS = {"admin", "password", "changeme", "change-me", "dashboard", "secret"}
+
+
+def _env_number(name, default, kind):
+    """A number from the environment, or the default; a clear error when it is not one."""
+    value = os.environ.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return kind(value)
+    except ValueError:
+        raise RuntimeError(f"{name}={value!r} is not a valid {kind.__name__}") from None
 
 
 def _env_int(name, default):
     """An integer from the environment, or the default."""
-    value = os.environ.get(name)
-    return int(value) if value not in (None, "") else default
+    return _env_number(name, default, int)
 
 
 def _env_float(name, default):
     """A float from the environment, or the default."""
-    value = os.environ.get(name)
-    return float(value) if value not in (None, "") else default
+    return _env_number(name, default, float)
 
 
 def load():
@@ -52,13 +63,22 @@ def load():
         "DISPATCH_BATCH": _env_int("DISPATCH_BATCH", 200),
         # A pending row older than this with no worker start is republished.
         "REPUBLISH_AFTER_S": _env_float("REPUBLISH_AFTER_S", 60.0),
+        # Seconds the /flower/ proxy waits for Flower (connect, then each read).
+        "FLOWER_TIMEOUT_S": _env_float("FLOWER_TIMEOUT_S", 30.0),
         "ADMIN_PASSWORD": os.environ.get("DASHBOARD_ADMIN_PASSWORD", ""),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # "1" forces Secure; otherwise the cookie is Secure whenever the request came over
+        # HTTPS (security.HttpsAwareSessions), behind a proxy once TRUSTED_PROXIES is set.
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "") == "1",
+        # Number of reverse proxies in front of gunicorn whose X-Forwarded-For/-Proto to trust
+        # (0: none; the client address is the socket's, HTTPS only when gunicorn terminates it).
+        "TRUSTED_PROXIES": _env_int("TRUSTED_PROXIES", 0),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
+        # memory:// counts per gunicorn worker process (2 workers: up to twice the limit per
+        # address or user). Point it at shared storage (redis://, memcached://) to count once.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
@@ -66,10 +86,17 @@ def load():
 
 
 def check(config):
-    """Refuse to run in production with development secrets."""
-    if config["ENV"] != "development" and not config.get("TESTING"):
-        if config["SECRET_KEY"] in ("", DEV_SECRET_KEY) or len(config["SECRET_KEY"]) < 16:
-            raise RuntimeError(
-                "SECRET_KEY is unset or the development default: set SECRET_KEY "
-                "(32+ random characters) or DASHBOARD_ENV=development"
-            )
+    """Refuse to run outside development with development secrets (TESTING changes nothing)."""
+    if config["ENV"] == "development":
+        return
+    if config["SECRET_KEY"] in ("", DEV_SECRET_KEY) or len(config["SECRET_KEY"]) < 16:
+        raise RuntimeError(
+            "SECRET_KEY is unset or the development default: set SECRET_KEY "
+            "(32+ random characters) or DASHBOARD_ENV=development"
+        )
+    password = config.get("ADMIN_PASSWORD") or ""
+    if password and (len(password) < 12 or password.lower() in WEAK_ADMIN_PASSWORDS):
+        raise RuntimeError(
+            "DASHBOARD_ADMIN_PASSWORD is too weak for production (12+ characters, not a"
+            " default); unset it to have a random one generated and printed"
+        )

@@ -22,7 +22,7 @@ class Filters:
     def __init__(self, args, job_types):
         self.status = args.get("status", "") or ""
         self.job_type = args.get("job_type", "") or ""
-        self.q = (args.get("q", "") or "").strip()[:200]
+        self.q = (args.get("q", "") or "").replace("\x00", "").strip()[:200]  # NUL: not SQL text
         self.errors = []
         if self.status and self.status not in STATUSES:
             self.errors.append(f"status: unknown status {self.status[:40]!r}")
@@ -39,7 +39,7 @@ class Filters:
             clauses.append("r.job_type = :job_type")
             params["job_type"] = self.job_type
         if self.q:
-            if self.q.isdigit() and len(self.q) < 19:
+            if self.q.isascii() and self.q.isdigit() and len(self.q) < 19:
                 clauses.append("r.id = :q_id")
                 params["q_id"] = int(self.q)
             elif UUID_RE.match(self.q):

@@ -10,14 +10,27 @@ from .jobs import InvalidInput
 from .models import Upload
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# Control, format (bidi overrides, zero-width), surrogate, private-use, line/paragraph separators.
+_HIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
+MAX_NAME = 200
+
+
+def _visible(text):
+    """`text` without characters that hide or reorder what is displayed."""
+    return "".join(c for c in text if unicodedata.category(c) not in _HIDDEN)
 
 
 def display_name(name):
-    """The original filename for display: path parts and control characters removed, capped."""
-    name = unicodedata.normalize("NFC", str(name or ""))
+    """The original filename for display: path parts and invisible characters removed, capped.
+
+    HTML in the name is kept as text: every template escapes it.
+    """
+    name = unicodedata.normalize("NFC", _CONTROL.sub("", str(name or "")))
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _CONTROL.sub("", name).strip()
-    return name[:200] or "upload"
+    name = _visible(name).strip()
+    if name in (".", ".."):
+        name = ""
+    return name[:MAX_NAME] or "upload"
 
 
 def safe_name(name):
@@ -40,7 +53,8 @@ def read(file_storage, max_bytes):
         "safe_name": safe_name(file_storage.filename),
         "size": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
-        "content_type": (file_storage.mimetype or "application/octet-stream")[:255],
+        "content_type": (_CONTROL.sub("", file_storage.mimetype or "")
+                         or "application/octet-stream")[:255],
     }
     return data, meta
 

@@ -143,6 +143,14 @@ def celery_app(app):
     return app.extensions["celery"]
 
 
+@pytest.fixture(autouse=True)
+def _suite_celery_app(celery_app):
+    """Tests that build a second app make its Celery app current; put the suite's back."""
+    yield
+    celery_app.set_current()
+    celery_app.set_default()
+
+
 def _wait_workers_online(celery_app, names, timeout=30):
     def online():
         replies = celery_app.control.ping(timeout=0.5) or []

@@ -13,12 +13,16 @@ def init_app(app):
     """Register every blueprint."""
     from ..extensions import csrf
     from . import api, auth, health, requests, schedules, workers
+    from . import audit, flower, users
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(requests.bp)
     app.register_blueprint(workers.bp)
     app.register_blueprint(schedules.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(audit.bp)
+    app.register_blueprint(users.bp)
+    app.register_blueprint(flower.bp)  # CSRF-exempt itself: Flower's pages cannot send our token
     csrf.exempt(api.bp)  # bearer calls; session calls are checked in auth.csrf_for_sessions
     app.register_blueprint(api.bp)
 

@@ -1,13 +1,17 @@
 """The JSON API (DESIGN.md section 7): bearer token or browser session."""
+import re
+
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from .. import control, jobs, queries, submission
+from .. import control, jobs, openapi, queries, submission
 from ..auth import require_role
 from ..jobs import InvalidInput
 from ..serializers import request_dict
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+_ID = re.compile(r"^[0-9]{1,18}$")
 
 
 def error(message, status):
@@ -28,15 +32,21 @@ def _one(request_id, status=200, with_attempts=False):
 @require_role("operator")
 def create():
     """Submit a request: multipart job_type, params (JSON text), file."""
+    if request.mimetype not in FORM_TYPES:
+        return error("body: send multipart/form-data (job_type, params as JSON text, file);"
+                     f" got {request.mimetype or 'no Content-Type'}", 400)
     job_type = request.form.get("job_type")
+    if not request.form and not request.files:
+        return error("job_type: is required (no form field could be read from the body;"
+                     " send multipart/form-data or UTF-8 urlencoded fields)", 400)
     if not job_type:
-        return error("job_type: is required", 400 if not request.form else 422)
+        return error("job_type: is required", 422)
     try:
         request_id = submission.submit(
             job_type, request.form.get("params", ""), request.files.get("file"),
             current_user.username, current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
     except InvalidInput as exc:
-        submission.refused(exc.message)
+        submission.refused(exc.message, job_type)
         return error(exc.message, exc.status)
     response, status = _one(request_id, 201)
     response.headers["Location"] = url_for("api.show", request_id=request_id)
@@ -51,9 +61,9 @@ def index():
     if filters.errors:
         return error("; ".join(filters.errors), 422)
     limit, after = request.args.get("limit", "50"), request.args.get("after")
-    if not limit.isdigit() or not 1 <= int(limit) <= 500:
+    if not _ID.match(limit) or not 1 <= int(limit) <= 500:
         return error("limit: must be an integer from 1 to 500", 422)
-    if after is not None and (not after.isdigit() or len(after) > 18):
+    if after is not None and not _ID.match(after):
         return error("after: must be a request id (the previous page's `next`)", 422)
     rows, next_cursor = queries.list_requests(filters, int(limit),
                                               int(after) if after else None)
@@ -109,3 +119,9 @@ def retry_failed():
 def workers():
     """Workers: name, online, active, concurrency, flower_url."""
     return jsonify(control.workers())
+
+
+@bp.route("/openapi.json", methods=["GET"])
+def openapi_json():
+    """The OpenAPI 3.1 description of this API (public: it holds no data)."""
+    return jsonify(openapi.spec())

@@ -1,22 +1,25 @@
 """Sign-in and sign-out pages."""
+import re
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import login_required, login_user, logout_user
+from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
+                   url_for)
+from flask_login import current_user, logout_user
 from sqlalchemy import select
 
 from .. import audit
-from ..auth import check_password
+from ..auth import check_password, sign_in
 from ..extensions import db, limiter
 from ..models import User
 
 bp = Blueprint("auth", __name__)
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _safe_next(target):
     """Only same-site relative paths are followed after sign-in."""
-    if not target:
+    if not target or "\\" in target or _UNPRINTABLE.search(target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
@@ -24,28 +27,42 @@ def _safe_next(target):
     return target
 
 
+def _typed_username():
+    """The username from the form, trimmed, capped and without control characters."""
+    return _UNPRINTABLE.sub("", request.form.get("username", "") or "").strip()[:80]
+
+
 def _username_key():
-    """Rate-limit key: the username being tried."""
-    return "user:" + (request.form.get("username", "") or "").strip().lower()[:80]
+    """Rate-limit key: the username being tried (whatever address it comes from)."""
+    return "user:" + _typed_username().lower()
+
+
+def _login_limit():
+    """Sign-in attempts allowed per address and, separately, per username."""
+    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"],
-               key_func=_username_key)
+@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(_login_limit, methods=["POST"], key_func=_username_key)
 def login():
     """Show the sign-in form; sign in on POST."""
     if request.method == "POST":
-        username = (request.form.get("username") or "").strip()[:80]
+        username = _typed_username()
         password = request.form.get("password") or ""
-        user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
-        if check_password(user, password) and user.active:
-            login_user(user)
+        user = db.session.execute(
+            select(User).where(User.username == username)).scalar_one_or_none() \
+            if username else None
+        if check_password(user, password[:1024]) and user.active:
+            sign_in(user)
             user.last_login_at = datetime.now(timezone.utc)
             audit.record("sign_in", "ok", username=username)
             db.session.commit()
             return redirect(_safe_next(request.args.get("next")) or url_for("requests.index"))
-        audit.record("sign_in", "failed", username=username)
+        reason = ("unknown user" if user is None else
+                  "disabled" if not user.active and check_password(user, password[:1024]) else
+                  "wrong password")
+        audit.record("sign_in", "failed", username=username or None, detail={"reason": reason})
         db.session.commit()
         flash("Wrong username or password.", "error")
         return render_template("login.html", username=username), 401
@@ -53,9 +70,18 @@ def login():
 
 
 @bp.route("/logout", methods=["GET", "POST"])
-@login_required
 def logout():
-    """Sign out and go to the sign-in page."""
+    """Sign out: POST (the top bar's button, with its CSRF token), or GET when typed/followed
+    on this site or sent by a script; a GET another site triggers only gets a confirm page."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    fetched_by = request.headers.get("Sec-Fetch-Site", "none")
+    if request.method == "GET" and fetched_by not in ("none", "same-origin"):
+        return render_template("logout.html")
+    if current_user.is_authenticated:
+        audit.record("sign_out", "ok")
+        db.session.commit()
     logout_user()
+    session.clear()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -28,7 +28,7 @@ def _unchanged(version):
     """True when the poll's token still matches (and is recent): answer 204, no body."""
     since = request.args.get("since", "")
     seen, _, at = since.partition("-")
-    if not seen.isdigit() or not at.isdigit():
+    if not (seen + at).isascii() or not seen.isdigit() or not at.isdigit():
         return False
     fresh = time.time() - int(at) < 10 * current_app.config["POLL_INTERVAL_S"]
     return int(seen) == version and fresh
@@ -53,7 +53,7 @@ def index():
     """The requests list, live."""
     filters = queries.Filters(request.args, jobs.REGISTRY)
     after = request.args.get("after", "")
-    after = int(after) if after.isdigit() else None
+    after = int(after) if after.isascii() and after.isdigit() else None
     version = queries.latest_version()
     if is_htmx() and _unchanged(version):
         return _no_store(make_response("", 204))

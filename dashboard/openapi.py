@@ -1,0 +1,222 @@
+"""The OpenAPI 3.0 description of the JSON API (DESIGN.md section 7): /api/openapi.json."""
+import copy
+
+from . import jobs
+from .lifecycle import Status
+
+STATUSES = [s.value for s in Status]
+NULLABLE_TEXT = {"type": "string", "nullable": True}
+NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
+
+
+def _ref(name):
+    """A reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema, description):
+    """A JSON response with `schema`."""
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _error(description):
+    """An error response: {"error": "..."}."""
+    return _json(_ref("Error"), description)
+
+
+AUTH_ERRORS = {"401": _error("not signed in and no valid bearer token"),
+               "403": _error("signed in, but the role does not allow this")}
+
+
+def _schemas():
+    """Component schemas: request object, attempt, list, worker, error."""
+    request_props = {
+        "id": {"type": "integer", "minimum": 1},
+        "job_type": {"type": "string"},
+        "status": {"type": "string", "enum": STATUSES},
+        "attempt": {"type": "integer", "minimum": 1},
+        "task_id": NULLABLE_TEXT,
+        "worker": NULLABLE_TEXT,
+        "params": {"type": "object", "description": "validated parameters, defaults filled in"},
+        "filename": {**NULLABLE_TEXT, "description": "uploaded file's name, sanitized"},
+        "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+        "result": {"nullable": True, "description": "the job's result (JSON), once successful"},
+        "error": NULLABLE_TEXT,
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": NULLABLE_TIME,
+        "finished_at": NULLABLE_TIME,
+        "flower_task_url": NULLABLE_TEXT,
+    }
+    attempt_props = {
+        "number": {"type": "integer", "minimum": 1},
+        "task_id": NULLABLE_TEXT,
+        "status": {"type": "string", "enum": STATUSES},
+        "worker": NULLABLE_TEXT,
+        "triggered_by": {"type": "string", "description": "a username, or `auto`"},
+        "queued_at": NULLABLE_TIME, "started_at": NULLABLE_TIME, "finished_at": NULLABLE_TIME,
+        "error": NULLABLE_TEXT, "traceback": NULLABLE_TEXT,
+    }
+    with_attempts = copy.deepcopy(request_props)
+    with_attempts["attempts"] = {"type": "array", "items": _ref("Attempt"),
+                                 "description": "newest first"}
+    return {
+        "Error": {"type": "object", "required": ["error"], "additionalProperties": False,
+                  "properties": {"error": {"type": "string", "minLength": 1}}},
+        "Request": {"type": "object", "required": list(request_props),
+                    "additionalProperties": False, "properties": request_props},
+        "RequestWithAttempts": {"type": "object", "required": list(with_attempts),
+                                "additionalProperties": False, "properties": with_attempts},
+        "Attempt": {"type": "object", "required": list(attempt_props),
+                    "additionalProperties": False, "properties": attempt_props},
+        "RequestList": {
+            "type": "object", "required": ["items", "next"], "additionalProperties": False,
+            "properties": {"items": {"type": "array", "items": _ref("Request")},
+                           "next": {"type": "string", "pattern": "^[0-9]+$", "nullable": True,
+                                    "description": "pass as `after` for the next page"}}},
+        "Worker": {
+            "type": "object", "required": ["name", "online", "active", "concurrency",
+                                           "flower_url"],
+            "properties": {"name": {"type": "string"}, "online": {"type": "boolean"},
+                           "active": {"type": "integer", "minimum": 0},
+                           "concurrency": {"type": "integer", "nullable": True},
+                           "flower_url": {"type": "string"}}},
+        "Retried": {"type": "object", "required": ["retried"], "additionalProperties": False,
+                    "properties": {"retried": {"type": "integer", "minimum": 0}}},
+    }
+
+
+def _submit_body():
+    """The multipart (or urlencoded) form of POST /api/requests."""
+    kinds = "; ".join(f"`{name}` (file: {job.file})" for name, job in sorted(jobs.REGISTRY.items()))
+    form = {
+        "type": "object", "required": ["job_type"],
+        "properties": {
+            "job_type": {"type": "string", "enum": sorted(jobs.REGISTRY),
+                         "description": "one of the registered job types: " + kinds},
+            "params": {"type": "string", "description": "a JSON object as text, validated"
+                       " against the job type's schema (see x-job-types); empty means {}"},
+            "file": {"type": "string", "format": "binary",
+                     "description": "the input file (kept in PostgreSQL, never on disk)"},
+        },
+    }
+    urlencoded = copy.deepcopy(form)
+    del urlencoded["properties"]["file"]
+    return {"required": True, "content": {"multipart/form-data": {"schema": form},
+                                          "application/x-www-form-urlencoded": {
+                                              "schema": urlencoded}}}
+
+
+def _id_param():
+    """The {request_id} path parameter."""
+    return {"name": "request_id", "in": "path", "required": True,
+            "schema": {"type": "integer", "minimum": 0}}
+
+
+def _paths():
+    """Every endpoint of DESIGN.md section 7."""
+    filters = [  # an empty value means "any" (what the list page's filter form sends)
+        {"name": "status", "in": "query",
+         "schema": {"type": "string", "enum": [""] + STATUSES}},
+        {"name": "job_type", "in": "query",
+         "schema": {"type": "string", "enum": [""] + sorted(jobs.REGISTRY)}},
+        {"name": "q", "in": "query", "schema": {"type": "string"},
+         "description": "request id, task id, submitter or file name (first 200 characters)"},
+    ]
+    page = [{"name": "limit", "in": "query",
+             "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+            {"name": "after", "in": "query",
+             "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
+             "description": "the previous page's `next`"}]
+    action = {"404": _error("no such request"), **AUTH_ERRORS}
+    public = []
+    return {
+        "/api/requests": {
+            "post": {"operationId": "submitRequest", "summary": "Submit a request",
+                     "requestBody": _submit_body(),
+                     "responses": {"201": _json(_ref("Request"), "stored as `unassigned`"),
+                                   "400": _error("not a form, or no job_type"),
+                                   "413": _error("the upload is over MAX_UPLOAD_MB"),
+                                   "422": _error("bad job type, params or file; nothing stored"),
+                                   **AUTH_ERRORS}},
+            "get": {"operationId": "listRequests", "summary": "List requests, newest first",
+                    "parameters": filters + page,
+                    "responses": {"200": _json(_ref("RequestList"), "a page of requests"),
+                                  "422": _error("an unknown filter value"), **AUTH_ERRORS}},
+        },
+        "/api/requests/{request_id}": {
+            "get": {"operationId": "getRequest", "summary": "One request with its attempts",
+                    "parameters": [_id_param()],
+                    "responses": {"200": _json(_ref("RequestWithAttempts"), "the request"),
+                                  "404": _error("no such request"), **AUTH_ERRORS}},
+        },
+        "/api/requests/{request_id}/retry": {
+            "post": {"operationId": "retryRequest", "summary": "Retry as a new attempt",
+                     "parameters": [_id_param()],
+                     "responses": {"202": _json(_ref("Request"), "queued again"),
+                                   "409": _error("not failure, timeout or killed"), **action}},
+        },
+        "/api/requests/{request_id}/kill": {
+            "post": {"operationId": "killRequest", "summary": "Kill an active request",
+                     "parameters": [_id_param()],
+                     "responses": {"202": _json(_ref("Request"), "killed"),
+                                   "409": _error("already finished"), **action}},
+        },
+        "/api/requests/retry-failed": {
+            "post": {"operationId": "retryFailed", "summary": "Retry every failed request",
+                     "parameters": filters[1:],
+                     "responses": {"200": _json(_ref("Retried"), "how many were retried"),
+                                   "422": _error("an unknown filter value"), **AUTH_ERRORS}},
+        },
+        "/api/workers": {
+            "get": {"operationId": "listWorkers", "summary": "Workers seen by the broker",
+                    "responses": {"200": _json({"type": "array", "items": _ref("Worker")},
+                                               "workers"), **AUTH_ERRORS}},
+        },
+        "/api/openapi.json": {
+            "get": {"operationId": "openapi", "summary": "This description",
+                    "security": public,
+                    "responses": {"200": _json({"type": "object"}, "OpenAPI 3.0")}},
+        },
+        "/healthz": {
+            "get": {"operationId": "healthz", "summary": "Liveness", "security": public,
+                    "responses": {"200": _json({"type": "object"}, "the process is up")}},
+        },
+        "/readyz": {
+            "get": {"operationId": "readyz", "summary": "Readiness", "security": public,
+                    "responses": {"200": _json({"type": "object"}, "PostgreSQL and RabbitMQ"
+                                               " answer"),
+                                  "503": _json({"type": "object"}, "a dependency is down")}},
+        },
+        "/metrics": {
+            "get": {"operationId": "metrics", "summary": "Prometheus metrics",
+                    "security": public,
+                    "responses": {"200": {"description": "Prometheus text format",
+                                          "content": {"text/plain": {
+                                              "schema": {"type": "string"}}}}}},
+        },
+    }
+
+
+def spec():
+    """The whole OpenAPI document."""
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Request dashboard API", "version": "1",
+                 "description": "Submit, list, retry and kill requests. Authenticate with"
+                                " `Authorization: Bearer <token>` (`flask users token NAME`)"
+                                " or a signed-in browser session (then with an X-CSRFToken"
+                                " header on POST). viewer reads; operator also submits,"
+                                " retries, kills."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearerAuth": []}, {"sessionCookie": []}],
+        "paths": _paths(),
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer"},
+                "sessionCookie": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+        },
+        "x-job-types": {name: {"title": job.title, "file": job.file, "params": job.schema}
+                        for name, job in sorted(jobs.REGISTRY.items())},
+    }

@@ -1,0 +1,272 @@
+"""/flower/...: Flower behind the dashboard's sign-in.
+
+A real Flower process (started here on a free loopback port with --url_prefix=flower) is
+reached only through the proxy: signed out -> sign-in page or 401; signed in -> Flower's
+pages, static files and API; its task and worker links from the dashboard work; changes
+through Flower need an operator and a same-origin request. A small echo server checks what
+the proxy forwards and strips.
+"""
+import json
+import os
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.request import urlopen
+
+import pytest
+from authkit import Page, audit_rows, signed_in  # noqa: F401
+from conftest import BIN, Proc, free_port, sign_in, wait_for, wait_status
+
+from dashboard.security import FLOWER_CSP
+
+
+@pytest.fixture(scope="module")
+def flower_url(app):
+    """A real Flower on loopback (its API open only to this proxy); stopped after the module."""
+    port = free_port()
+    proc = Proc("flower", [os.path.join(BIN, "celery"), "-A", "worker", "flower",
+                           "--address=127.0.0.1", f"--port={port}", "--url_prefix=flower",
+                           "--persistent=False"],
+                env={"FLOWER_UNAUTHENTICATED_API": "true"}).start()
+    url = f"http://127.0.0.1:{port}"
+
+    def healthy():
+        """True once Flower answers its health check."""
+        try:
+            with urlopen(f"{url}/flower/healthcheck", timeout=1) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+    try:
+        wait_for(healthy, 60, 0.2, what="flower answering")
+        yield url
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def flower(app, flower_url, monkeypatch):
+    """The app's FLOWER_UPSTREAM pointed at the test Flower."""
+    monkeypatch.setitem(app.config, "FLOWER_UPSTREAM", flower_url)
+    return flower_url
+
+
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
+
+
+def test_flower_is_refused_without_sign_in(client, flower, clean_db):
+    """Signed out: pages and static files go to sign-in, Flower's API answers 401 JSON."""
+    for path in ("/flower/", "/flower/workers", "/flower/task/abc", "/flower/worker/w@h",
+                 "/flower/static/js/flower.js", "/flower/tasks/datatable"):
+        response = client.get(path)
+        assert response.status_code == 302, path
+        assert response.headers["Location"].startswith("/login?next=/flower/")
+    api = client.get("/flower/api/workers")
+    assert api.status_code == 401 and "authentication required" in api.get_json()["error"]
+    post = client.post("/flower/api/worker/shutdown/worker1@test")
+    assert post.status_code == 401
+
+
+def test_signed_in_user_gets_flower_pages_static_and_api(flower, signed_in):
+    """A viewer reads Flower's page; every script and stylesheet it names loads through us."""
+    client, _, _ = signed_in("viewer")
+    assert client.get("/flower").headers["Location"] == "/flower/"
+    page = client.get("/flower/")
+    assert page.status_code == 200 and page.headers["Content-Security-Policy"] == FLOWER_CSP
+    html = page.get_data(as_text=True)
+    assert "<title>Workers · Flower</title>" in html, "Flower's own workers page"
+    parsed = Page(html)
+    assets = [a["src"] for a in parsed.find("script") if a.get("src")] + \
+        [a["href"] for a in parsed.find("link") if a.get("rel") == "stylesheet"]
+    assert len(assets) >= 5 and all(a.startswith("/flower/static/") for a in assets)
+    for asset in assets:
+        answer = client.get(asset)
+        assert answer.status_code == 200, asset
+        assert answer.content_type.split(";")[0] in ("application/javascript", "text/css",
+                                                     "text/javascript"), asset
+        answer.close()
+    workers = client.get("/flower/api/workers")
+    assert workers.status_code == 200 and isinstance(workers.get_json(), dict)
+
+
+def test_task_and_worker_links_work(app, stack, flower, signed_in, api):
+    """The request's flower_task_url and its worker link open Flower's task and worker pages."""
+    request_id = api.post("/api/requests", data={
+        "job_type": "simulate", "params": '{"min_seconds": 0, "max_seconds": 0}'}).get_json()["id"]
+    wait_status(app, request_id, "success")
+    client, _, _ = signed_in("viewer")
+    one = client.get(f"/api/requests/{request_id}").get_json()
+    task_url = one["flower_task_url"]
+    assert task_url == f"/flower/task/{one['task_id']}"
+
+    def task_page():
+        """True once Flower shows the task."""
+        answer = client.get(task_url)
+        return answer.status_code == 200 and one["task_id"] in answer.get_data(as_text=True)
+    wait_for(task_page, 30, 0.3, what="Flower's task page for the request")
+    detail = Page(client.get(f"/requests/{request_id}").get_data(as_text=True))
+    worker_links = [a["href"] for a in detail.find("a") if "/flower/worker/" in a.get("href", "")]
+    assert worker_links, "the request page links to the worker in Flower"
+
+    def worker_page():
+        """True once Flower shows the worker."""
+        answer = client.get(worker_links[0])
+        return answer.status_code == 200 and one["worker"] in answer.get_data(as_text=True)
+    wait_for(worker_page, 30, 0.3, what="Flower's worker page")
+
+
+def test_changes_through_flower_need_an_operator_and_same_origin(app, stack, flower,
+                                                                 signed_in):
+    """Viewer POST: 403. Operator cross-site or without origin: 403. Same-origin: Flower acts."""
+    viewer, _, _ = signed_in("viewer")
+    operator, username, _ = signed_in("operator")
+    grow = "/flower/api/worker/pool/grow/worker1@test?n=1"
+    assert viewer.post(grow, headers=SAME_ORIGIN).status_code == 403
+    assert operator.post(grow).status_code == 403
+    assert operator.post(grow, headers={"Origin": "https://evil.example"}).status_code == 403
+    assert operator.post(grow, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
+
+    def grown():
+        """The answer once Flower knows the worker and grew its pool."""
+        answer = operator.post(grow, headers=SAME_ORIGIN)
+        return answer.status_code == 200 and answer
+    answer = wait_for(grown, 30, 0.5, what="Flower growing worker1's pool")
+    assert "grow" in answer.get_data(as_text=True).lower()
+    shrink = operator.post("/flower/api/worker/pool/shrink/worker1@test?n=1",
+                           headers={"Origin": "http://localhost"})
+    assert shrink.status_code == 200
+    rows = audit_rows(app, "flower")
+    assert ("cross_site", username) in {(r["outcome"], r["username"]) for r in rows}
+    assert any(r["outcome"] == "200" and "pool/grow" in r["detail"]["flower"] for r in rows)
+
+
+def test_task_control_outside_the_dashboard_is_blocked(flower, signed_in):
+    """Flower's apply/send/revoke endpoints are refused even to admins (403 JSON)."""
+    admin, _, _ = signed_in("admin")
+    for path in ("/flower/api/task/async-apply/dashboard.run", "/flower/api/task/send-task/x",
+                 "/flower/api/task/apply/x", "/flower/api/task/revoke/abc",
+                 "/flower/api/task/abort/abc"):
+        answer = admin.post(path, headers=SAME_ORIGIN)
+        assert answer.status_code == 403, path
+        assert "through the dashboard" in answer.get_json()["error"]
+
+
+def test_flower_down_is_a_502(app, signed_in, monkeypatch, clean_db):
+    """Flower not answering: a 502 page (or JSON for its API), not a 500."""
+    monkeypatch.setitem(app.config, "FLOWER_UPSTREAM", f"http://127.0.0.1:{free_port()}")
+    client, _, _ = signed_in("viewer")
+    page = client.get("/flower/")
+    assert page.status_code == 502
+    assert "Flower is not answering" in page.get_data(as_text=True)
+    api = client.get("/flower/api/workers")
+    assert api.status_code == 502 and api.get_json()["error"].startswith("Flower is not")
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """Answers with what it received, plus headers a proxy must strip or rewrite."""
+
+    def _answer(self):
+        """One JSON answer describing the request."""
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode("latin-1") if length else ""
+        payload = json.dumps({"method": self.command, "path": self.path, "body": body,
+                              "headers": dict(self.headers.items())}).encode()
+        self.send_response(302 if self.path.startswith("/flower/go") else 200)
+        if self.path.startswith("/flower/go"):
+            self.send_header("Location", f"http://127.0.0.1:{self.server.server_port}/flower/x")
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Keep-Alive", "timeout=5")
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("X-Frame-Options", "ALLOWALL")
+        self.send_header("Set-Cookie", "_xsrf=abc; Path=/")
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        """Quiet."""
+
+
+@pytest.fixture
+def echo(app, monkeypatch):
+    """An echo server as FLOWER_UPSTREAM."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setitem(app.config, "FLOWER_UPSTREAM", f"http://127.0.0.1:{server.server_port}")
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_proxy_forwards_path_query_body_and_strips_our_credentials(echo, signed_in):
+    """Path and query as sent, body and method forwarded; session cookie, token, CSRF not."""
+    client, _, token = signed_in("operator")
+    client.set_cookie("_xsrf", "flower-cookie")
+    answer = client.post("/flower/api/worker/pool/grow/w%40h?n=2&x=%2F",
+                         data=b"a=1&b=2", content_type="application/x-www-form-urlencoded",
+                         headers={**SAME_ORIGIN, "X-CSRFToken": "secret", "Connection": "close"})
+    seen = answer.get_json()
+    assert (seen["method"], seen["path"], seen["body"]) == (
+        "POST", "/flower/api/worker/pool/grow/w@h?n=2&x=%2F", "a=1&b=2")
+    headers = {k.lower(): v for k, v in seen["headers"].items()}
+    assert headers["cookie"] == "_xsrf=flower-cookie"
+    assert "authorization" not in headers and "x-csrftoken" not in headers
+    assert headers["x-forwarded-for"] == "127.0.0.1" and headers["x-forwarded-proto"] == "http"
+    bearer = client.get("/flower/api/x", headers={"Authorization": f"Bearer {token}"})
+    assert "authorization" not in {k.lower() for k in bearer.get_json()["headers"]}
+
+
+def test_proxy_cleans_the_answer(echo, signed_in):
+    """Hop-by-hop and CORS headers dropped, our CSP/framing rules applied, redirects local."""
+    client, _, _ = signed_in("viewer")
+    answer = client.get("/flower/anything")
+    assert answer.status_code == 200
+    assert "Keep-Alive" not in answer.headers
+    assert "Access-Control-Allow-Origin" not in answer.headers
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert answer.headers["Content-Security-Policy"] == FLOWER_CSP
+    assert "_xsrf=abc" in answer.headers["Set-Cookie"]
+    moved = client.get("/flower/go")
+    assert moved.status_code == 302 and moved.headers["Location"] == "/flower/x"
+
+
+@pytest.fixture(scope="module")
+def flower_web(app, flower_url):
+    """gunicorn serving the dashboard with FLOWER_UPSTREAM at the test Flower."""
+    port = free_port()
+    proc = Proc("web-flower", [os.path.join(BIN, "gunicorn"), "--bind", f"127.0.0.1:{port}",
+                               "--worker-class", "gthread", "--workers", "1", "--threads", "4",
+                               "wsgi:app"], env={"FLOWER_UPSTREAM": flower_url}).start()
+    url = f"http://127.0.0.1:{port}"
+
+    def up():
+        """True once gunicorn answers."""
+        try:
+            with urlopen(f"{url}/healthz", timeout=1) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+    try:
+        wait_for(up, 60, 0.2, what="gunicorn with the Flower proxy")
+        yield url
+    finally:
+        proc.stop()
+
+
+@pytest.mark.browser
+def test_flower_works_in_chromium_through_gunicorn(flower_web, stack, page, make_user):
+    """Signed in, Chromium gets Flower's page through the proxy; its scripts run, no CSP error."""
+    problems = []
+    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto(f"{flower_web}/flower/")
+    page.wait_for_url(re.compile(re.escape(f"{flower_web}/login?next=/flower/")))
+    username, password, _ = make_user("viewer")
+    sign_in(page, flower_web, username, password)
+    page.goto(f"{flower_web}/flower/")
+    assert page.evaluate("typeof window.jQuery") == "function", "Flower's static JS loaded"
+    page.wait_for_function("document.body.innerText.includes('worker1@test')", timeout=30_000)
+    assert problems == []

@@ -1,0 +1,188 @@
+"""The users page (admins) and the `flask users` commands.
+
+Create, change role, disable/enable, reset password, create/revoke API tokens: each takes
+effect at once, secrets are shown once and stored hashed, and each change is audited.
+"""
+import pytest
+from authkit import Page, audit_rows, csrf_token, sign_in, signed_in, sql  # noqa: F401
+
+
+
+@pytest.fixture
+def admin(signed_in):
+    """(client signed in as an admin, its CSRF token)."""
+    client, _, _ = signed_in("admin")
+    return client, csrf_token(client.get("/users").get_data(as_text=True))
+
+
+def _user(app, username):
+    """The users row, or None."""
+    rows = sql(app, "SELECT * FROM users WHERE username = :u", u=username)
+    return rows[0] if rows else None
+
+
+def _secret(response):
+    """The value shown once on the page."""
+    return Page(response.get_data(as_text=True)).text["secret-value"].strip()
+
+
+def test_create_user_with_generated_password_shown_once(app, admin):
+    """A blank password is generated, shown once, works for sign-in, and is not shown again."""
+    client, token = admin
+    response = client.post("/users", data={"csrf_token": token, "username": "carol",
+                                           "role": "operator", "password": ""})
+    assert response.status_code == 201
+    password = _secret(response)
+    assert len(password) >= 12 and _user(app, "carol")["role"] == "operator"
+    assert password not in client.get("/users").get_data(as_text=True)
+    sign_in(app.test_client(), "carol", password)
+    entry = audit_rows(app, "user_create")[-1]
+    assert entry["outcome"] == "ok" and entry["detail"]["user"] == "carol"
+    assert password not in str(audit_rows(app))
+
+
+@pytest.mark.parametrize("form, status, message", [
+    ({"username": "", "role": "viewer", "password": "long enough pw"}, 422, "username:"),
+    ({"username": "<script>", "role": "viewer", "password": "long enough pw"}, 422,
+     "username:"),
+    ({"username": "dave", "role": "root", "password": "long enough pw"}, 422, "role:"),
+    ({"username": "dave", "role": "viewer", "password": "short"}, 422, "password:"),
+])
+def test_create_user_refuses_bad_input(app, admin, form, status, message):
+    """Bad names, roles or passwords: the page again with the reason, nobody created."""
+    client, token = admin
+    response = client.post("/users", data={"csrf_token": token, **form})
+    assert response.status_code == status
+    assert Page(response.get_data(as_text=True)).text["form-error"].startswith(message)
+    assert sql(app, "SELECT count(*) AS n FROM users")[0]["n"] == 1
+    assert audit_rows(app, "user_create")[-1]["outcome"] == "refused"
+
+
+def test_duplicate_username_is_409(app, admin, make_user):
+    """An existing name is refused and the existing user is untouched."""
+    client, token = admin
+    username, password, _ = make_user("viewer")
+    response = client.post("/users", data={"csrf_token": token, "username": username,
+                                           "role": "admin", "password": "long enough pw"})
+    assert response.status_code == 409 and _user(app, username)["role"] == "viewer"
+
+
+def test_change_role_takes_effect(app, admin, make_user):
+    """Promoting a viewer lets their token kill/retry at once; demoting takes it away."""
+    client, token = admin
+    username, _, api_token = make_user("viewer")
+    headers = {"Authorization": f"Bearer {api_token}"}
+    user_id = _user(app, username)["id"]
+    assert app.test_client().post("/api/requests/retry-failed", headers=headers).status_code \
+        == 403
+    done = client.post(f"/users/{user_id}/role", data={"csrf_token": token, "role": "operator"})
+    assert done.status_code == 303
+    assert app.test_client().post("/api/requests/retry-failed", headers=headers).status_code \
+        == 200
+    entry = audit_rows(app, "user_role")[-1]
+    assert entry["detail"]["from"] == "viewer" and entry["detail"]["to"] == "operator"
+
+
+def test_disable_and_enable(app, admin, make_user):
+    """Disabled: the user's session ends, sign-in and token fail; enabled: they work again."""
+    client, token = admin
+    username, password, api_token = make_user("operator")
+    victim = app.test_client()
+    sign_in(victim, username, password)
+    user_id = _user(app, username)["id"]
+    client.post(f"/users/{user_id}/active", data={"csrf_token": token, "active": "0"})
+    assert victim.get("/").status_code == 302
+    sign_in(app.test_client(), username, password, expect=401)
+    headers = {"Authorization": f"Bearer {api_token}"}
+    assert app.test_client().get("/api/requests", headers=headers).status_code == 401
+    client.post(f"/users/{user_id}/active", data={"csrf_token": token, "active": "1"})
+    assert app.test_client().get("/api/requests", headers=headers).status_code == 200
+    assert [r["action"] for r in audit_rows(app) if r["action"].startswith("user_")] == \
+        ["user_disable", "user_enable"]
+
+
+def test_last_admin_cannot_be_disabled_or_demoted(app, admin):
+    """The only active admin stays an active admin (409), so nobody is locked out."""
+    client, token = admin
+    me = sql(app, "SELECT id FROM users WHERE role = 'admin'")[0]["id"]
+    assert client.post(f"/users/{me}/active", data={"csrf_token": token, "active": "0"}) \
+        .status_code == 409
+    assert client.post(f"/users/{me}/role", data={"csrf_token": token, "role": "viewer"}) \
+        .status_code == 409
+    row = sql(app, "SELECT role, active FROM users WHERE id = :i", i=me)[0]
+    assert row == {"role": "admin", "active": True}
+
+
+def test_reset_password(app, admin, make_user):
+    """A reset: old password refused, new one works, the user's open session ends."""
+    client, token = admin
+    username, password, _ = make_user("viewer")
+    victim = app.test_client()
+    sign_in(victim, username, password)
+    user_id = _user(app, username)["id"]
+    done = client.post(f"/users/{user_id}/password",
+                       data={"csrf_token": token, "password": "the new password 1"})
+    assert done.status_code == 303
+    assert victim.get("/").status_code == 302
+    sign_in(app.test_client(), username, password, expect=401)
+    sign_in(app.test_client(), username, "the new password 1")
+    generated = client.post(f"/users/{user_id}/password", data={"csrf_token": token})
+    sign_in(app.test_client(), username, _secret(generated))
+    assert client.get("/").status_code == 200, "the admin stays signed in"
+
+
+def test_tokens_created_once_and_revoked(app, admin, make_user):
+    """A new token is shown once, works, only its hash is stored; revoked, it answers 401."""
+    client, token = admin
+    username, _, _ = make_user("operator")
+    user_id = _user(app, username)["id"]
+    response = client.post(f"/users/{user_id}/tokens", data={"csrf_token": token,
+                                                             "name": "ci <b>bot</b>"})
+    assert response.status_code == 201
+    new_token = _secret(response)
+    assert new_token.startswith("rq_")
+    assert new_token not in str(sql(app, "SELECT * FROM api_tokens"))
+    assert new_token not in client.get("/users").get_data(as_text=True)
+    headers = {"Authorization": f"Bearer {new_token}"}
+    assert app.test_client().get("/api/requests", headers=headers).status_code == 200
+    token_id = sql(app, "SELECT id FROM api_tokens WHERE name = 'ci <b>bot</b>'")[0]["id"]
+    assert "ci &lt;b&gt;bot&lt;/b&gt;" in client.get("/users").get_data(as_text=True)
+    revoked = client.post(f"/users/{user_id}/tokens/{token_id}/revoke",
+                          data={"csrf_token": token})
+    assert revoked.status_code == 303
+    assert app.test_client().get("/api/requests", headers=headers).status_code == 401
+    assert [r["action"] for r in audit_rows(app) if r["action"].startswith("token_")] == \
+        ["token_create", "token_revoke"]
+    other = client.post(f"/users/{user_id + 1000}/tokens/{token_id}/revoke",
+                        data={"csrf_token": token})
+    assert other.status_code == 404
+
+
+def test_cli_users_and_tokens(app, clean_db):
+    """`flask users create/token/revoke/disable`: users made, tokens printed once, revocable."""
+    cli = app.test_cli_runner()
+
+    class runner:  # the `flask` command pushes an app context; the test runner does not
+        @staticmethod
+        def invoke(args):
+            """Run the command inside an app context."""
+            with app.app_context():
+                return cli.invoke(args=args)
+
+    made = runner.invoke(args=["users", "create", "erin", "--role", "operator",
+                               "--password", "long enough pw"])
+    assert made.exit_code == 0, made.output
+    short = runner.invoke(args=["users", "create", "frank", "--password", "short"])
+    assert short.exit_code != 0 and "at least 8 characters" in short.output
+    printed = runner.invoke(args=["users", "token", "erin"]).output.strip()
+    headers = {"Authorization": f"Bearer {printed}"}
+    client = app.test_client()
+    assert client.post("/api/requests/retry-failed", headers=headers).status_code == 200
+    assert runner.invoke(args=["users", "revoke", "erin", "--all"]).exit_code == 0
+    assert client.get("/api/requests", headers=headers).status_code == 401
+    second = runner.invoke(args=["users", "token", "erin"]).output.strip()
+    assert runner.invoke(args=["users", "disable", "erin"]).exit_code == 0
+    assert client.get("/api/requests",
+                      headers={"Authorization": f"Bearer {second}"}).status_code == 401
+    assert [r["action"] for r in audit_rows(app) if r["username"] == "cli"] == [
+        "user_create", "token_create", "token_revoke", "token_create", "user_disable"]
