@@ -80,14 +80,22 @@ def _run_attempt(task_request, request_id):
     return request_id
 
 
+def _seconds(value):
+    """A limit for an error message: '2 s', '1.6 s', or '?' when unknown."""
+    try:
+        return f"{float(value):g} s"
+    except (TypeError, ValueError):
+        return "?"
+
+
 def describe(exc, timelimit):
     """A one-line error for the request page; time limits name the limit that fired."""
-    hard, soft = (timelimit or (None, None))
+    hard, soft = (tuple(timelimit or ()) + (None, None))[:2]
     if isinstance(exc, SoftTimeLimitExceeded):
-        return f"timeout: soft time limit ({soft:g} s) exceeded"
+        return f"timeout: soft time limit ({_seconds(soft)}) exceeded"
     if isinstance(exc, TimeLimitExceeded):
         limit = exc.args[0] if exc.args else hard
-        return f"timeout: hard time limit ({limit:g} s) exceeded"
+        return f"timeout: hard time limit ({_seconds(limit)}) exceeded"
     return f"{exc.__class__.__name__}: {exc}"[:2000]
 
 

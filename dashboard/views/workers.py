@@ -1,15 +1,21 @@
-"""The workers page."""
-from flask import Blueprint, render_template
+"""The workers page: online and recently seen workers, their tasks, the queue depth; live."""
+from flask import Blueprint, make_response, render_template, request
 
 from .. import control
 from ..auth import require_role
 
 bp = Blueprint("workers", __name__)
+REFRESH_S = 5
 
 
 @bp.route("/workers")
 @require_role("viewer")
 def index():
-    """Workers online, their active tasks and concurrency, and the queue depth."""
-    return render_template("workers.html", workers=control.workers(),
-                           queue_depth=control.queue_depth())
+    """The page, or (for htmx polls) only its live part."""
+    partial = request.headers.get("HX-Request") == "true"
+    response = make_response(render_template(
+        "_workers.html" if partial else "workers.html", workers=control.workers(),
+        queue_depth=control.queue_depth(), refresh_s=REFRESH_S))
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Vary"] = "HX-Request"
+    return response

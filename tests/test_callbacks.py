@@ -1,0 +1,103 @@
+"""Celery callbacks: `link_error` records failures with their traceback, `link` notifies on success.
+
+This module runs its own dispatcher and worker with SMTP_HOST/SMTP_PORT pointing at
+a real local SMTP server (aiosmtpd), as a deployment with SMTP configured would.
+"""
+import pytest
+
+from conftest import dispatcher_proc, free_port, wait_for, wait_status, worker_proc
+from control_helpers import SmtpSink, TokenClient, attempts, audit, sql, submit, wait_online
+
+FAIL = {"min_seconds": 0, "max_seconds": 0, "fail_rate": 1}
+QUICK = {"min_seconds": 0, "max_seconds": 0}
+
+
+@pytest.fixture(scope="module")
+def smtp():
+    """A local SMTP server collecting messages."""
+    sink = SmtpSink(free_port()).start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def mail_stack(_stack, celery_app, smtp):
+    """The stack's workers and dispatcher replaced by ones configured with SMTP."""
+    _stack.stop_all()
+    env = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port)}
+    dispatcher, worker = dispatcher_proc("dispatcher-smtp"), worker_proc("mailer")
+    dispatcher.env.update(env)
+    worker.env.update(env)
+    dispatcher.start()
+    worker.start()
+    try:
+        wait_for(lambda: "dispatcher listening" in dispatcher.log(), 60,
+                 what="SMTP dispatcher listening")
+        wait_online(celery_app, ["mailer@test"])
+        yield
+    finally:
+        dispatcher.stop()
+        worker.stop()
+
+
+@pytest.fixture
+def mailer(mail_stack, clean_db, smtp):
+    """The SMTP stack with empty tables and an empty mailbox."""
+    smtp.messages.clear()
+    return smtp
+
+
+def test_errback_records_failure_exception_and_traceback(app, mailer, api):
+    """link_error: a job that raises ends as `failure` with the exception and full traceback."""
+    request_id = submit(api, FAIL)
+    row = wait_status(app, request_id, ("failure", "success", "timeout", "killed"), timeout=60)
+    assert row["status"] == "failure"
+    assert row["error"] == "SimulatedFailure: simulated failure (fail_rate=1)"
+    tb = row["traceback"]
+    assert tb.startswith("Traceback (most recent call last):")
+    assert "dashboard/jobs/simulate.py" in tb and "raise SimulatedFailure" in tb
+    assert "dashboard/tasks.py" in tb
+    assert tb.rstrip().endswith("SimulatedFailure: simulated failure (fail_rate=1)")
+    [attempt] = attempts(app, request_id)
+    assert (attempt["status"], attempt["error"], attempt["traceback"]) == (
+        "failure", row["error"], tb)
+    body = api.get(f"/api/requests/{request_id}").get_json()
+    assert body["error"] == row["error"]
+    assert body["attempts"][0]["traceback"] == tb
+
+
+def test_link_emails_the_submitter_on_success(app, mailer, make_user):
+    """link: on success the notify task emails a submitter who has an email address."""
+    _, _, token = make_user("operator", username="alice")
+    sql(app, "UPDATE users SET email = 'alice@example.org' WHERE username = 'alice'")
+    request_id = submit(TokenClient(app, token), QUICK)
+    assert wait_status(app, request_id, "success", timeout=60)["status"] == "success"
+    wait_for(lambda: mailer.messages, 30, what="an email")
+    [message] = mailer.messages
+    assert message["to"] == ["alice@example.org"]
+    assert message["subject"] == f"Request #{request_id} (simulate) succeeded"
+    [entry] = wait_for(lambda: audit(app, "notify", request_id), 30, what="notify audit entry")
+    assert entry["outcome"] == "sent" and entry["username"] == "system"
+
+
+def test_link_without_email_leaves_an_audit_entry_only(app, mailer, api):
+    """A submitter without an email gets no message; the notify task still leaves its trace."""
+    request_id = submit(api, QUICK)
+    wait_status(app, request_id, "success", timeout=60)
+    entries = wait_for(lambda: audit(app, "notify", request_id), 30, what="notify audit entry")
+    assert entries[0]["outcome"] == "skipped: submitter has no email"
+    assert mailer.messages == []
+
+
+def test_link_does_not_fire_on_failure(app, mailer, make_user):
+    """A failed request sends no email; the success after it does (the link is per request)."""
+    _, _, token = make_user("operator", username="bob")
+    sql(app, "UPDATE users SET email = 'bob@example.org' WHERE username = 'bob'")
+    bob = TokenClient(app, token)
+    failed = submit(bob, FAIL)
+    wait_status(app, failed, "failure", timeout=60)
+    succeeded = submit(bob, QUICK)
+    wait_status(app, succeeded, "success", timeout=60)
+    wait_for(lambda: audit(app, "notify", succeeded), 30, what="notify for the success")
+    assert audit(app, "notify", failed) == []
+    assert [m["subject"] for m in mailer.messages] == [f"Request #{succeeded} (simulate) succeeded"]
