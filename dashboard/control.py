@@ -163,3 +163,35 @@ def _describe(stats, active, recent):
             "flower_url": f"{flower}/worker/{quote(name, safe='@')}",
         })
     return result
+
+
+LOST_SQL = """
+SELECT id, task_id, worker FROM requests
+WHERE status = 'running' AND started_at < now() - make_interval(secs => :grace)
+ORDER BY id LIMIT 1000
+"""
+
+
+def reap_lost(grace_s=30.0, timeout=1.0):
+    """End as `failure` running attempts that their (answering) worker no longer holds.
+
+    That happens when a job failed while PostgreSQL was away: the failure could
+    not be written and the message was acknowledged. Workers are asked first,
+    then the rows, and only attempts started `grace_s` before are considered, so
+    a task that is just starting is never taken for lost. Returns how many.
+    """
+    inspect = _celery().control.inspect(timeout=timeout)
+    active, reserved = inspect.active() or {}, inspect.reserved() or {}
+    answered = set(active) & set(reserved)
+    held = {task.get("id") for replies in (active, reserved)
+            for tasks in replies.values() for task in tasks or []}
+    lost = 0
+    for row in db.session.execute(text(LOST_SQL), {"grace": float(grace_s)}).mappings().all():
+        if row["worker"] in answered and row["task_id"] not in held:
+            if lifecycle.finish(row["id"], row["task_id"], Status.FAILURE,
+                                error=f"lost: {row['worker']} no longer runs this attempt"):
+                lost += 1
+                log.warning("request %s: running attempt lost by %s, recorded as failure",
+                            row["id"], row["worker"])
+    db.session.commit()
+    return lost

@@ -129,6 +129,13 @@ def auto_retry():
     return total
 
 
+@shared_task(name="dashboard.reap_lost")
+def reap_lost():
+    """Beat: running attempts no worker holds any more (failure not recorded) end as failure."""
+    from . import control
+    return control.reap_lost()
+
+
 @shared_task(name="dashboard.compact_counts")
 def compact_counts():
     """Beat: fold the status count deltas into one row per status."""
