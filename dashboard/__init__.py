@@ -18,7 +18,6 @@ def create_app(test_config=None):
                 static_folder=os.path.join(ROOT, "static"))
     app.config.from_mapping(settings.load())
     app.config.from_mapping(test_config or {})
-    app.config.setdefault("NOTIFY_ON_SUCCESS", bool(app.config["SMTP_HOST"]))
     app.config["CELERY"] = celery_settings(app.config)
     settings.check(app.config)
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),

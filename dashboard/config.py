@@ -52,6 +52,9 @@ def load():
         "FLOWER_URL": os.environ.get("FLOWER_URL", "/flower").rstrip("/"),
         "FLOWER_UPSTREAM": os.environ.get("FLOWER_UPSTREAM", "http://127.0.0.1:5555"),
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
+        # The `link` notify callback is attached when set (default: when SMTP_HOST is).
+        "NOTIFY_ON_SUCCESS": os.environ.get(
+            "NOTIFY_ON_SUCCESS", "1" if os.environ.get("SMTP_HOST") else "0") == "1",
         "SMTP_PORT": _env_int("SMTP_PORT", 25),
         "SMTP_FROM": os.environ.get("SMTP_FROM", "dashboard@localhost"),
         "MAX_UPLOAD_MB": max_upload_mb,
