@@ -7,6 +7,7 @@ WEB_HOST ?= 127.0.0.1
 WEB_PORT ?= 8000
 DASHBOARD_ENV ?= development
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 export WEB_HOST WEB_PORT DASHBOARD_ENV
 
 VENV := .venv
@@ -21,8 +22,8 @@ help:
 	@echo "make run            services, venv, migrations, admin user, then the whole stack in the foreground"
 	@echo "make up / down      the stack in the background (waits for $(URL)readyz) / stopped"
 	@echo "make test           the test suite (PYTEST_ARGS='-k ...' to narrow it)"
-	@echo "make bench          the benchmarks"
-	@echo "make chaos          the fault-injection suite"
+	@echo "make bench          the benchmarks (BENCH_ARGS='--quick' or '--only throughput,latency')"
+	@echo "make chaos          the fault-injection suite (its own database and vhost)"
 	@echo "make services       start local PostgreSQL and RabbitMQ (data in var/); services-stop stops them"
 	@echo "make venv | migrate | admin"
 	@echo "Settings: WEB_HOST=$(WEB_HOST) WEB_PORT=$(WEB_PORT) DASHBOARD_ENV=$(DASHBOARD_ENV);"
@@ -89,7 +90,9 @@ test: venv services
 	source var/env.sh && $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: venv services
-	source var/env.sh && $(VENV)/bin/python -m bench
+	source var/env.sh && $(VENV)/bin/python -m bench $(BENCH_ARGS)
 
+# On the local services: a database and vhost of its own (dashboard_chaos), so `make test` can run alongside.
 chaos: venv services
-	source var/env.sh && $(VENV)/bin/python -m pytest tests/chaos -p no:cacheprovider
+	source var/env.sh && eval "$$(bash deploy/services.sh test-env chaos 2>/dev/null || true)" && \
+		$(VENV)/bin/python -m pytest tests/chaos -p no:cacheprovider $(PYTEST_ARGS)

@@ -1,0 +1,100 @@
+"""`python -m bench` (`make bench`): the measured goals of DESIGN.md section 10.
+
+Runs on its own database and broker vhost (deploy/services.sh test-env bench),
+rebuilt from the migrations first; starts and stops its own workers,
+dispatcher and web server. Prints a table with PASS/MISS per goal and writes
+var/bench/bench-<time>.json (and latest.json).
+"""
+import argparse
+import signal
+import sys
+import time
+import traceback
+
+from . import stack
+
+SECTIONS = ("throughput", "latency", "kill", "dashboard", "memory")
+
+
+def parse(argv):
+    """Command-line options; --quick shrinks every section to a smoke run."""
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    p.add_argument("--only", default=",".join(SECTIONS),
+                   help=f"comma-separated sections (default all: {','.join(SECTIONS)})")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes: a check that the harness works, not numbers")
+    p.add_argument("--n", type=int, help="requests per throughput round (default 3000)")
+    p.add_argument("--rounds", type=int, help="throughput rounds per variant (default 3)")
+    p.add_argument("--concurrency", type=int, default=2,
+                   help="prefork processes of the one worker each variant gets (default 2)")
+    p.add_argument("--dispatch-batch", type=int,
+                   help="the dispatcher's DISPATCH_BATCH (default: the app's, 200)")
+    p.add_argument("--samples", type=int, help="latency samples / dashboard requests (200)")
+    p.add_argument("--rows", type=int, help="requests seeded for the dashboard (1000000)")
+    p.add_argument("--kills", type=int, default=5, help="kill measurements (default 5)")
+    p.add_argument("--soak", type=float, help="memory soak seconds (default 60; goal: 600)")
+    p.add_argument("--viewers", type=int, default=50, help="polling viewers (default 50)")
+    opts = p.parse_args(argv)
+    opts.only = [s.strip() for s in opts.only.split(",") if s.strip()]
+    unknown = set(opts.only) - set(SECTIONS)
+    if unknown:
+        p.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    quick = opts.quick
+    for name, full, small in (("n", 3000, 300), ("rounds", 3, 1), ("samples", 200, 40),
+                              ("rows", 1_000_000, 50_000), ("soak", 60.0, 10.0)):
+        if getattr(opts, name) is None:
+            setattr(opts, name, small if quick else full)
+    if quick:
+        opts.kills = min(opts.kills, 2)
+    return opts
+
+
+def main(argv=None):
+    opts = parse(sys.argv[1:] if argv is None else argv)
+    database_url, broker_url = stack.isolated_env()
+    extra = {"DISPATCH_BATCH": str(opts.dispatch_batch)} if opts.dispatch_batch else {}
+    stack.configure(database_url, broker_url, **extra)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    from dashboard import create_app
+    from . import dashboard, kill, latency, memory, report, throughput
+    runners = {"throughput": throughput.run, "latency": latency.run, "kill": kill.run,
+               "dashboard": dashboard.run, "memory": memory.run}
+
+    app = create_app()
+    print(f"bench: database {database_url.rsplit('/', 1)[-1]}, sections {','.join(opts.only)}"
+          f"{' (quick)' if opts.quick else ''}; logs in {stack.LOG_DIR}", flush=True)
+    stack.reset_schema(app)
+    results, errors = {}, {}
+    started = time.monotonic()
+    try:
+        for name in SECTIONS:
+            if name not in opts.only:
+                continue
+            print(f"== {name}", flush=True)
+            t0 = time.monotonic()
+            try:
+                results[name] = runners[name](app, opts)
+            except Exception as exc:  # one broken section must not hide the others
+                traceback.print_exc()
+                errors[name] = f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+                results[name] = ([{"name": f"{name}: ERROR {errors[name][:80]}", "value": None,
+                                   "goal": 0, "cmp": ">="}], {})
+            finally:
+                stack.Proc.stop_all()
+            print(f"   ({time.monotonic() - t0:.0f} s)", flush=True)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+    finally:
+        stack.Proc.stop_all()
+    print()
+    print(report.table(results))
+    path = report.write_json(results, opts, errors)
+    print(f"\n{time.monotonic() - started:.0f} s in all; JSON: {path}")
+    if opts.quick:
+        print("(--quick: sizes are too small for the goals to mean anything)")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Web memory: RSS of the gunicorn workers while simulated viewers poll the live list.
+
+gunicorn runs as deploy/supervisord.conf runs it. Each viewer is a signed-in
+requests.Session that polls the htmx partial every POLL_INTERVAL_S with the
+token of the last answer, as htmx does; a trickle of short requests through
+the dispatcher and a worker keeps the list changing, so polls render as well
+as answer 204. RSS (sum over the workers) is sampled after a warm-up and at
+the end; growth is end vs start.
+"""
+import json
+import random
+import re
+import threading
+import time
+
+import requests
+
+from dashboard import jobs, lifecycle
+from dashboard.extensions import db
+
+from . import dashboard as dash, stack, users
+from .report import percentile
+
+DATA_TOKEN_RE = re.compile(r'data-token="([0-9]+-[0-9]+)"')
+
+
+class Viewer(threading.Thread):
+    """One browser tab on the list page, polling like htmx."""
+
+    def __init__(self, base_url, username, interval, stop):
+        super().__init__(daemon=True)
+        self.base_url, self.username, self.interval, self.stop = base_url, username, interval, stop
+        self.session = requests.Session()
+        self.times, self.codes, self.errors, self.last_error = [], {}, 0, None
+        self.ready = threading.Event()
+
+    def run(self):
+        try:
+            users.sign_in_session(self.session, self.base_url, self.username)
+            page = self.session.get(f"{self.base_url}/", timeout=30)
+            token = DATA_TOKEN_RE.search(page.text).group(1)
+        except Exception as exc:
+            self.errors, self.last_error = self.errors + 1, f"sign-in: {exc!r}"[:300]
+            return
+        finally:
+            self.ready.set()
+        self.stop.wait(random.uniform(0, self.interval))   # spread the viewers out
+        while not self.stop.is_set():
+            t0 = time.perf_counter()
+            try:
+                r = self.session.get(f"{self.base_url}/", params={"since": token}, timeout=30,
+                                     headers={"HX-Request": "true"})
+                self.times.append(1000 * (time.perf_counter() - t0))
+                self.codes[r.status_code] = self.codes.get(r.status_code, 0) + 1
+                if r.status_code == 200:
+                    token = DATA_TOKEN_RE.search(r.text).group(1)
+            except Exception as exc:
+                self.errors, self.last_error = self.errors + 1, f"poll: {exc!r}"[:300]
+            self.stop.wait(max(0.0, self.interval - (time.perf_counter() - t0)))
+
+
+def _workers_rss(master_pid):
+    """(total kB, per-worker kB) of the gunicorn workers."""
+    per = {pid: stack.rss_kb(pid) for pid in stack.children(master_pid)}
+    return sum(per.values()), per
+
+
+def _trickle(app, stop, every_s=10.0):
+    """Submit a short request every `every_s` until stopped: the list changes now and then,
+    so most polls answer 204 and some render."""
+    params = json.dumps(jobs.get("simulate").validate(
+        {"min_seconds": 0.2, "max_seconds": 1.0}, None))
+    while not stop.wait(every_s):
+        with app.app_context():
+            lifecycle.submit("simulate", params, None, "bench-trickle")
+            db.session.commit()
+
+
+def run(app, opts):
+    """Live gunicorn + dispatcher + worker; opts.viewers viewers for opts.soak seconds."""
+    if dash.row_count(app) < 1000:
+        dash.seed(app, 10_000)
+    for i in range(opts.viewers):
+        users.ensure_user(app, f"viewer{i}", "viewer")
+    interval = app.config["POLL_INTERVAL_S"]
+    port = stack.free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    web = stack.web(port).start()
+    worker = stack.worker("pipe", concurrency=opts.concurrency).start()
+    dispatcher = stack.dispatcher().start()
+    stop, trickle_stop = threading.Event(), threading.Event()
+    viewers = []
+    samples, idle_kb = [], 0
+    try:
+        stack.wait_for(lambda: _up(base_url), 60, what="gunicorn answering")
+        stack.wait_online(app.extensions["celery"], ["pipe@bench"])
+        idle_kb = _workers_rss(web.pid)[0]
+        trickle = threading.Thread(target=_trickle, args=(app, trickle_stop), daemon=True)
+        trickle.start()
+        viewers = [Viewer(base_url, f"viewer{i}", interval, stop) for i in range(opts.viewers)]
+        for v in viewers:
+            v.start()
+        # Sign-in hashes passwords with argon2 (64 MiB each): measure after, not during.
+        for v in viewers:
+            v.ready.wait(300)
+        warmup = min(30.0, max(2.0, opts.soak / 5))
+        time.sleep(warmup)
+        t0 = time.monotonic()
+        while True:
+            total, per = _workers_rss(web.pid)
+            samples.append({"t": round(time.monotonic() - t0, 1), "rss_kb": total, "per": per})
+            if time.monotonic() - t0 >= opts.soak:
+                break
+            time.sleep(min(5.0, max(0.0, opts.soak - (time.monotonic() - t0))))
+    finally:
+        stop.set()
+        trickle_stop.set()
+        for v in viewers:
+            v.join(35)
+        dispatcher.stop()
+        worker.stop()
+        web.stop()
+    start, end = samples[0]["rss_kb"], samples[-1]["rss_kb"]
+    peak = max(s["rss_kb"] for s in samples)
+    times = [t for v in viewers for t in v.times]
+    codes = {}
+    for v in viewers:
+        for code, n in v.codes.items():
+            codes[code] = codes.get(code, 0) + n
+    errors = sum(v.errors for v in viewers)
+    growth = 100.0 * (end - start) / start if start else float("nan")
+    metrics = [
+        {"name": f"web RSS growth over {opts.soak:.0f} s, {opts.viewers} viewers",
+         "value": growth, "unit": "%", "goal": 10.0, "cmp": "<="},
+        {"name": "  RSS start / end / peak (all workers)",
+         "value": f"{start / 1024:.1f} / {end / 1024:.1f} / {peak / 1024:.1f}", "unit": "MB"},
+        {"name": "  polls answered (200 / 204 / other)",
+         "value": f"{codes.get(200, 0)} / {codes.get(204, 0)} / "
+                  f"{sum(n for c, n in codes.items() if c not in (200, 204)) + errors}",
+         "unit": ""},
+        {"name": "  poll over HTTP p50 / p95", "value": f"{percentile(times, 50):.1f} / "
+         f"{percentile(times, 95):.1f}", "unit": "ms"},
+    ]
+    details = {"idle_rss_kb": idle_kb, "soak_s": opts.soak, "warmup_s": warmup,
+               "viewers": opts.viewers,
+               "samples": samples, "codes": codes, "errors": errors,
+               "error_examples": sorted({v.last_error for v in viewers if v.last_error})[:5],
+               "rows": dash.row_count(app)}
+    return metrics, details
+
+
+def _up(base_url):
+    try:
+        return requests.get(f"{base_url}/healthz", timeout=1).status_code == 200
+    except requests.RequestException:
+        return False

@@ -1,0 +1,208 @@
+"""load_array end to end: a generated volume through the API, real workers, stats and MIP PNGs."""
+import io
+import json
+from html.parser import HTMLParser
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import text
+
+from conftest import fetch, wait_status
+from dashboard.extensions import db
+from dashboard.jobs import load_array
+
+SHAPE = (20, 30, 40)          # x, y, z
+HOT = (7, 11, 23)             # the one voxel far above the rest
+
+
+def submit(api, vol, params, filename="volume.raw"):
+    """POST the volume's bytes as a load_array request; returns the response."""
+    data = vol.tobytes() if isinstance(vol, np.ndarray) else vol
+    return api.post("/api/requests", content_type="multipart/form-data", data={
+        "job_type": "load_array", "params": json.dumps(params),
+        "file": (io.BytesIO(data), filename)})
+
+
+def run_to_success(app, api, vol, params):
+    """Submit, wait for success, return (request object, {name: PNG bytes})."""
+    response = submit(api, vol, params)
+    assert response.status_code == 201, response.get_json()
+    request_id = response.get_json()["id"]
+    row = wait_status(app, request_id, ("success", "failure", "timeout"), timeout=60)
+    assert row["status"] == "success", row["error"]
+    body = api.get(f"/api/requests/{request_id}").get_json()
+    with app.app_context():
+        rows = db.session.execute(text(
+            "SELECT name, content_type, data FROM artifacts WHERE request_id = :id"),
+            {"id": request_id}).all()
+    assert {r.content_type for r in rows} == {"image/png"}
+    return body, {r.name: bytes(r.data) for r in rows}
+
+
+def decode(png_bytes):
+    """A PNG as a numpy array, checking it is 8-bit grayscale."""
+    image = Image.open(io.BytesIO(png_bytes))
+    assert image.mode == "L"
+    return np.asarray(image)
+
+
+def hot_volume(dtype=np.float32):
+    """Seeded random values in [0, 1) with one hot voxel at HOT."""
+    vol = np.random.default_rng(7).random(SHAPE).astype(dtype)
+    vol[HOT] = 50
+    return vol
+
+
+def assert_stats(result, values):
+    """min/max exact, mean/std to float64 rounding, histogram counts exact, against numpy."""
+    values = values.astype(np.float64)
+    assert result["min"] == values.min() and result["max"] == values.max()
+    assert result["mean"] == pytest.approx(values.mean(), rel=1e-12, abs=1e-12)
+    assert result["std"] == pytest.approx(values.std(), rel=1e-9, abs=1e-12)
+    counts, edges = np.histogram(values, bins=64, range=(values.min(), values.max()))
+    assert result["histogram"]["counts"] == counts.tolist()
+    assert result["histogram"]["edges"] == pytest.approx(edges.tolist())
+    assert sum(result["histogram"]["counts"]) == values.size
+
+
+def test_stats_and_projections(app, stack, api):
+    vol = hot_volume()
+    body, pngs = run_to_success(app, api, vol, {"shape": list(SHAPE)})
+    result = body["result"]
+    assert body["progress"] == 100
+    assert result["shape"] == list(SHAPE) and result["dtype"] == "float32"
+    assert result["voxels"] == vol.size == result["finite"]
+    assert (result["nan"], result["posinf"], result["neginf"]) == (0, 0, 0)
+    assert_stats(result, vol)
+
+    x, y, z = HOT
+    expected = {"mip_x.png": ((SHAPE[1], SHAPE[2]), (y, z)),
+                "mip_y.png": ((SHAPE[0], SHAPE[2]), (x, z)),
+                "mip_z.png": ((SHAPE[0], SHAPE[1]), (x, y))}
+    assert set(pngs) == set(expected)
+    for name, (size, hot) in expected.items():
+        image = decode(pngs[name])
+        assert image.shape == size, name
+        assert np.unravel_index(image.argmax(), image.shape) == hot, name
+        assert image[hot] == 255 and (image == 255).sum() == 1, name
+    described = {p["name"]: (p["height"], p["width"]) for p in result["projections"]}
+    assert described == {name: size for name, (size, _) in expected.items()}
+
+
+def test_big_endian_integers(app, stack, api):
+    vol = (np.arange(np.prod(SHAPE)).reshape(SHAPE) % 1000 - 300).astype(np.int16)
+    vol[HOT] = 30000
+    body, pngs = run_to_success(app, api, vol.astype(">i2"),
+                                {"shape": list(SHAPE), "dtype": "int16", "byte_order": "big"})
+    result = body["result"]
+    assert result["byte_order"] == "big"
+    assert result["min"] == -300 and result["max"] == 30000
+    assert isinstance(result["min"], int)
+    assert_stats(result, vol)
+    image = decode(pngs["mip_z.png"])
+    assert np.unravel_index(image.argmax(), image.shape) == HOT[:2]
+
+
+def test_non_finite_values_are_counted(app, stack, api):
+    vol = hot_volume(np.float64)
+    vol[0, 0, 0] = vol[1, 2, 3] = np.nan
+    vol[2, 2, 2] = np.inf
+    vol[3, 3, 3] = -np.inf
+    body, pngs = run_to_success(app, api, vol, {"shape": list(SHAPE), "dtype": "float64"})
+    result = body["result"]
+    assert (result["nan"], result["posinf"], result["neginf"]) == (2, 1, 1)
+    assert result["finite"] == vol.size - 4
+    assert_stats(result, vol[np.isfinite(vol)])
+    image = decode(pngs["mip_x.png"])
+    assert image[2, 2] == 255        # +inf shows white
+    assert image[HOT[1], HOT[2]] == 255
+
+
+def test_wrong_size_is_refused_and_nothing_stored(app, api, clean_db):
+    vol = hot_volume()
+    response = submit(api, vol.tobytes()[:-4], {"shape": list(SHAPE)})
+    assert response.status_code == 422
+    assert response.get_json()["error"].startswith("file: size 95996 bytes does not match")
+    response = submit(api, vol, {"shape": list(SHAPE), "dtype": "float64"})
+    assert response.status_code == 422
+    response = submit(api, vol, {"shape": [20, 30]})
+    assert response.status_code == 422 and response.get_json()["error"].startswith("params.shape")
+    with app.app_context():
+        counts = db.session.execute(text(
+            "SELECT (SELECT count(*) FROM requests), (SELECT count(*) FROM uploads)")).one()
+    assert tuple(counts) == (0, 0)
+    assert fetch(app, 1) is None
+
+
+class _Images(HTMLParser):
+    """The src of every <img> inside the artifacts block of a request page."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth, self.sources = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if self.depth:
+            self.depth += tag != "img"
+            if tag == "img":
+                self.sources.append(attrs["src"])
+        elif "artifacts" in (attrs.get("class") or "").split():
+            self.depth = 1
+
+    def handle_endtag(self, tag):
+        if self.depth and tag != "img":
+            self.depth -= 1
+
+
+def sign_in(client, username, password):
+    """Sign in through the login form (with its CSRF token)."""
+    page = client.get("/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    response = client.post("/login", data={"csrf_token": token, "username": username,
+                                           "password": password})
+    assert response.status_code == 302, response.status_code
+
+
+def test_request_page_shows_the_projections(app, stack, api, make_user):
+    body, pngs = run_to_success(app, api, hot_volume(), {"shape": list(SHAPE)})
+    viewer, password, _ = make_user("viewer")
+    browser = app.test_client()
+    sign_in(browser, viewer, password)
+    page = browser.get(f"/requests/{body['id']}")
+    assert page.status_code == 200
+    parser = _Images()
+    parser.feed(page.get_data(as_text=True))
+    assert len(parser.sources) == 3
+    fetched = {}
+    for src in parser.sources:
+        response = browser.get(src)
+        assert response.status_code == 200 and response.content_type == "image/png"
+        fetched[src] = response.get_data()
+    assert sorted(fetched.values()) == sorted(pngs.values())
+
+    anonymous = app.test_client().get(parser.sources[0])
+    assert anonymous.status_code in (302, 401)
+    if anonymous.status_code == 302:
+        assert "/login" in anonymous.headers["Location"]
+    assert not anonymous.get_data().startswith(b"\x89PNG")
+
+
+def test_constant_volume_has_no_division_by_zero():
+    vol = np.full(SHAPE, 3.5, dtype=np.float32)
+    with np.errstate(all="raise"):
+        stats = load_array.statistics(vol)
+        image = load_array.to_gray8(load_array.projection(vol, 0))
+    assert (stats["min"], stats["max"], stats["mean"], stats["std"]) == (3.5, 3.5, 3.5, 0.0)
+    assert stats["histogram"]["counts"][32] == vol.size   # numpy's [v-0.5, v+0.5] range
+    assert image.shape == SHAPE[1:] and not image.any()
+    assert decode(load_array.png(image)).shape == SHAPE[1:]
+
+
+def test_all_nan_volume_reports_no_statistics():
+    vol = np.full((2, 3, 4), np.nan, dtype=np.float32)
+    stats = load_array.statistics(vol)
+    assert stats["nan"] == 24 and stats["finite"] == 0
+    assert stats["mean"] is None and stats["histogram"]["counts"] == []
+    assert not load_array.to_gray8(load_array.projection(vol, 2)).any()
