@@ -7,9 +7,11 @@ changes. The request row and its `attempts` row change in the same statement.
 A trigger bumps `version` on every update (invariant 6). Callers commit.
 """
 import enum
+import functools
 import logging
+import re
 
-from sqlalchemy import text
+from psycopg2.extras import RealDictCursor
 
 from .extensions import db
 
@@ -41,9 +43,31 @@ def _in(states):
     return "(" + ", ".join(f"'{s.value}'" for s in states) + ")"
 
 
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@functools.lru_cache(maxsize=256)
+def _pyformat(sql):
+    """`:name` parameters as psycopg2's `%(name)s` (literal % doubled)."""
+    return _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
 def _run(sql, **params):
-    """Execute one transition statement; returns the rows it touched."""
-    return db.session.execute(text(sql), params).mappings().all()
+    """Execute transition SQL in the session's transaction; returns the rows as dicts.
+
+    It goes straight to the session's psycopg2 connection: these statements run
+    on every task, and the ORM's per-statement overhead was most of their cost.
+    """
+    connection = db.session.connection().connection
+    with connection.cursor(cursor_factory=RealDictCursor) as cursor:
+        cursor.execute(_pyformat(sql), params)
+        return cursor.fetchall() if cursor.description else []
+
+
+# A write that may be lost in a crash without losing work: a lost claim leaves
+# the row unassigned (its message is refused as stale, the row is claimed again);
+# a lost start or progress leaves the row pending/running for the same attempt.
+ASYNC_COMMIT = "SET LOCAL synchronous_commit = off;\n"
 
 
 def _stale(what, request_id, **why):
@@ -69,7 +93,7 @@ def submit(job_type, params_json, upload_id, submitted_by):
                 submitted_by=submitted_by)[0]["request_id"]
 
 
-CLAIM_SQL = """
+CLAIM_SQL = ASYNC_COMMIT + """
 WITH picked AS (
   SELECT id FROM requests WHERE status = 'unassigned'
   ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
@@ -95,7 +119,11 @@ def claim(limit):
     return _run(CLAIM_SQL, limit=limit)
 
 
-START_SQL = """
+# The row lock first: it waits for the dispatcher's claim to commit (the claim
+# holds it until the broker confirmed every message); the UPDATE, a separate
+# statement, then takes a fresh snapshot that sees the claim. One round trip.
+START_SQL = ASYNC_COMMIT + """
+SELECT id FROM requests WHERE id = :id FOR UPDATE;
 WITH r AS (
   UPDATE requests SET status = 'running', worker = :worker, started_at = now(), progress = 0
   WHERE id = :id AND task_id = :task_id
@@ -115,9 +143,6 @@ def start(request_id, task_id, worker, redelivered=False):
     A redelivered message of the same attempt (its worker died) may run again;
     a duplicate that was not redelivered, a killed row or an old attempt may not.
     """
-    # Wait for the dispatcher's claim to commit (it holds the row lock until the
-    # broker confirmed every message); then the UPDATE's fresh snapshot sees it.
-    _run("SELECT id FROM requests WHERE id = :id FOR UPDATE", id=request_id)
     rows = _run(START_SQL, id=request_id, task_id=task_id, worker=worker,
                 redelivered=bool(redelivered))
     if not rows:
@@ -129,7 +154,7 @@ def start(request_id, task_id, worker, redelivered=False):
 def report_progress(request_id, task_id, percent):
     """Worker: record progress of a running attempt; False when stale."""
     rows = _run(
-        "UPDATE requests SET progress = :p WHERE id = :id AND task_id = :task_id"
+        ASYNC_COMMIT + "UPDATE requests SET progress = :p WHERE id = :id AND task_id = :task_id"
         " AND status = 'running' AND progress <> :p RETURNING id",
         p=max(0, min(100, int(percent))), id=request_id, task_id=task_id)
     return bool(rows)

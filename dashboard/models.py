@@ -63,7 +63,6 @@ class Request(db.Model):
         CheckConstraint("progress BETWEEN 0 AND 100", name="requests_progress_check"),
         Index("requests_status_id_idx", "status", "id"),
         Index("requests_job_type_id_idx", "job_type", "id"),
-        Index("requests_version_idx", "version"),
         Index("requests_task_id_idx", "task_id"),
         Index("requests_finished_at_idx", "finished_at"),
         Index("requests_active_idx", "id",

@@ -107,5 +107,5 @@ def counts():
 
 
 def latest_version():
-    """The highest request version (0 when there are no requests)."""
-    return db.session.execute(text("SELECT coalesce(max(version), 0) FROM requests")).scalar()
+    """The version sequence's last value: it moves whenever any request changes."""
+    return db.session.execute(text("SELECT last_value FROM request_version_seq")).scalar()
