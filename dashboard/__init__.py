@@ -40,7 +40,6 @@ def create_app(test_config=None):
 
 def celery_settings(config):
     """Celery's configuration (DESIGN.md section 5)."""
-    from . import jobs
     return {
         "broker_url": config["BROKER_URL"],
         "broker_connection_retry_on_startup": True,

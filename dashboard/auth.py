@@ -15,7 +15,10 @@ from sqlalchemy import select, update
 from .extensions import csrf, db, login_manager
 from .models import ApiToken, User
 
-hasher = PasswordHasher()
+# argon2id with OWASP's recommended minimum (19 MiB, 2 passes): argon2-cffi's
+# default of 64 MiB per hash took gunicorn workers past 1 GB when 50 people
+# signed in at once. Older hashes keep their own parameters and still verify.
+hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # Verified when the username is unknown, so both paths cost the same.
 _DUMMY_HASH = hasher.hash("no such user")
 MIN_PASSWORD = 8

@@ -9,7 +9,7 @@ import json
 import pytest
 from authkit import (Page, audit_rows, counts, csrf_token, htmx_token, signed_in,  # noqa: F401
                      sql)
-from conftest import fetch
+from conftest import fetch, wait_status
 
 HANG = json.dumps({"hang": True})
 ROLES = ("viewer", "operator", "admin")
@@ -65,11 +65,11 @@ def test_every_role_reads_the_api(client, api, make_user, role):
     assert client.get("/api/workers", headers=_bearer(token)).status_code == 200
 
 
-def test_viewer_is_refused_every_api_action(app, client, api, make_user):
+def test_viewer_is_refused_every_api_action(app, stack, client, api, make_user):
     """A viewer's token gets 403 JSON on submit, kill, retry and bulk retry; nothing changes."""
     request_id = _submit(api)
     _, _, token = make_user("viewer")
-    before = fetch(app, request_id)
+    before = wait_status(app, request_id, "running")  # a hang: it stays running unless killed
     for path, role in API_ACTIONS:
         response = client.post(path.format(id=request_id), headers=_bearer(token),
                                data={"job_type": "simulate", "params": "{}"})

@@ -2,7 +2,7 @@
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
-from .. import control, metrics
+from .. import metrics
 from ..extensions import db
 
 bp = Blueprint("health", __name__)
