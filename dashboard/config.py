@@ -43,7 +43,9 @@ def load():
         "ENV": env,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_size": 10, "max_overflow": 10},
+        # No pre-ping round trip per checkout: a dead connection raises (503 on the
+        # web, requeue in workers) and SQLAlchemy then replaces the whole pool.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False, "pool_size": 10, "max_overflow": 10},
         "BROKER_URL": os.environ.get(
             "CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:55672/dashboard"
         ),

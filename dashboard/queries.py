@@ -1,6 +1,7 @@
 """Read-side queries for the dashboard and the API (keyset pagination, counts, versions)."""
 import re
 
+from flask import g
 from sqlalchemy import text
 
 from .extensions import db
@@ -107,5 +108,11 @@ def counts():
 
 
 def latest_version():
-    """The version sequence's last value: it moves whenever any request changes."""
-    return db.session.execute(text("SELECT last_value FROM request_version_seq")).scalar()
+    """The version sequence's last value: it moves whenever any request changes.
+
+    Read along with the signed-in user when the session loaded it this request.
+    """
+    version = g.pop("request_version", None)
+    if version is None:
+        version = db.session.execute(text("SELECT last_value FROM request_version_seq")).scalar()
+    return version

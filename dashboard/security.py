@@ -6,6 +6,7 @@ from flask import (current_app, has_request_context, jsonify, make_response, ren
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -80,6 +81,15 @@ def init_app(app):
             if name.lower() != "content-type":  # keep Allow (405), Retry-After (429), ...
                 response.headers[name] = value
         return response, status
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
+    def database_away(exc):
+        """503 while PostgreSQL is away (the pool reconnects on the next request)."""
+        app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
+                           exc.__class__.__name__)
+        db.session.rollback()
+        return _error(503, "The database is not answering; try again in a moment.")
 
     @app.errorhandler(Exception)
     def unexpected(exc):
