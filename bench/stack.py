@@ -88,6 +88,7 @@ class Proc:
         self.popen = None
 
     def start(self):
+        os.makedirs(LOG_DIR, exist_ok=True)
         with open(self.log_path, "ab") as log:
             self.popen = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log,
                                           stderr=subprocess.STDOUT, start_new_session=True)

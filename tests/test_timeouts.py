@@ -107,7 +107,8 @@ def test_running_broker_consumer_timeout_exceeds_the_largest_hard_limit():
     answer = subprocess.run(
         ["runuser", "-u", "rabbitmq", "--", "env", f"HOME={RABBIT_DIR}",
          f"RABBITMQ_CONF_ENV_FILE={RABBIT_DIR}/rabbitmq-env.conf",
-         "/usr/lib/rabbitmq/bin/rabbitmqctl", "-n", "dashboard@localhost", "eval",
+         "/usr/lib/rabbitmq/bin/rabbitmqctl", "-n",
+         os.environ.get("RABBITMQ_NODENAME", "dashboard@localhost"), "eval",
          "application:get_env(rabbit, consumer_timeout)."],
         capture_output=True, text=True, timeout=60)
     assert answer.returncode == 0, answer.stderr
