@@ -11,7 +11,10 @@ import functools
 import logging
 import re
 
+import psycopg2
 from psycopg2.extras import RealDictCursor
+from sqlalchemy.exc import DBAPIError
+
 
 from .extensions import db
 
@@ -56,12 +59,22 @@ def _run(sql, **params):
     """Execute transition SQL in the session's transaction; returns the rows as dicts.
 
     It goes straight to the session's psycopg2 connection: these statements run
-    on every task, and the ORM's per-statement overhead was most of their cost.
+    on every task, and SQLAlchemy's per-statement overhead was most of their
+    cost. Driver errors are raised as SQLAlchemy's (OperationalError, ...), and
+    a dropped connection is invalidated, exactly as SQLAlchemy itself would.
     """
-    connection = db.session.connection().connection
-    with connection.cursor(cursor_factory=RealDictCursor) as cursor:
-        cursor.execute(_pyformat(sql), params)
-        return cursor.fetchall() if cursor.description else []
+    connection = db.session.connection()
+    statement = _pyformat(sql)
+    try:
+        with connection.connection.cursor(cursor_factory=RealDictCursor) as cursor:
+            cursor.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+    except psycopg2.Error as exc:
+        lost = isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError))
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(statement, params, exc, psycopg2.Error,
+                                  connection_invalidated=lost) from exc
 
 
 # A write that may be lost in a crash without losing work: a lost claim leaves
