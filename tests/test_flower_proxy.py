@@ -268,5 +268,7 @@ def test_flower_works_in_chromium_through_gunicorn(flower_web, stack, page, make
     sign_in(page, flower_web, username, password)
     page.goto(f"{flower_web}/flower/")
     assert page.evaluate("typeof window.jQuery") == "function", "Flower's static JS loaded"
-    page.wait_for_function("document.body.innerText.includes('worker1@test')", timeout=30_000)
+    # A locator waits in Playwright's own world: a string predicate polled by
+    # wait_for_function is eval'd in the page, which Flower's CSP rightly refuses.
+    page.get_by_text("worker1@test").first.wait_for(state="visible", timeout=30_000)
     assert problems == []
