@@ -25,8 +25,10 @@ def parse(argv):
                    help="small sizes: a check that the harness works, not numbers")
     p.add_argument("--n", type=int, help="requests per throughput round (default 3000)")
     p.add_argument("--rounds", type=int, help="throughput rounds per variant (default 3)")
+    p.add_argument("--workers", type=int, default=2,
+                   help="throughput: workers per variant (default 2, as deploy/supervisord.conf)")
     p.add_argument("--concurrency", type=int, default=2,
-                   help="prefork processes of the one worker each variant gets (default 2)")
+                   help="prefork processes per worker (default 2, as deploy/supervisord.conf)")
     p.add_argument("--dispatch-batch", type=int,
                    help="the dispatcher's DISPATCH_BATCH (default: the app's, 200)")
     p.add_argument("--samples", type=int, help="latency samples / dashboard requests (200)")

@@ -35,8 +35,8 @@ class CpuMeter:
     """CPU seconds a round costs each part: worker (main, pool), dispatcher, this process,
     and the PostgreSQL backends serving the bench database (pids from pg_stat_activity)."""
 
-    def __init__(self, app, worker, dispatcher=None):
-        self.app, self.worker, self.dispatcher = app, worker, dispatcher
+    def __init__(self, app, workers, dispatcher=None):
+        self.app, self.workers, self.dispatcher = app, workers, dispatcher
         self.before, self.used = None, None
 
     def _backends(self):
@@ -49,8 +49,8 @@ class CpuMeter:
 
     def _snapshot(self):
         times = os.times()
-        return {"worker": stack.cpu_seconds(self.worker.pid),
-                "worker_main": stack.cpu_seconds(self.worker.pid, tree=False),
+        return {"worker": sum(stack.cpu_seconds(w.pid) for w in self.workers),
+                "worker_main": sum(stack.cpu_seconds(w.pid, tree=False) for w in self.workers),
                 "dispatcher": stack.cpu_seconds(self.dispatcher.pid) if self.dispatcher else 0.0,
                 "bench": times.user + times.system, "backends": self._backends()}
 
@@ -159,7 +159,7 @@ def stored_results(app):
 
 def _rounds(app, opts, procs, dispatcher, peers):
     """Warm up every variant, then opts.rounds alternating rounds; the samples."""
-    n, n_db, warm = opts.n, max(200, opts.n // 4), 20 * opts.concurrency
+    n, n_db, warm = opts.n, max(200, opts.n // 4), 20 * opts.concurrency * opts.workers
     meters = {"pipeline": CpuMeter(app, procs["pipeline"], dispatcher),
               "raw": CpuMeter(app, procs["raw"]), "dbbackend": CpuMeter(app, procs["dbbackend"])}
     run_pipeline(app, warm)          # every pool process imported, connected, has run a task
@@ -180,29 +180,36 @@ def _rounds(app, opts, procs, dispatcher, peers):
     return samples
 
 
+def _workers(prefix, opts, app="worker", env=None):
+    """opts.workers prefork workers PREFIX1@bench.. with opts.concurrency processes each."""
+    return [stack.worker(f"{prefix}{i}", app, opts.concurrency, env)
+            for i in range(1, opts.workers + 1)]
+
+
 def run(app, opts):
-    """One worker per variant (same flags and concurrency) and the dispatcher; the metrics."""
-    celery, conc = app.extensions["celery"], opts.concurrency
+    """The same workers for every variant (as deployed: 2 x concurrency 2) and the dispatcher."""
+    celery = app.extensions["celery"]
     procs = {
-        "pipeline": stack.worker("pipe", concurrency=conc),
-        "raw": stack.worker("raw", "bench.peer", conc, {
+        "pipeline": _workers("pipe", opts),
+        "raw": _workers("raw", opts, "bench.peer", {
             "BENCH_PEER": "raw", "BENCH_DONE_FILE": done_file("raw")}),
-        "dbbackend": stack.worker("dbb", "bench.peer", conc, {
+        "dbbackend": _workers("dbb", opts, "bench.peer", {
             "BENCH_PEER": "dbbackend", "BENCH_DONE_FILE": done_file("dbbackend")}),
     }
+    workers = [w for ws in procs.values() for w in ws]
     dispatcher = stack.dispatcher()
     peers = {name: make_app(name) for name in ("raw", "dbbackend")}
     try:
-        for proc in (*procs.values(), dispatcher):
+        for proc in (*workers, dispatcher):
             proc.start()
-        stack.wait_online(celery, ["pipe@bench", "raw@bench", "dbb@bench"])
+        stack.wait_online(celery, [w.name + "@bench" for w in workers])
         with app.app_context():
             stack.wait_dispatcher(dispatcher)
         for purger in (celery, *peers.values()):
             purger.control.purge()
         samples = _rounds(app, opts, procs, dispatcher, peers)
     finally:
-        for proc in (dispatcher, *procs.values()):
+        for proc in (dispatcher, *workers):
             proc.stop()
     return _metrics(samples, opts)
 
@@ -233,6 +240,7 @@ def _metrics(samples, opts):
             "name": f"  CPU ms/task {label}: worker main+pool, publish, pg", "unit": "",
             "value": f"{total:.1f} = {c['worker_main']:.1f}+{c['worker'] - c['worker_main']:.1f}"
                      f" + {c['dispatcher'] + c['bench']:.1f} + {c['postgres']:.1f}"})
-    details = {"workers": f"1 prefork worker, concurrency {opts.concurrency}, per variant",
+    details = {"workers": f"{opts.workers} prefork workers, concurrency {opts.concurrency} each,"
+                          " per variant",
                "rounds": opts.rounds, "cpu_ms_per_task": cpu, "samples": samples}
     return metrics, details
