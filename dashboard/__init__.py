@@ -7,7 +7,7 @@ from celery.signals import worker_process_init
 from flask import Flask
 
 from . import config as settings
-from .extensions import csrf, db, limiter, login_manager, migrate
+from .extensions import READS, csrf, db, limiter, login_manager, migrate
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -20,6 +20,12 @@ def create_app(test_config=None):
     app.config.from_mapping(test_config or {})
     app.config["CELERY"] = celery_settings(app.config)
     settings.check(app.config)
+    # Reads that need no transaction (the poll's user + version lookup) use an
+    # autocommit engine: one round trip, without BEGIN and ROLLBACK around it.
+    app.config.setdefault("SQLALCHEMY_BINDS", {})
+    app.config["SQLALCHEMY_BINDS"].setdefault(READS, {
+        **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        "url": app.config["SQLALCHEMY_DATABASE_URI"], "isolation_level": "AUTOCOMMIT"})
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -85,6 +91,7 @@ def celery_init_app(app):
     def _fresh_pool(**_):
         """A forked pool process must not reuse its parent's database connections."""
         with app.app_context():
-            db.engine.dispose(close=False)
+            for engine in db.engines.values():
+                engine.dispose(close=False)
 
     return celery_app

@@ -12,7 +12,7 @@ from flask import abort, g, jsonify, redirect, request, session, url_for
 from flask_login import current_user, login_user
 from sqlalchemy import literal_column, select, update
 
-from .extensions import csrf, db, login_manager
+from .extensions import csrf, db, login_manager, outside_transaction
 from .models import ApiToken, User
 
 # argon2id with OWASP's recommended minimum (19 MiB, 2 passes): argon2-cffi's
@@ -106,7 +106,7 @@ def init_app(app):
             # poll that finds nothing changed costs one query (queries.latest_version).
             row = db.session.execute(
                 select(User, literal_column("(SELECT last_value FROM request_version_seq)"))
-                .where(User.id == int(user_id))).first()
+                .where(User.id == int(user_id)), bind_arguments=outside_transaction()).first()
             if row is not None:
                 user, g.request_version = row
         if user is None or not user.active or session.get("_fp") != fingerprint(user):

@@ -11,3 +11,11 @@ migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+# The bind key of an autocommit engine for reads that need no transaction.
+READS = "reads"
+
+
+def outside_transaction():
+    """`bind_arguments` that run one read statement on the autocommit engine."""
+    return {"bind": db.engines[READS]}

@@ -4,7 +4,7 @@ import re
 from flask import g
 from sqlalchemy import text
 
-from .extensions import db
+from .extensions import db, outside_transaction
 from .lifecycle import Status
 
 UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
@@ -114,5 +114,6 @@ def latest_version():
     """
     version = g.pop("request_version", None)
     if version is None:
-        version = db.session.execute(text("SELECT last_value FROM request_version_seq")).scalar()
+        version = db.session.execute(text("SELECT last_value FROM request_version_seq"),
+                                     bind_arguments=outside_transaction()).scalar()
     return version
