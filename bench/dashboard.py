@@ -150,7 +150,7 @@ def run(app, opts):
     for name, (p50, p95, size) in results.items():
         metrics.append({"name": f"{name} p95", "value": p95, "unit": "ms",
                         "goal": goals.get(name), "cmp": "<="})
-        metrics.append({"name": f"  p50", "value": p50, "unit": "ms"})
+        metrics.append({"name": "  p50", "value": p50, "unit": "ms"})
     details = {"rows": row_count(app), "seed_seconds": seconds, "samples": n,
                "results_ms": {k: {"p50": v[0], "p95": v[1], "bytes": v[2]}
                               for k, v in results.items()}}

@@ -64,31 +64,33 @@ def free_port():
         return s.getsockname()[1]
 
 
-def wait_for(predicate, timeout=30.0, interval=0.05, what="condition"):
-    """Poll `predicate` until truthy; RuntimeError after `timeout` seconds."""
+def wait_for(predicate, timeout=30.0, interval=0.05, what="condition", error=RuntimeError):
+    """Poll `predicate` until truthy; `error` after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise RuntimeError(f"timed out after {timeout}s waiting for {what}")
+            raise error(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
 
 
 class Proc:
-    """A child process in its own session, logging to var/bench/logs/NAME.log."""
+    """A child process in its own session, logging to LOG_DIR/NAME.log (the tests' too)."""
 
     running = []
 
-    def __init__(self, name, argv, env=None):
+    def __init__(self, name, argv, env=None, log_dir=LOG_DIR):
         self.name, self.argv = name, argv
         self.env = {**os.environ, **(env or {})}
-        self.log_path = os.path.join(LOG_DIR, f"{name}.log")
-        self.popen = None
+        self.log_dir = log_dir
+        self.log_path = os.path.join(log_dir, f"{name}.log")
+        self.popen, self.log_offset = None, 0
 
     def start(self):
-        os.makedirs(LOG_DIR, exist_ok=True)
+        os.makedirs(self.log_dir, exist_ok=True)
+        self.log_offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         with open(self.log_path, "ab") as log:
             self.popen = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log,
                                           stderr=subprocess.STDOUT, start_new_session=True)
@@ -117,9 +119,17 @@ class Proc:
         except ProcessLookupError:
             pass
 
+    def kill9(self):
+        """SIGKILL the whole process group at once."""
+        if self.alive():
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
     def log(self):
-        with open(self.log_path, errors="replace") as fh:
-            return fh.read()
+        """What this run of the process wrote to its log."""
+        with open(self.log_path, "rb") as fh:
+            fh.seek(self.log_offset)
+            return fh.read().decode(errors="replace")
 
     @classmethod
     def stop_all(cls):

@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from . import audit
-from .auth import USERNAME_RE, hash_password, issue_token, password_problem
+from .auth import USERNAME_RE, check_password, hash_password, issue_token, password_problem
 from .extensions import db
 from .models import ROLES, ApiToken, User
 
@@ -122,6 +122,8 @@ def ensure_admin(username, password_file):
                             password_hash=hash_password(password)))
     elif current_app.config["ADMIN_PASSWORD"] or generated:
         user.password_hash, user.role, user.active = hash_password(password), "admin", True
+    elif not check_password(user, password):
+        password = f"(changed since it was first set; not in {password_file})"
     db.session.commit()
     url = f"http://{current_app.config['WEB_HOST']}:{current_app.config['WEB_PORT']}/"
     click.echo(f"Dashboard: {url}\nSign in as: {username}\nPassword:   {password}")

@@ -8,9 +8,7 @@ their logs are in var/test/<test database name>/.
 import os
 import signal
 import socket
-import subprocess
 import sys
-import time
 
 import pytest
 
@@ -39,6 +37,7 @@ os.makedirs(RUN_DIR, exist_ok=True)
 
 from sqlalchemy import text  # noqa: E402
 
+from bench import stack as procs  # noqa: E402  (the name `stack` is a fixture)
 from dashboard import create_app  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 
@@ -47,70 +46,17 @@ TABLES = "requests, attempts, uploads, artifacts, audit_log, status_counts, api_
 
 def wait_for(predicate, timeout=15.0, interval=0.05, what="condition"):
     """Poll `predicate` until it returns a truthy value; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+    return procs.wait_for(predicate, timeout, interval, what, error=AssertionError)
 
 
-def free_port():
-    """An unused TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = procs.free_port
 
 
-class Proc:
-    """A child process of the stack (worker, dispatcher, web), with its log under var/log/test/."""
+class Proc(procs.Proc):
+    """A child process of the stack (worker, dispatcher, web), with its log under RUN_DIR."""
 
     def __init__(self, name, argv, env=None):
-        self.name, self.argv = name, argv
-        self.env = {**os.environ, **(env or {})}
-        self.log_path = os.path.join(RUN_DIR, f"{name}.log")
-        self.popen = None
-
-    def start(self):
-        self.log_offset = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
-        with open(self.log_path, "ab") as log:
-            self.popen = subprocess.Popen(self.argv, cwd=ROOT, env=self.env, stdout=log,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
-        return self
-
-    @property
-    def pid(self):
-        return self.popen.pid
-
-    def alive(self):
-        return self.popen is not None and self.popen.poll() is None
-
-    def stop(self, sig=signal.SIGTERM, timeout=20):
-        """Stop the process group (SIGKILL after `timeout`)."""
-        if not self.alive():
-            return
-        try:
-            os.killpg(self.popen.pid, sig)
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(10)
-        except ProcessLookupError:
-            pass
-
-    def kill9(self):
-        """SIGKILL the whole process group at once."""
-        if self.alive():
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait(10)
-
-    def log(self):
-        """What this run of the process wrote to its log."""
-        with open(self.log_path, "rb") as fh:
-            fh.seek(getattr(self, "log_offset", 0))
-            return fh.read().decode(errors="replace")
+        super().__init__(name, argv, env, log_dir=RUN_DIR)
 
 
 def worker_proc(name, concurrency=2, extra=()):

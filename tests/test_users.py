@@ -4,7 +4,12 @@ Create, change role, disable/enable, reset password, create/revoke API tokens: e
 effect at once, secrets are shown once and stored hashed, and each change is audited.
 """
 import pytest
+from sqlalchemy import select
+
 from authkit import Page, audit_rows, csrf_token, sign_in, signed_in, sql  # noqa: F401
+from dashboard.auth import hash_password
+from dashboard.extensions import db
+from dashboard.models import User
 
 
 
@@ -186,3 +191,29 @@ def test_cli_users_and_tokens(app, clean_db):
                       headers={"Authorization": f"Bearer {second}"}).status_code == 401
     assert [r["action"] for r in audit_rows(app) if r["username"] == "cli"] == [
         "user_create", "token_create", "token_revoke", "token_create", "user_disable"]
+
+
+def test_ensure_admin_prints_a_password_that_signs_in(app, clean_db, tmp_path, monkeypatch):
+    """`flask users ensure-admin`: creates admin with a generated password it prints and keeps;
+    once the admin changed it, the old one is not printed as if it still worked."""
+    cli, password_file = app.test_cli_runner(), str(tmp_path / "admin_password")
+    args = ["users", "ensure-admin", "--username", "boss", "--password-file", password_file]
+    monkeypatch.setitem(app.config, "ADMIN_PASSWORD", "")
+
+    def printed_password():
+        with app.app_context():
+            result = cli.invoke(args=args)
+        assert result.exit_code == 0, result.output
+        return result.output.split("Password:", 1)[1].strip()
+
+    first = printed_password()
+    assert (tmp_path / "admin_password").read_text().strip() == first
+    client = app.test_client()
+    assert sign_in(client, "boss", first).status_code == 302
+    assert printed_password() == first               # again: same admin, same password
+    with app.app_context():
+        user = db.session.execute(select(User).filter_by(username="boss")).scalar_one()
+        user.password_hash = hash_password("a brand new secret 42")
+        db.session.commit()
+    shown = printed_password()
+    assert first not in shown and "changed since" in shown

@@ -11,6 +11,8 @@ import socket
 import subprocess
 import time
 
+from control_helpers import is_dead
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHAOS_DIR = os.path.join(ROOT, "var", "chaos")
 IS_ROOT = os.geteuid() == 0
@@ -48,17 +50,9 @@ def own(user, path):
         subprocess.run(["chown", "-R", f"{user}:", path], check=True)
 
 
-def process_state(pid):
-    """The state letter of a process (None when gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0]
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-
-
 def alive(pid):
-    return process_state(pid) not in (None, "Z", "X")
+    """True while the process runs (not gone, not a zombie)."""
+    return not is_dead(pid)
 
 
 class PrivatePostgres:
