@@ -142,9 +142,11 @@ def test_two_retries_at_once_make_one_attempt(app, stack, api, make_user):
 
 
 def test_two_retries_at_once_in_app_contexts(app, stack, api):
-    """control.retry from two threads with their own app contexts: one wins."""
+    """control.retry from eight threads with their own app contexts: one wins."""
     from dashboard import control
-    request_id = submit(api, FAIL)
+    # The new attempt runs 2 s before failing again, so a thread that reaches its retry
+    # late (a slow connect) is still refused; with an instant failure it would rightly win.
+    request_id = submit(api, {"min_seconds": 2, "max_seconds": 2, "fail_rate": 1})
     wait_status(app, request_id, "failure", timeout=60)
     barrier, results = threading.Barrier(8), []
 
