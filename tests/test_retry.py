@@ -45,8 +45,11 @@ def test_retry_runs_a_new_attempt_to_the_end(app, stack, api, make_user, state, 
     _, _, token = make_user("operator", username="carol")
     status, body = retry(TokenClient(app, token), request_id)
     assert status == 202, body
-    assert (body["status"], body["attempt"], body["task_id"], body["error"]) == (
-        "unassigned", 2, None, None)
+    # The answer is the row as it is after the commit: the dispatcher may already have
+    # claimed (even finished) the new attempt; the retry itself cleared task id and error.
+    assert body["attempt"] == 2 and body["status"] in ("unassigned", "pending", "running", final)
+    if body["status"] == "unassigned":
+        assert (body["task_id"], body["error"]) == (None, None)
     row = wait_status(app, request_id, TERMINAL, timeout=60)
     assert row["status"] == final and row["attempt"] == 2
     old, new = attempts(app, request_id)
