@@ -14,6 +14,7 @@ from sqlalchemy import literal_column, select, update
 
 from .extensions import csrf, db, login_manager, outside_transaction
 from .models import ApiToken, User
+from .queries import VERSION_SQL
 
 # argon2id with OWASP's recommended minimum (19 MiB, 2 passes): argon2-cffi's
 # default of 64 MiB per hash took gunicorn workers past 1 GB when 50 people
@@ -85,9 +86,6 @@ def bearer():
     return None
 
 
-_bearer = bearer  # the old name
-
-
 def init_app(app):
     """Loaders and the role/CSRF rules for API calls."""
     login_manager.login_view = "auth.login"
@@ -105,7 +103,7 @@ def init_app(app):
             # The same round trip reads the request version sequence, so a live
             # poll that finds nothing changed costs one query (queries.latest_version).
             row = db.session.execute(
-                select(User, literal_column("(SELECT last_value FROM request_version_seq)"))
+                select(User, literal_column(f"({VERSION_SQL})"))
                 .where(User.id == int(user_id)), bind_arguments=outside_transaction()).first()
             if row is not None:
                 user, g.request_version = row

@@ -7,6 +7,8 @@ from sqlalchemy import text
 from .extensions import db, outside_transaction
 from .lifecycle import Status
 
+# The latest request version: the sequence every request change draws from.
+VERSION_SQL = "SELECT last_value FROM request_version_seq"
 UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 STATUSES = [s.value for s in Status]
 
@@ -114,6 +116,6 @@ def latest_version():
     """
     version = g.pop("request_version", None)
     if version is None:
-        version = db.session.execute(text("SELECT last_value FROM request_version_seq"),
+        version = db.session.execute(text(VERSION_SQL),
                                      bind_arguments=outside_transaction()).scalar()
     return version
