@@ -92,7 +92,8 @@ def run(app, opts):
     viewers = []
     samples, idle_kb = [], 0
     try:
-        stack.wait_for(lambda: _up(base_url), 60, what="gunicorn answering")
+        stack.wait_for(lambda: stack.answers(f"{base_url}/healthz"), 60,
+                       what="gunicorn answering")
         stack.wait_online(app.extensions["celery"], ["pipe@bench"])
         idle_kb = _workers_rss(web.pid)[0]
         trickle = threading.Thread(target=_trickle, args=(app, trickle_stop), daemon=True)
@@ -147,10 +148,3 @@ def run(app, opts):
                "error_examples": sorted({v.last_error for v in viewers if v.last_error})[:5],
                "rows": dash.row_count(app)}
     return metrics, details
-
-
-def _up(base_url):
-    try:
-        return requests.get(f"{base_url}/healthz", timeout=1).status_code == 200
-    except requests.RequestException:
-        return False

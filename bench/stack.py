@@ -7,6 +7,8 @@ import socket
 import subprocess
 import sys
 import time
+from http.client import HTTPException
+from urllib.request import urlopen
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -150,11 +152,25 @@ def dispatcher(name="dispatcher", extra_env=None):
     return Proc(name, [os.path.join(BIN, "flask"), "--app", "wsgi", "dispatcher"], extra_env)
 
 
+def web_argv(port, workers=2, threads=8):
+    """The gunicorn command line of deploy/supervisord.conf (gthread), on a loopback port."""
+    return [os.path.join(BIN, "gunicorn"), "--bind", f"127.0.0.1:{port}",
+            "--worker-class", "gthread", "--workers", str(workers), "--threads", str(threads),
+            "wsgi:app"]
+
+
 def web(port, workers=2, threads=8):
     """gunicorn as deploy/supervisord.conf runs it (gthread, 2 workers x 8 threads)."""
-    return Proc("web", [os.path.join(BIN, "gunicorn"), "--bind", f"127.0.0.1:{port}",
-                        "--worker-class", "gthread", "--workers", str(workers),
-                        "--threads", str(threads), "wsgi:app"])
+    return Proc("web", web_argv(port, workers, threads))
+
+
+def answers(url, timeout=1.0):
+    """True when GET `url` answers 200; False for another status or no answer."""
+    try:
+        with urlopen(url, timeout=timeout) as answer:
+            return answer.status == 200
+    except (OSError, HTTPException):
+        return False
 
 
 def wait_online(celery_app, names, timeout=60):

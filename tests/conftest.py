@@ -7,7 +7,6 @@ their logs are in var/test/<test database name>/.
 """
 import os
 import signal
-import socket
 import sys
 
 import pytest
@@ -266,17 +265,9 @@ def wait_status(app, request_id, statuses, timeout=20):
 def live_server(app, _stack):
     """gunicorn serving wsgi:app on a free loopback port (same env as the tests)."""
     port = free_port()
-    proc = Proc("web", [os.path.join(BIN, "gunicorn"), "--bind", f"127.0.0.1:{port}",
-                        "--workers", "2", "--threads", "4", "wsgi:app"]).start()
+    proc = Proc("web", procs.web_argv(port, workers=2, threads=4)).start()
     url = f"http://127.0.0.1:{port}"
-
-    def up():
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            return False
-    wait_for(up, 30, what="gunicorn listening")
+    wait_for(lambda: procs.answers(f"{url}/healthz", timeout=0.2), 30, what="gunicorn answering")
     yield url
     proc.stop()
 

@@ -11,10 +11,10 @@ import os
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.request import urlopen
 
 import pytest
 from authkit import Page, audit_rows, signed_in  # noqa: F401
+from bench.stack import answers, web_argv
 from conftest import BIN, Proc, free_port, sign_in, wait_for, wait_status
 
 from dashboard.security import FLOWER_CSP
@@ -29,16 +29,8 @@ def flower_url(app):
                            "--persistent=False"],
                 env={"FLOWER_UNAUTHENTICATED_API": "true"}).start()
     url = f"http://127.0.0.1:{port}"
-
-    def healthy():
-        """True once Flower answers its health check."""
-        try:
-            with urlopen(f"{url}/flower/healthcheck", timeout=1) as answer:
-                return answer.status == 200
-        except OSError:
-            return False
     try:
-        wait_for(healthy, 60, 0.2, what="flower answering")
+        wait_for(lambda: answers(f"{url}/flower/healthcheck"), 60, 0.2, what="flower answering")
         yield url
     finally:
         proc.stop()
@@ -237,20 +229,11 @@ def test_proxy_cleans_the_answer(echo, signed_in):
 def flower_web(app, flower_url):
     """gunicorn serving the dashboard with FLOWER_UPSTREAM at the test Flower."""
     port = free_port()
-    proc = Proc("web-flower", [os.path.join(BIN, "gunicorn"), "--bind", f"127.0.0.1:{port}",
-                               "--worker-class", "gthread", "--workers", "1", "--threads", "4",
-                               "wsgi:app"], env={"FLOWER_UPSTREAM": flower_url}).start()
+    proc = Proc("web-flower", web_argv(port, workers=1, threads=4),
+                env={"FLOWER_UPSTREAM": flower_url}).start()
     url = f"http://127.0.0.1:{port}"
-
-    def up():
-        """True once gunicorn answers."""
-        try:
-            with urlopen(f"{url}/healthz", timeout=1) as answer:
-                return answer.status == 200
-        except OSError:
-            return False
     try:
-        wait_for(up, 60, 0.2, what="gunicorn with the Flower proxy")
+        wait_for(lambda: answers(f"{url}/healthz"), 60, 0.2, what="gunicorn with the Flower proxy")
         yield url
     finally:
         proc.stop()

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 
+from bench.stack import children as procs_children
 from control_helpers import is_dead
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -116,7 +117,7 @@ class PrivatePostgres:
     def kill_postmaster(self):
         """kill -9 the postmaster; wait until its server processes are gone too."""
         pid = self.postmaster_pid()
-        children = _children(pid)
+        children = procs_children(pid)
         os.kill(pid, signal.SIGKILL)
         wait(lambda: not any(alive(p) for p in [pid, *children]), 60,
              "PostgreSQL processes exit after the postmaster died")
@@ -231,11 +232,3 @@ class PrivateRabbit:
             except subprocess.TimeoutExpired:
                 self.kill()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _children(pid):
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(p) for p in fh.read().split()]
-    except (FileNotFoundError, TypeError):
-        return []

@@ -10,7 +10,8 @@ import signal
 
 import requests
 
-from conftest import BIN, Proc, free_port, wait_for
+from bench.stack import answers, children, web_argv
+from conftest import Proc, free_port, wait_for
 
 from .conftest import Killer, report, settle, statuses, submit_flow
 
@@ -56,7 +57,7 @@ def test_workers_killed(app, stack, rng):
 def test_pool_processes_killed(app, stack, rng):
     """Single pool processes die mid-task (WorkerLostError): the message is requeued, not failed."""
     def kill():
-        pids = [pid for proc in stack.workers.values() for pid in _children(proc.pid)]
+        pids = [pid for proc in stack.workers.values() for pid in children(proc.pid)]
         if pids:
             try:
                 os.kill(rng.choice(pids), signal.SIGKILL)
@@ -74,20 +75,11 @@ def test_web_killed(app, stack, rng, make_user):
     _, _, token = make_user("operator", username="chaos-operator")
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    argv = [os.path.join(BIN, "gunicorn"), "--bind",
-            f"127.0.0.1:{port}", "--worker-class", "gthread", "--workers", "2", "--threads", "4",
-            "wsgi:app"]
     web = {"proc": None}
 
-    def up():
-        try:
-            return requests.get(f"{url}/healthz", timeout=0.5).status_code == 200
-        except requests.RequestException:
-            return False
-
     def start():
-        web["proc"] = Proc("chaos-web", argv).start()
-        wait_for(up, 60, what="gunicorn answering")
+        web["proc"] = Proc("chaos-web", web_argv(port, workers=2, threads=4)).start()
+        wait_for(lambda: answers(f"{url}/healthz", timeout=0.5), 60, what="gunicorn answering")
 
     def kill():
         web["proc"].kill9()
@@ -116,12 +108,3 @@ def test_web_killed(app, stack, rng, make_user):
     assert set(acknowledged) <= set(everything), "a 201-acknowledged request has no row"
     check(f"web kill -9 ({len(acknowledged)} acknowledged, {refused} cut or refused)",
           app, everything, killer)
-
-
-def _children(pid):
-    """Direct children of a process (the prefork pool of a worker)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as fh:
-            return [int(p) for p in fh.read().split()]
-    except FileNotFoundError:
-        return []
