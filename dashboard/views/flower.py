@@ -13,6 +13,8 @@ from urllib.parse import quote, urlsplit
 import requests
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, request
 from flask_login import current_user
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from .. import audit
 from ..auth import bearer, refuse, wants_json
@@ -32,6 +34,11 @@ NOT_RETURNED = HOP_BY_HOP | {"content-security-policy", "x-frame-options", "serv
 # Work Flower would do outside the request lifecycle (no row in PostgreSQL): not through here.
 BLOCKED = re.compile(r"^/flower/api/task/(apply|async-apply|send-task|revoke|abort)(/|$)")
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
+# A kept-alive connection that Flower closed meanwhile fails when it is reused: a read is
+# sent once more on a fresh connection (a read that timed out too, each try waiting
+# FLOWER_TIMEOUT_S); a change (POST) is never sent twice.
+RETRY_READS = Retry(total=1, connect=0, read=1, status=0, other=0, redirect=0,
+                    allowed_methods=READ_METHODS, raise_on_redirect=False, raise_on_status=False)
 _local = threading.local()
 
 
@@ -40,6 +47,7 @@ def _session():
     if getattr(_local, "session", None) is None:
         _local.session = requests.Session()
         _local.session.trust_env = False  # never via an HTTP(S)_PROXY: Flower is on loopback
+        _local.session.mount("http://", HTTPAdapter(max_retries=RETRY_READS))
     return _local.session
 
 
