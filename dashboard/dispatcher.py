@@ -15,7 +15,7 @@ import psycopg2
 from flask import current_app
 from sqlalchemy.engine import make_url
 
-from . import control, lifecycle
+from . import heartbeats, inspection, lifecycle
 from .extensions import db
 from .tasks import publish
 
@@ -64,7 +64,7 @@ def republish_stale(older_than_s, limit):
 
     Only when the queue holds no ready message: a backlog explains a long wait.
     """
-    if control.queue_depth() != 0:
+    if inspection.queue_depth() != 0:
         return 0
     n = _publish_claimed(lambda: lifecycle.requeue_stale_pending(older_than_s, limit))
     if n:
@@ -111,6 +111,7 @@ class Listener:
                     log.info("dispatcher listening on %s", CHANNEL)
                     backoff = 0.5
                     self._loop(cfg)
+                    heartbeats.clear()
             except Exception as exc:  # PostgreSQL or RabbitMQ away: retry with backoff
                 log.error("dispatcher error: %s: %s; retrying in %.1fs",
                           exc.__class__.__name__, exc, backoff)
@@ -125,8 +126,11 @@ class Listener:
     def _loop(self, cfg):
         """One connection's life: dispatch everything, then wait for work or the sweep."""
         sweep_s, batch = cfg["DISPATCH_SWEEP_S"], cfg["DISPATCH_BATCH"]
-        next_sweep = 0.0
+        next_sweep = next_beat = 0.0
         while not self.stopping:
+            if time.monotonic() >= next_beat:  # visible to "why isn't it running?"
+                heartbeats.beat()
+                next_beat = time.monotonic() + 1.0
             dispatched = dispatch_all(batch)
             if dispatched:
                 log.debug("dispatched %d", dispatched)

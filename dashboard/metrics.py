@@ -3,7 +3,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import text
 
-from . import control, queries
+from . import inspection, queries
 from .extensions import db
 
 
@@ -16,7 +16,7 @@ class DashboardCollector:
         for status, n in queries.counts().items():
             by_status.add_metric([status], n)
         yield by_status
-        depth = control.queue_depth()
+        depth = inspection.queue_depth()
         queue = GaugeMetricFamily("dashboard_queue_depth", "Messages ready in the broker queue")
         queue.add_metric([], depth if depth is not None else float("nan"))
         yield queue

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import wait_for, wait_status
 from control_helpers import Browserless, parse_table, submit, wait_online
-from dashboard import control
+from dashboard import inspection
 
 QUICK = {"min_seconds": 0, "max_seconds": 0}
 PAGE_BOUND_S = 1.5  # inspect waits 0.5 s; Celery's default (1 s per call, two calls) would not pass
@@ -17,9 +17,9 @@ PAGE_BOUND_S = 1.5  # inspect waits 0.5 s; Celery's default (1 s per call, two c
 @pytest.fixture
 def fresh(app):
     """No cached inspection and no remembered workers from earlier tests."""
-    control.clear_worker_cache(forget=True)
+    inspection.clear_worker_cache(forget=True)
     yield
-    control.clear_worker_cache(forget=True)
+    inspection.clear_worker_cache(forget=True)
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def viewer(app, make_user):
 
 def by_name(api):
     """GET /api/workers as {name: entry}, after dropping the cache."""
-    control.clear_worker_cache()
+    inspection.clear_worker_cache()
     response = api.get("/api/workers")
     assert response.status_code == 200
     return {w["name"]: w for w in response.get_json()}
@@ -39,7 +39,7 @@ def by_name(api):
 
 def page_rows(session):
     """The /workers table as {name: (cells, row attrs)}, and the queue depth text."""
-    control.clear_worker_cache()
+    inspection.clear_worker_cache()
     html = session.get("/workers").get_data(as_text=True)
     rows = {r["attrs"]["data-worker"]: r for r in parse_table(html, "workers")
             if "data-worker" in r["attrs"]}
@@ -60,10 +60,13 @@ def test_api_lists_workers_with_tasks_concurrency_and_processed(app, stack, api,
         assert w["flower_url"] == f"/flower/worker/{name}"
         assert isinstance(w["processed"], int) and len(w["processes"]) == 2
     busy = workers[row["worker"]]
-    assert busy["active"] == 1 and busy["active_tasks"] == [row["task_id"]]
-    assert busy["running_requests"] == [hang]
+    assert [(t["request_id"], t["task_id"]) for t in busy["active"]] == [(hang, row["task_id"])]
+    assert busy["active"][0]["started_at"] == row["started_at"].isoformat()
+    assert busy["running_requests"] == [hang] and busy["state"] == "online"
+    assert busy["queues"] == ["requests"] and busy["prefetch"] == 2
+    assert busy["pid"] == stack.workers[row["worker"].split("@")[0]].pid
     idle = workers[({"worker1@test", "worker2@test"} - {row["worker"]}).pop()]
-    assert idle["active"] == 0 and idle["running_requests"] == []
+    assert idle["active"] == [] and idle["running_requests"] == []
     assert workers[ran_on]["processed"] >= 1
 
 
@@ -105,7 +108,7 @@ def test_queue_depth_counts_waiting_messages(app, stack, api, viewer, fresh):
         wait_status(app, request_id, "pending", timeout=60)
     wait_for(lambda: page_rows(viewer)[1] == "3", 30, what="queue depth 3")
     with app.app_context():
-        assert control.queue_depth() == 3
+        assert inspection.queue_depth() == 3
     stack.start_worker("worker1")
     for request_id in ids:
         wait_status(app, request_id, "success", timeout=60)
@@ -119,8 +122,9 @@ def test_gone_worker_stays_listed_as_offline(app, stack, api, fresh):
     assert by_name(api)[victim]["online"] is True
     stack.workers.pop(victim.split("@")[0]).kill9()
     gone = by_name(api)[victim]
-    assert (gone["online"], gone["active"], gone["concurrency"]) == (False, 0, None)
-    control.clear_worker_cache(forget=True)  # as a freshly started web process would be
+    assert (gone["state"], gone["active"], gone["concurrency"]) == ("offline", [], None)
+    assert gone["last_heartbeat"] is not None
+    inspection.clear_worker_cache(forget=True)  # as a freshly started web process would be
     workers = by_name(api)
     assert workers[victim]["online"] is False
     other = ({"worker1@test", "worker2@test"} - {victim}).pop()

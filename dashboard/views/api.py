@@ -4,7 +4,7 @@ import re
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from .. import control, jobs, openapi, queries, submission
+from .. import control, inspection, jobs, openapi, queries, submission
 from ..auth import require_role
 from ..jobs import InvalidInput
 from ..serializers import request_dict
@@ -118,7 +118,7 @@ def retry_failed():
 @require_role("viewer")
 def workers():
     """Workers: name, online, active, concurrency, flower_url."""
-    return jsonify(control.workers())
+    return jsonify(inspection.workers())
 
 
 @bp.route("/openapi.json", methods=["GET"])

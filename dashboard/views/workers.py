@@ -1,7 +1,7 @@
 """The workers page: online and recently seen workers, their tasks, the queue depth; live."""
 from flask import Blueprint, make_response, render_template, request
 
-from .. import control
+from .. import inspection
 from ..auth import require_role
 
 bp = Blueprint("workers", __name__)
@@ -14,8 +14,8 @@ def index():
     """The page, or (for htmx polls) only its live part."""
     partial = request.headers.get("HX-Request") == "true"
     response = make_response(render_template(
-        "_workers.html" if partial else "workers.html", workers=control.workers(),
-        queue_depth=control.queue_depth(), refresh_s=REFRESH_S))
+        "_workers.html" if partial else "workers.html", workers=inspection.workers(),
+        queue_depth=inspection.queue_depth(), refresh_s=REFRESH_S))
     response.headers["Cache-Control"] = "no-store"
     response.headers["Vary"] = "HX-Request"
     return response
