@@ -1,7 +1,7 @@
 """The OpenAPI 3.0 description of the JSON API (DESIGN.md section 7): /api/openapi.json."""
 import copy
 
-from . import jobs
+from . import jobs, openapi_operations
 from .lifecycle import Status
 
 STATUSES = [s.value for s in Status]
@@ -73,13 +73,7 @@ def _schemas():
             "properties": {"items": {"type": "array", "items": _ref("Request")},
                            "next": {"type": "string", "pattern": "^[0-9]+$", "nullable": True,
                                     "description": "pass as `after` for the next page"}}},
-        "Worker": {
-            "type": "object", "required": ["name", "online", "active", "concurrency",
-                                           "flower_url"],
-            "properties": {"name": {"type": "string"}, "online": {"type": "boolean"},
-                           "active": {"type": "integer", "minimum": 0},
-                           "concurrency": {"type": "integer", "nullable": True},
-                           "flower_url": {"type": "string"}}},
+        **openapi_operations.schemas(),  # Worker, Process, Why
         "Retried": {"type": "object", "required": ["retried"], "additionalProperties": False,
                     "properties": {"retried": {"type": "integer", "minimum": 0}}},
     }
@@ -130,6 +124,7 @@ def _paths():
     action = {"404": _error("no such request"), **AUTH_ERRORS}
     public = []
     return {
+        **openapi_operations.paths(AUTH_ERRORS, _id_param()),
         "/api/requests": {
             "post": {"operationId": "submitRequest", "summary": "Submit a request",
                      "requestBody": _submit_body(),
