@@ -145,6 +145,17 @@ def _started(active):
     return {i: at.isoformat() if at else None for i, at in rows}
 
 
+def _pool_target(stats):
+    """The pool size a grow/shrink asked for: the worker's prefetch count over the multiplier.
+
+    After pool_grow/pool_shrink the prefetch count changes at once, while the
+    process list follows when the pool is next maintained (within 5 s).
+    """
+    multiplier = _celery().conf.worker_prefetch_multiplier or 1
+    prefetch = stats.get("prefetch_count")
+    return prefetch // multiplier if prefetch else None
+
+
 def _describe(stats, active, queues, recent):
     """One entry per worker: answering ones from their replies, the others offline."""
     now, wall = time.monotonic(), time.time()
@@ -174,7 +185,9 @@ def _describe(stats, active, queues, recent):
             "online": online,
             "pid": s.get("pid"),
             "uptime_s": s.get("uptime"),
-            "concurrency": pool.get("max-concurrency"),
+            "concurrency": len(pool["processes"]) if pool.get("processes") else pool.get(
+                "max-concurrency"),
+            "pool_target": _pool_target(s),
             "autoscale": [scaler["max"], scaler["min"]] if "max" in scaler else None,
             "prefetch": s.get("prefetch_count"),
             "processed": sum((s.get("total") or {}).values()) if s else None,

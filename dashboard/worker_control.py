@@ -121,14 +121,15 @@ def _grow(worker, n):
                       " bounds instead of growing the pool")
     answer = _checked(_celery().control.pool_grow(
         n, destination=[worker["name"]], reply=True, timeout=2), worker["name"], "grow")
-    return f"{answer}: {worker['concurrency']} -> {worker['concurrency'] + n}"
+    size = worker["pool_target"] or worker["concurrency"] or 0
+    return f"{answer}: {size} -> {size + n}"
 
 
 def _shrink(worker, n):
     if worker["autoscale"]:
         raise Refused(f"worker {worker['name']} autoscales {worker['autoscale']}: change its"
                       " bounds instead of shrinking the pool")
-    size = worker["concurrency"] or 0
+    size = worker["pool_target"] or worker["concurrency"] or 0
     if size - n < 1:
         raise Refused(f"worker {worker['name']} has {size} pool process"
                       f"{'es' if size != 1 else ''}: shrinking by {n} would leave"
@@ -140,7 +141,7 @@ def _shrink(worker, n):
 
 def _supervision(name):
     """What the worker says about its supervisor (dashboard.worker_commands)."""
-    replies = _celery().control.inspect([name], timeout=2).supervision_info() or {}
+    replies = _celery().control.inspect([name], timeout=2)._request("supervision_info") or {}
     info = replies.get(name)
     if info is None:
         raise Refused(f"worker {name} did not say who supervises it (is it running this"

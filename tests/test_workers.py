@@ -85,8 +85,10 @@ def test_page_shows_workers_flower_links_and_queue_depth(app, stack, api, viewer
         assert cells[6]["links"] == [f"/flower/worker/{name}"]
     busy = rows[row["worker"]]["cells"]
     assert busy[2]["text"].split()[0] == "1"
-    assert busy[2]["links"] == [f"/flower/task/{row['task_id']}"]
+    assert busy[2]["links"] == [f"/requests/{hang}", f"/flower/task/{row['task_id']}"]
     assert busy[5]["links"] == [f"/requests/{hang}"]
+    assert busy[7]["text"].strip() == str(stack.workers[row["worker"].split("@")[0]].pid)
+    assert busy[9]["text"].strip() == "2" and busy[10]["text"].strip() == "requests"
 
 
 def test_page_is_live_and_not_cached(app, stack, viewer, fresh):

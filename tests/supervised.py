@@ -1,0 +1,114 @@
+"""A private supervisord for tests: its own config, unix socket and logs in a tmp directory.
+
+The worker programs take their stop/restart settings (stopasgroup, killasgroup,
+autorestart, exitcodes, stopsignal) from deploy/supervisord.conf, so the tests
+exercise the settings `make run` uses.
+"""
+import configparser
+import os
+import subprocess
+import sys
+import time
+
+from conftest import ROOT, wait_for
+
+BIN = os.path.dirname(sys.executable)
+DEPLOY_CONF = os.path.join(ROOT, "deploy", "supervisord.conf")
+WORKER_KEYS = ("stopsignal", "stopasgroup", "killasgroup", "autorestart", "exitcodes")
+
+
+def deploy_worker_settings():
+    """The stop/restart settings of deploy/supervisord.conf's worker1."""
+    parser = configparser.RawConfigParser()
+    parser.read(DEPLOY_CONF)
+    return {k: parser.get("program:worker1", k) for k in WORKER_KEYS
+            if parser.has_option("program:worker1", k)}
+
+
+class Supervisord:
+    """supervisord -n with workers sup1@test, sup2@test and beat, in `directory`."""
+
+    def __init__(self, directory, workers=("sup1", "sup2"), stop_timeout_s=8, stopwaitsecs=30):
+        self.dir = str(directory)
+        self.socket = os.path.join(self.dir, "supervisor.sock")
+        self.conf = os.path.join(self.dir, "supervisord.conf")
+        self.workers = workers
+        self.stop_timeout_s, self.stopwaitsecs = stop_timeout_s, stopwaitsecs
+        self.popen = None
+
+    def write_conf(self):
+        settings = "\n".join(f"{k}={v}" for k, v in deploy_worker_settings().items())
+        d = self.dir
+        parts = [f"""[unix_http_server]
+file={self.socket}
+chmod=0700
+
+[supervisord]
+nodaemon=true
+directory={ROOT}
+pidfile={d}/supervisord.pid
+logfile={d}/supervisord.log
+childlogdir={d}
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+"""]
+        for name in self.workers:
+            parts.append(f"""[program:{name}]
+command={BIN}/celery -A worker worker -n {name}@test -E --pool prefork --concurrency 2 --without-mingle --without-gossip --loglevel INFO
+directory={ROOT}
+environment=WORKER_STOP_TIMEOUT_S="{self.stop_timeout_s}"
+stopwaitsecs={self.stopwaitsecs}
+startsecs=1
+{settings}
+redirect_stderr=true
+stdout_logfile={d}/{name}.log
+""")
+        parts.append(f"""[program:beat]
+command={BIN}/celery -A worker beat --schedule {d}/celerybeat-schedule --pidfile {d}/beat.pid
+directory={ROOT}
+stopasgroup=true
+killasgroup=true
+autorestart=true
+redirect_stderr=true
+stdout_logfile={d}/beat.log
+""")
+        with open(self.conf, "w") as fh:
+            fh.write("\n".join(parts))
+
+    def start(self):
+        self.write_conf()
+        self.popen = subprocess.Popen([f"{BIN}/supervisord", "-c", self.conf], cwd=ROOT,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: os.path.exists(self.socket), 20, what="supervisord socket")
+        return self
+
+    def rpc(self):
+        import xmlrpc.client
+        from supervisor.xmlrpc import SupervisorTransport
+        return xmlrpc.client.ServerProxy(
+            "http://127.0.0.1", transport=SupervisorTransport(None, None, f"unix://{self.socket}"))
+
+    def state(self, program):
+        return self.rpc().supervisor.getProcessInfo(f"{program}:{program}")["statename"]
+
+    def log(self, program):
+        path = os.path.join(self.dir, f"{program}.log")
+        if not os.path.exists(path):
+            return ""
+        with open(path, "rb") as fh:
+            return fh.read().decode(errors="replace")
+
+    def stop(self):
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        try:
+            self.rpc().supervisor.shutdown()
+        except Exception:
+            self.popen.terminate()
+        deadline = time.monotonic() + 60
+        while self.popen.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(10)
