@@ -16,11 +16,12 @@ URL := http://$(WEB_HOST):$(WEB_PORT)/
 # True when the supervisord of this checkout answers on its socket.
 SUPERVISORD_RUNNING := [[ -x $(VENV)/bin/supervisorctl ]] && $(SUPERVISORCTL) pid >/dev/null 2>&1
 
-.PHONY: help venv services services-stop migrate admin run up down test bench chaos
+.PHONY: help venv services services-stop migrate admin run up down restart-workers test bench chaos
 
 help:
 	@echo "make run            services, venv, migrations, admin user, then the whole stack in the foreground"
 	@echo "make up / down      the stack in the background (waits for $(URL)readyz) / stopped"
+	@echo "make restart-workers  a rolling graceful restart, one worker at a time"
 	@echo "make test           the test suite (PYTEST_ARGS='-k ...' to narrow it)"
 	@echo "make bench          the benchmarks (BENCH_ARGS='--quick' or '--only throughput,latency')"
 	@echo "make chaos          the fault-injection suite (its own database and vhost)"
@@ -83,6 +84,10 @@ down:
 	else \
 		echo "The stack is not running."; \
 	fi
+
+# One worker at a time: graceful restart, then wait until it answers again with a new pid.
+restart-workers: venv
+	source var/env.sh && $(VENV)/bin/flask --app wsgi workers rolling-restart
 
 test: venv services
 	@if [[ $$(id -u) == 0 && ! -x /usr/bin/chromium ]]; then \

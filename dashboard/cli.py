@@ -17,6 +17,8 @@ def init_app(app):
     """Register `flask users ...` and `flask dispatcher`."""
     app.cli.add_command(users)
     app.cli.add_command(dispatcher)
+    from .worker_cli import workers
+    app.cli.add_command(workers)
 
 
 @click.group()

@@ -46,18 +46,15 @@ def socket_path():
     return current_app.config.get("SUPERVISOR_SOCKET") or socket_path_from_conf()
 
 
-def _proxy(path=None):
+def _call(method, *args, path=None):
+    """One XML-RPC call; NoSupervisor when nothing answers, Refused for supervisord's faults."""
     path = path or socket_path()
     if not path or not os.path.exists(path):
         raise NoSupervisor(f"no supervisord socket at {path}")
     transport = SupervisorTransport(None, None, f"unix://{path}")
-    return xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
-
-
-def _call(method, *args, path=None):
-    """One XML-RPC call; NoSupervisor when nothing answers, Refused for supervisord's faults."""
     try:
-        return getattr(_proxy(path).supervisor, method)(*args)
+        proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        return getattr(proxy.supervisor, method)(*args)
     except xmlrpc.client.Fault as fault:
         name = args[0] if args else ""
         if fault.faultCode == Faults.BAD_NAME:
@@ -69,6 +66,8 @@ def _call(method, *args, path=None):
         raise Refused(f"supervisord refused {method} {name!r}: {fault.faultString}") from None
     except (OSError, xmlrpc.client.ProtocolError) as exc:
         raise NoSupervisor(f"supervisord does not answer: {exc}") from None
+    finally:
+        transport.close()
 
 
 def _entry(info):

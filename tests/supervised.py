@@ -83,14 +83,19 @@ stdout_logfile={d}/beat.log
         wait_for(lambda: os.path.exists(self.socket), 20, what="supervisord socket")
         return self
 
-    def rpc(self):
+    def call(self, method, *args):
+        """One XML-RPC call to this supervisord (connection closed afterwards)."""
         import xmlrpc.client
         from supervisor.xmlrpc import SupervisorTransport
-        return xmlrpc.client.ServerProxy(
-            "http://127.0.0.1", transport=SupervisorTransport(None, None, f"unix://{self.socket}"))
+        transport = SupervisorTransport(None, None, f"unix://{self.socket}")
+        try:
+            proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+            return getattr(proxy.supervisor, method)(*args)
+        finally:
+            transport.close()
 
     def state(self, program):
-        return self.rpc().supervisor.getProcessInfo(f"{program}:{program}")["statename"]
+        return self.call("getProcessInfo", f"{program}:{program}")["statename"]
 
     def log(self, program):
         path = os.path.join(self.dir, f"{program}.log")
@@ -103,7 +108,7 @@ stdout_logfile={d}/beat.log
         if self.popen is None or self.popen.poll() is not None:
             return
         try:
-            self.rpc().supervisor.shutdown()
+            self.call("shutdown")
         except Exception:
             self.popen.terminate()
         deadline = time.monotonic() + 60
