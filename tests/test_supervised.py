@@ -92,7 +92,7 @@ def test_past_the_stop_timeout_the_task_is_redelivered(app, sup, api, admin):
     assert api.post("/api/workers/sup2@test/resume").status_code == 202
     started = time.monotonic()
     assert admin.post("/api/workers/sup1@test/restart").status_code == 202
-    wait_for(lambda: "stop timeout" in sup.log("sup1"), 30, interval=0.2,
+    wait_for(lambda: "s) passed: killing pool processes" in sup.log("sup1"), 30, interval=0.2,
              what="sup1 killing its task at the stop timeout")
     assert time.monotonic() - started >= STOP_TIMEOUT_S - 1
     done = wait_status(app, request_id, "success", timeout=90)
