@@ -71,6 +71,10 @@ def load():
         # Seconds the /flower/ proxy waits for Flower (connect, then each read).
         "FLOWER_TIMEOUT_S": _env_float("FLOWER_TIMEOUT_S", 30.0),
         "ADMIN_PASSWORD": os.environ.get("DASHBOARD_ADMIN_PASSWORD", ""),
+        # This host's supervisord socket (empty: deploy/supervisord.conf's [unix_http_server]).
+        "SUPERVISOR_SOCKET": os.environ.get("SUPERVISOR_SOCKET", ""),
+        # "Why isn't it running?" calls the dispatcher down past this heartbeat age.
+        "DISPATCHER_STALE_S": _env_float("DISPATCHER_STALE_S", 10.0),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         # "1" forces Secure; otherwise the cookie is Secure whenever the request came over

@@ -1,4 +1,6 @@
 """In Chromium: pause, resume, grow and shrink from the workers page, confirmed, updating by itself."""
+import os
+
 import pytest
 
 from conftest import sign_in
@@ -49,6 +51,8 @@ def test_pause_resume_grow_from_the_workers_page(app, stack, live_server, operat
     page.click(f'{ROW} button[data-action="pause"]')
     page.wait_for_selector(f'{ROW}[data-state="paused"]', timeout=20_000)
     assert messages[0].startswith("Pause worker1@test?")
+    if os.environ.get("WORKERS_SCREENSHOT"):  # the README's picture: one worker paused
+        page.screenshot(path=os.environ["WORKERS_SCREENSHOT"], full_page=True)
     assert queues(celery_app, "worker1@test") == []
 
     accept_next(page, messages)
