@@ -218,13 +218,24 @@ def children(pid):
         return []
 
 
-def gone(pid):
-    """True when the process no longer exists (or is a zombie awaiting its parent)."""
+def stat_fields(pid):
+    """The fields of /proc/PID/stat after the command name (state, ppid, ...), None when gone."""
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+            return fh.read().rsplit(")", 1)[1].split()
     except (FileNotFoundError, ProcessLookupError):
-        return True
+        return None
+
+
+def process_state(pid):
+    """'R', 'S', ... from /proc, 'Z' for a zombie, None when the pid is gone."""
+    fields = stat_fields(pid)
+    return fields[0] if fields else None
+
+
+def gone(pid):
+    """True when the process no longer exists (or is a zombie awaiting its parent)."""
+    return process_state(pid) in (None, "Z", "X")
 
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -232,13 +243,10 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def cpu_seconds(pid, tree=True):
     """User + system CPU seconds of a process (and its live descendants)."""
-    total = 0.0
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / TICK
-    except (FileNotFoundError, ProcessLookupError):
+    fields = stat_fields(pid)
+    if fields is None:
         return 0.0
+    total = (int(fields[11]) + int(fields[12])) / TICK
     if tree:
         total += sum(cpu_seconds(child) for child in children(pid))
     return total

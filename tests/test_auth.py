@@ -1,6 +1,8 @@
 """Sign-in, sign-out, sessions, API tokens and the sign-in rate limit."""
 import pytest
-from authkit import Page, audit_rows, csrf_token, extra_app, sign_in, sql
+from tests.support.db import audit_rows, sql
+from tests.support.html import Page
+from tests.support.http import csrf_token, extra_app, sign_in
 from sqlalchemy import text
 
 from dashboard.extensions import db

@@ -11,7 +11,9 @@ import json
 import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
-from authkit import Page, counts, csrf_token, extra_app, signed_in, sql  # noqa: F401
+from tests.support.db import counts, sql
+from tests.support.html import Page
+from tests.support.http import csrf_token, extra_app
 
 
 NOTHING = (0, 0, 0)
@@ -71,7 +73,7 @@ def test_upload_over_the_limit_on_the_form_is_a_413_page(small_app, make_user):
     """The submit form answers a styled 413 page naming the limit; nothing stored."""
     username, password, _ = make_user("operator")
     client = small_app.test_client()
-    from authkit import sign_in
+    from tests.support.http import sign_in
     sign_in(client, username, password)
     token = csrf_token(client.get("/requests/new").get_data(as_text=True))
     body, content_type = multipart({"csrf_token": token, "job_type": "simulate", "params": "{}",

@@ -13,9 +13,13 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from authkit import Page, audit_rows, signed_in  # noqa: F401
 from bench.stack import answers, web_argv
-from conftest import BIN, Proc, free_port, sign_in, wait_for, wait_status
+from tests.support.browser import browser_sign_in
+from tests.support.db import audit_rows
+from tests.support.db import wait_status
+from tests.support.env import BIN
+from tests.support.html import Page
+from tests.support.procs import free_port, Proc, wait_for
 
 from dashboard.security import FLOWER_CSP
 
@@ -248,7 +252,7 @@ def test_flower_works_in_chromium_through_gunicorn(flower_web, stack, page, make
     page.goto(f"{flower_web}/flower/")
     page.wait_for_url(re.compile(re.escape(f"{flower_web}/login?next=/flower/")))
     username, password, _ = make_user("viewer")
-    sign_in(page, flower_web, username, password)
+    browser_sign_in(page, flower_web, username, password)
     page.goto(f"{flower_web}/flower/")
     assert page.evaluate("typeof window.jQuery") == "function", "Flower's static JS loaded"
     # A locator waits in Playwright's own world: a string predicate polled by

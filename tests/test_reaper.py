@@ -3,9 +3,9 @@ import json
 
 from sqlalchemy import text
 
-from conftest import fetch, wait_status
 from dashboard import control, lifecycle
 from dashboard.extensions import db
+from tests.support.db import fetch, wait_status
 
 
 def _orphan(app, worker):

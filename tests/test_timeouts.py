@@ -5,9 +5,10 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, wait_status
-from control_helpers import attempts, submit
 from dashboard import jobs
+from tests.support.db import attempts, wait_status
+from tests.support.env import ROOT
+from tests.support.http import submit
 
 
 def test_limits_default_to_the_job_type():
@@ -71,7 +72,7 @@ def test_hang_ignoring_the_soft_limit_ends_as_timeout_by_the_hard_limit(app, sta
 
 def fetch_status(app, request_id):
     """The request's status now."""
-    from conftest import fetch
+    from tests.support.db import fetch
     return fetch(app, request_id)["status"]
 
 

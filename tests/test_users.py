@@ -6,10 +6,12 @@ effect at once, secrets are shown once and stored hashed, and each change is aud
 import pytest
 from sqlalchemy import select
 
-from authkit import Page, audit_rows, csrf_token, sign_in, signed_in, sql  # noqa: F401
 from dashboard.auth import hash_password
 from dashboard.extensions import db
 from dashboard.models import User
+from tests.support.db import audit_rows, sql
+from tests.support.html import Page
+from tests.support.http import csrf_token, sign_in
 
 
 

@@ -6,9 +6,11 @@ import time
 
 import pytest
 
-from conftest import wait_for, wait_status
-from control_helpers import Browserless, parse_table, submit, wait_online
 from dashboard import control
+from tests.support.db import wait_status
+from tests.support.html import parse_table
+from tests.support.http import Browserless, submit
+from tests.support.procs import wait_for, wait_online
 
 QUICK = {"min_seconds": 0, "max_seconds": 0}
 PAGE_BOUND_S = 1.5  # inspect waits 0.5 s; Celery's default (1 s per call, two calls) would not pass

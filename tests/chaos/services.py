@@ -12,7 +12,7 @@ import subprocess
 import time
 
 from bench.stack import children as procs_children
-from control_helpers import is_dead
+from tests.support.procs import is_dead
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CHAOS_DIR = os.path.join(ROOT, "var", "chaos")

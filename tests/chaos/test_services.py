@@ -12,10 +12,11 @@ from kombu import Connection
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from conftest import BIN, Proc, wait_for
 from dashboard import lifecycle
+from tests.support.chaos import Killer, REPORTS, TERMINAL
+from tests.support.env import BIN
+from tests.support.procs import Proc, wait_for
 
-from .conftest import REPORTS, TERMINAL, Killer
 from .services import PrivatePostgres, PrivateRabbit
 
 N = int(os.environ.get("CHAOS_REQUESTS", 150))
