@@ -16,12 +16,13 @@ URL := http://$(WEB_HOST):$(WEB_PORT)/
 # True when the supervisord of this checkout answers on its socket.
 SUPERVISORD_RUNNING := [[ -x $(VENV)/bin/supervisorctl ]] && $(SUPERVISORCTL) pid >/dev/null 2>&1
 
-.PHONY: help venv services services-stop migrate admin run up down test bench chaos
+.PHONY: help venv services services-stop migrate admin run up down test test-unit bench chaos
 
 help:
 	@echo "make run            services, venv, migrations, admin user, then the whole stack in the foreground"
 	@echo "make up / down      the stack in the background (waits for $(URL)readyz) / stopped"
 	@echo "make test           the test suite (PYTEST_ARGS='-k ...' to narrow it)"
+	@echo "make test-unit      the unit tier only (tests/unit): no PostgreSQL, RabbitMQ or browser"
 	@echo "make bench          the benchmarks (BENCH_ARGS='--quick' or '--only throughput,latency')"
 	@echo "make chaos          the fault-injection suite (its own database and vhost)"
 	@echo "make services       start local PostgreSQL and RabbitMQ (data in var/); services-stop stops them"
@@ -88,6 +89,10 @@ test: venv services
 	@if [[ $$(id -u) == 0 && ! -x /usr/bin/chromium ]]; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
 	source var/env.sh && $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# No services: tests/unit needs neither a database nor a broker (nor var/env.sh).
+test-unit: venv
+	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
 
 bench: venv services
 	source var/env.sh && $(VENV)/bin/python -m bench $(BENCH_ARGS)

@@ -8,7 +8,6 @@ from PIL import Image
 from sqlalchemy import text
 
 from dashboard.extensions import db
-from dashboard.jobs import load_array
 from tests.support.db import fetch, wait_status
 from tests.support.html import parse
 from tests.support.http import sign_in
@@ -163,22 +162,3 @@ def test_request_page_shows_the_projections(app, stack, api, make_user):
     if anonymous.status_code == 302:
         assert "/login" in anonymous.headers["Location"]
     assert not anonymous.get_data().startswith(b"\x89PNG")
-
-
-def test_constant_volume_has_no_division_by_zero():
-    vol = np.full(SHAPE, 3.5, dtype=np.float32)
-    with np.errstate(all="raise"):
-        stats = load_array.statistics(vol)
-        image = load_array.to_gray8(load_array.projection(vol, 0))
-    assert (stats["min"], stats["max"], stats["mean"], stats["std"]) == (3.5, 3.5, 3.5, 0.0)
-    assert stats["histogram"]["counts"][32] == vol.size   # numpy's [v-0.5, v+0.5] range
-    assert image.shape == SHAPE[1:] and not image.any()
-    assert decode(load_array.png(image)).shape == SHAPE[1:]
-
-
-def test_all_nan_volume_reports_no_statistics():
-    vol = np.full((2, 3, 4), np.nan, dtype=np.float32)
-    stats = load_array.statistics(vol)
-    assert stats["nan"] == 24 and stats["finite"] == 0
-    assert stats["mean"] is None and stats["histogram"]["counts"] == []
-    assert not load_array.to_gray8(load_array.projection(vol, 2)).any()

@@ -11,36 +11,6 @@ from tests.support.env import ROOT
 from tests.support.http import submit
 
 
-def test_limits_default_to_the_job_type():
-    """Without `timeout_seconds` a request gets its job type's soft and hard limits."""
-    assert jobs.get("simulate").limits({}) == (600, 630)
-    assert jobs.get("load_array").limits({"shape": [1, 1, 1]}) == (300, 330)
-
-
-@pytest.mark.parametrize("wanted, expected_hard", [(10, 10), (629, 629), (630, 630),
-                                                    (631, 630), (3600, 630), (10**9, 630)])
-def test_timeout_seconds_lowers_but_never_raises(wanted, expected_hard):
-    """`timeout_seconds` lowers the hard limit; above the job type's limit it changes nothing."""
-    soft, hard = jobs.get("simulate").limits({"timeout_seconds": wanted})
-    assert hard == expected_hard
-    assert 0 < soft < hard <= 630 and soft <= 600
-
-
-def test_soft_limit_stays_below_a_lowered_hard_limit():
-    """A lowered limit keeps the soft limit first, so the job gets a chance to clean up."""
-    soft, hard = jobs.get("simulate").limits({"timeout_seconds": 2})
-    assert (soft, hard) == (1.6, 2)
-    soft, hard = jobs.get("simulate").limits({"timeout_seconds": 0.5})
-    assert 0 < soft < hard == 0.5
-
-
-def test_every_job_type_declares_consistent_limits():
-    """Each registered job type's soft limit is below its hard limit."""
-    for job in jobs.REGISTRY.values():
-        assert 0 < job.soft_limit_s < job.hard_limit_s, job.name
-    assert jobs.max_hard_limit() == max(j.hard_limit_s for j in jobs.REGISTRY.values())
-
-
 def test_hang_ends_as_timeout_by_the_soft_limit(app, stack, api):
     """A hanging job is stopped by the soft limit: `timeout`, the error names the soft limit."""
     request_id = submit(api, {"hang": True, "timeout_seconds": 2})
@@ -116,16 +86,3 @@ def test_running_broker_consumer_timeout_exceeds_the_largest_hard_limit():
     found = re.fullmatch(r"\{ok,(\d+)\}", answer.stdout.strip())
     assert found, answer.stdout
     assert int(found.group(1)) > jobs.max_hard_limit() * 1000
-
-
-def test_describe_names_the_limit_that_fired():
-    """The error text names the soft or hard limit, and survives a missing limit."""
-    from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
-
-    from dashboard.tasks import describe
-    soft = "timeout: soft time limit (1.6 s) exceeded"
-    assert describe(SoftTimeLimitExceeded(), (2, 1.6)) == soft
-    assert describe(TimeLimitExceeded(2.0), (2, 1.6)) == "timeout: hard time limit (2 s) exceeded"
-    assert describe(TimeLimitExceeded(), [630, 600]) == "timeout: hard time limit (630 s) exceeded"
-    assert describe(SoftTimeLimitExceeded(), None) == "timeout: soft time limit (?) exceeded"
-    assert describe(ValueError("bad <input>"), None) == "ValueError: bad <input>"
