@@ -16,13 +16,13 @@ from tests.support import env
 if env.services_configured():
     env.use_test_services()
 
-from bench.stack import reset_schema  # noqa: E402
+from bench.stack import reset_schema, web_argv  # noqa: E402
 from dashboard import create_app  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.db import empty_tables, kill_unfinished  # noqa: E402
 from tests.support.http import TokenClient, sign_in  # noqa: E402
-from tests.support.procs import free_port, wait_for, web_proc  # noqa: E402
+from tests.support.procs import free_port, serving  # noqa: E402
 from tests.support.stack import Stack  # noqa: E402
 
 
@@ -143,13 +143,9 @@ def api(app, client, make_user):
 @pytest.fixture(scope="session")
 def live_server(app, _stack):
     """gunicorn serving wsgi:app on a free loopback port (same env as the tests)."""
-    from bench.stack import answers
     port = free_port()
-    proc = web_proc(port).start()
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: answers(f"{url}/healthz", timeout=0.2), 30, what="gunicorn answering")
-    yield url
-    proc.stop()
+    with serving("web", web_argv(port, workers=2, threads=4), port, "/healthz") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,11 @@
 """Sign-in, sign-out, sessions, API tokens and the sign-in rate limit."""
 import pytest
-from tests.support.db import audit_rows, sql
-from tests.support.html import Page
-from tests.support.http import csrf_token, extra_app, sign_in
 from sqlalchemy import text
 
 from dashboard.extensions import db
+from tests.support.db import audit_rows, sql
+from tests.support.html import Page
+from tests.support.http import csrf_token, extra_app, sign_in
 
 
 def _cookie_flags(response):

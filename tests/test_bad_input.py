@@ -11,6 +11,7 @@ import json
 import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
+
 from tests.support.db import counts, sql
 from tests.support.html import Page
 from tests.support.http import csrf_token, extra_app

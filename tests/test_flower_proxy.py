@@ -13,31 +13,25 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from bench.stack import answers, web_argv
+
+from bench.stack import web_argv
+from dashboard.security import FLOWER_CSP
 from tests.support.browser import browser_sign_in
-from tests.support.db import audit_rows
-from tests.support.db import wait_status
+from tests.support.db import audit_rows, wait_status
 from tests.support.env import BIN
 from tests.support.html import Page
-from tests.support.procs import free_port, Proc, wait_for
-
-from dashboard.security import FLOWER_CSP
+from tests.support.procs import free_port, serving, wait_for
 
 
 @pytest.fixture(scope="module")
 def flower_url(app):
     """A real Flower on loopback (its API open only to this proxy); stopped after the module."""
     port = free_port()
-    proc = Proc("flower", [os.path.join(BIN, "celery"), "-A", "worker", "flower",
-                           "--address=127.0.0.1", f"--port={port}", "--url_prefix=flower",
-                           "--persistent=False"],
-                env={"FLOWER_UNAUTHENTICATED_API": "true"}).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: answers(f"{url}/flower/healthcheck"), 60, 0.2, what="flower answering")
+    argv = [os.path.join(BIN, "celery"), "-A", "worker", "flower", "--address=127.0.0.1",
+            f"--port={port}", "--url_prefix=flower", "--persistent=False"]
+    with serving("flower", argv, port, "/flower/healthcheck",
+                 env={"FLOWER_UNAUTHENTICATED_API": "true"}) as url:
         yield url
-    finally:
-        proc.stop()
 
 
 @pytest.fixture
@@ -233,14 +227,9 @@ def test_proxy_cleans_the_answer(echo, signed_in):
 def flower_web(app, flower_url):
     """gunicorn serving the dashboard with FLOWER_UPSTREAM at the test Flower."""
     port = free_port()
-    proc = Proc("web-flower", web_argv(port, workers=1, threads=4),
-                env={"FLOWER_UPSTREAM": flower_url}).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: answers(f"{url}/healthz"), 60, 0.2, what="gunicorn with the Flower proxy")
+    with serving("web-flower", web_argv(port, workers=1, threads=4), port, "/healthz",
+                 env={"FLOWER_UPSTREAM": flower_url}) as url:
         yield url
-    finally:
-        proc.stop()
 
 
 @pytest.mark.browser

@@ -7,6 +7,7 @@ answer a 403 page. A refused action changes nothing.
 import json
 
 import pytest
+
 from tests.support.db import audit_rows, counts, fetch, sql, wait_status
 from tests.support.html import Page
 from tests.support.http import csrf_token, htmx_token

@@ -10,6 +10,7 @@ violation (so the pages themselves need no inline script either).
 import json
 
 import pytest
+
 from tests.support.browser import browser_sign_in
 from tests.support.db import sql
 from tests.support.procs import wait_for

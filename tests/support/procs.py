@@ -6,6 +6,7 @@ the tests and the chaos suite); here it gets the tests' log folder and errors.
 import os
 import select
 import time
+from contextlib import contextmanager
 
 from bench import stack as bench_stack
 
@@ -43,9 +44,18 @@ def dispatcher_proc(name="dispatcher"):
     return Proc(name, [os.path.join(BIN, "flask"), "--app", "wsgi", "dispatcher"])
 
 
-def web_proc(port, workers=2, threads=4):
-    """gunicorn serving wsgi:app on a loopback port, as deploy/supervisord.conf runs it."""
-    return Proc("web", bench_stack.web_argv(port, workers=workers, threads=threads))
+@contextmanager
+def serving(name, argv, port, health_path, env=None, timeout=60):
+    """Start a server on loopback PORT, wait until GET HEALTH_PATH answers 200, yield its
+    base URL; stop it afterwards."""
+    proc = Proc(name, argv, env=env).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: bench_stack.answers(f"{url}{health_path}", timeout=1.0), timeout, 0.2,
+                 what=f"{name} answering {health_path}")
+        yield url
+    finally:
+        proc.stop()
 
 
 def parent_pid(pid):
