@@ -121,3 +121,11 @@ def test_all_nan_volume_reports_no_statistics():
     assert stats["nan"] == 24 and stats["finite"] == 0
     assert stats["mean"] is None and stats["histogram"]["counts"] == []
     assert not load_array.to_gray8(load_array.projection(vol, 2)).any()
+
+
+@pytest.mark.parametrize("low, high", [(0.0, 5e-324), (0.0, 1e-320), (-1e-310, 1e-310)])
+def test_gray8_of_a_subnormal_range_still_spans_black_to_white(low, high):
+    """A range so narrow that its half, or 255 over it, is not a finite float64."""
+    with np.errstate(divide="raise", over="raise", invalid="raise"):
+        image = load_array.to_gray8(np.array([[low, high, np.nan]]))
+    assert image.tolist() == [[0, 255, 0]]
