@@ -133,10 +133,12 @@ def to_gray8(image):
     if ok.any():
         lo, hi = values[ok].min(), values[ok].max()
         if hi > lo:
+            # Divide by the span itself (a subnormal one too: 255 / span would overflow);
+            # by halves only when the span is wider than a float64 holds.
             half_span = hi / 2 - lo / 2
-            if half_span <= np.finfo(np.float64).max / 2:  # hi - lo is a float64: even a
-                fraction = (np.where(ok, values, lo) - lo) / (hi - lo)  # subnormal one divides
-            else:  # halves: a range wider than float64 holds
+            if half_span <= np.finfo(np.float64).max / 2:
+                fraction = (np.where(ok, values, lo) - lo) / (hi - lo)
+            else:
                 fraction = (np.where(ok, values, lo) / 2 - lo / 2) / half_span
             out = np.rint(np.clip(fraction * 255.0, 0, 255)).astype(np.uint8)
     out[np.isposinf(values)] = 255
