@@ -78,7 +78,8 @@ def test_link_emails_the_submitter_on_success(app, mailer, make_user):
     [message] = mailer.messages
     assert message["to"] == ["alice@example.org"]
     assert message["subject"] == f"Request #{request_id} (simulate) succeeded"
-    [entry] = wait_for(lambda: audit_rows(app, "notify", request_id), 30, what="notify audit entry")
+    [entry] = wait_for(lambda: audit_rows(app, "notify", request_id), 30,
+                       what="notify audit entry")
     assert entry["outcome"] == "sent" and entry["username"] == "system"
 
 
@@ -86,7 +87,8 @@ def test_link_without_email_leaves_an_audit_entry_only(app, mailer, api):
     """A submitter without an email gets no message; the notify task still leaves its trace."""
     request_id = submit(api, QUICK)
     wait_status(app, request_id, "success", timeout=60)
-    entries = wait_for(lambda: audit_rows(app, "notify", request_id), 30, what="notify audit entry")
+    entries = wait_for(lambda: audit_rows(app, "notify", request_id), 30,
+                       what="notify audit entry")
     assert entries[0]["outcome"] == "skipped: submitter has no email"
     assert mailer.messages == []
 

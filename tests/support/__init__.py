@@ -1,4 +1,4 @@
-"""Helpers shared by the test suite, one module per concern (import them; conftest.py only holds fixtures).
+"""Helpers shared by the test suite, one module per concern (conftest.py holds only fixtures).
 
 - env:     the test services' environment (TEST_DATABASE_URL / TEST_BROKER_URL) and where logs go
 - procs:   child processes (workers, dispatcher, web), waiting, and reading /proc

@@ -1,4 +1,4 @@
-"""Debian's Chromium under Playwright: the flags it is launched with, signing in through the form."""
+"""Debian's Chromium under Playwright: the flags it is launched with, signing in by the form."""
 import os
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

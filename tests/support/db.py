@@ -30,8 +30,9 @@ def kill_unfinished(app):
     with app.app_context():
         db.session.rollback()
         ids = db.session.execute(text(
-            "SELECT id FROM requests WHERE status IN ('unassigned', 'pending', 'running')")).scalars()
-        for request_id in list(ids):
+            "SELECT id FROM requests WHERE status IN ('unassigned', 'pending', 'running')"
+        )).scalars().all()
+        for request_id in ids:
             control.kill(request_id, "test-cleanup")
 
 

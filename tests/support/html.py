@@ -90,7 +90,7 @@ def parse(html):
 
 
 class Page:
-    """A parsed page seen flat: every tag with its attributes, and the text of elements with an id."""
+    """A page seen flat: every tag with its attributes, and the text of each element with an id."""
 
     def __init__(self, html):
         self.root = parse(html)
@@ -111,7 +111,8 @@ class Page:
 
 def parse_table(html, css_class):
     """Rows of the first table with class `css_class`: each {"attrs", "cells"}, and each cell
-    {"text" (outside <pre>), "pre", "links", "tags", "details", "open"}; rows without <td> skipped."""
+    {"text" (outside <pre>), "pre", "links", "tags", "details", "open"}; rows with no <td> skipped.
+    """
     table = next((n for n in parse(html).iter() if n.tag == "table" and css_class in n.classes()),
                  None)
     rows = []

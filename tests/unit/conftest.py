@@ -30,7 +30,7 @@ def _keep_celery_default():
 
 @pytest.fixture(autouse=True)
 def _suite_celery_app():
-    """Replaces the suite's (which needs the service-backed app): leave Celery's default as found."""
+    """Replaces the suite's (it needs the service-backed app): leave Celery's default as found."""
     restore = _keep_celery_default()
     yield
     restore()

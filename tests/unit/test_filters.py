@@ -25,7 +25,8 @@ def test_known_status_and_job_type_are_kept():
 
 def test_unknown_values_are_errors_naming_the_field():
     parsed = filters(status="broken", job_type="nope")
-    assert parsed.errors == ["status: unknown status 'broken'", "job_type: unknown job type 'nope'"]
+    assert parsed.errors == ["status: unknown status 'broken'",
+                             "job_type: unknown job type 'nope'"]
 
 
 def test_an_unknown_value_is_shown_capped():

@@ -63,7 +63,8 @@ def test_an_upload_records_its_names_size_and_digest():
                                      content_type="application/x-raw"), MB)
     assert data == b"\x00\x01" * 10
     assert meta == {"filename": "Scan 1.raw", "safe_name": "Scan_1.raw", "size": 20,
-                    "sha256": hashlib.sha256(data).hexdigest(), "content_type": "application/x-raw"}
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                    "content_type": "application/x-raw"}
 
 
 def test_a_missing_content_type_is_octet_stream():
