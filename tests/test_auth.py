@@ -3,9 +3,10 @@ import pytest
 from sqlalchemy import text
 
 from dashboard.extensions import db
+from tests.support.apps import extra_app
 from tests.support.db import audit_rows, sql
 from tests.support.html import Page
-from tests.support.http import csrf_token, extra_app, sign_in
+from tests.support.http import csrf_token, sign_in
 
 
 def _cookie_flags(response):

@@ -12,9 +12,10 @@ import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
+from tests.support.apps import extra_app
 from tests.support.db import counts, sql
 from tests.support.html import Page
-from tests.support.http import csrf_token, extra_app
+from tests.support.http import csrf_token
 
 
 NOTHING = (0, 0, 0)

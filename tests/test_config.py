@@ -9,10 +9,11 @@ import subprocess
 import pytest
 
 from dashboard import config, create_app
+from tests.support.apps import extra_app
 from tests.support.db import audit_rows
 from tests.support.env import BIN, ROOT
 from tests.support.html import parse
-from tests.support.http import csrf_token, extra_app, sign_in
+from tests.support.http import csrf_token, sign_in
 
 GOOD_KEY = "k" * 40
 TEMPLATES = os.path.join(ROOT, "templates")

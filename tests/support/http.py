@@ -1,11 +1,5 @@
 """Flask test clients as a user: sign in, CSRF tokens, bearer-token API calls, submitting."""
 import json
-from contextlib import contextmanager
-
-import celery
-
-from dashboard import create_app
-from dashboard.extensions import db
 
 from .html import Page
 
@@ -71,18 +65,3 @@ def submit(api, params=None, job_type="simulate"):
                                                "params": json.dumps(params or {})})
     assert response.status_code == 201, response.get_json()
     return response.get_json()["id"]
-
-
-@contextmanager
-def extra_app(config=None):
-    """A second app (e.g. other limits) for one test; afterwards its pool is closed and the
-    Celery app that was the process default before is the default again."""
-    previous = celery.current_app._get_current_object()
-    built = create_app(config)
-    try:
-        yield built
-    finally:
-        with built.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        previous.set_default()
