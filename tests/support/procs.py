@@ -15,7 +15,6 @@ from .env import BIN, RUN_DIR
 free_port = bench_stack.free_port
 process_state = bench_stack.process_state   # 'R', 'S', ..., 'Z'; None when the pid is gone
 is_dead = bench_stack.gone                  # gone, or a zombie not yet reaped
-children = bench_stack.children
 
 
 def wait_for(predicate, timeout=15.0, interval=0.05, what="condition"):

@@ -18,7 +18,7 @@ WHERE = {
     "env": "BIN ROOT RUN_DIR RUN_NAME UNIT_DIR",
     "procs": "wait_for free_port Proc worker_proc dispatcher_proc ExitWatch pool_pid is_dead"
              " process_state parent_pid task_log_line wait_online wait_offline active_task"
-             " children serving",
+             " serving",
     "stack": "Stack",
     "db": "fetch wait_status sql attempts audit_rows counts TABLES empty_tables kill_unfinished",
     "apps": "extra_app celery_default_kept app_without_services",
