@@ -51,6 +51,16 @@ def test_params_must_be_an_object(text, kind):
     assert refusal(submission.parse_params, text) == f"params: must be a JSON object, not {kind}"
 
 
+def test_params_nested_too_deep_are_refused_not_a_crash():
+    """JSON nested past Python's recursion limit is a 422 naming params, never a 500."""
+    assert refusal(submission.parse_params, "[" * 100_000 + "]" * 100_000).startswith(
+        "params: not valid JSON (RecursionError")
+
+
+def test_validate_refuses_params_that_are_not_an_object():
+    assert refusal(SIMULATE.validate, ["min_seconds", 1], None) == "params: must be a JSON object"
+
+
 def test_nan_and_infinity_are_refused_with_their_path():
     message = refusal(submission.parse_params, '{"shape": [1, 2, NaN]}')
     assert message.startswith("params.shape.2: NaN and Infinity")
