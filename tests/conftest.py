@@ -182,12 +182,12 @@ def clean_db(app, celery_app):
 
 def _kill_active(app, celery_app):
     """Leave no request running into the next test."""
-    from dashboard import control
+    from dashboard import actions
     db.session.rollback()
     ids = db.session.execute(text(
         "SELECT id FROM requests WHERE status IN ('unassigned', 'pending', 'running')")).scalars()
     for request_id in list(ids):
-        control.kill(request_id, "test-cleanup")
+        actions.kill(request_id, "test-cleanup")
 
 
 @pytest.fixture

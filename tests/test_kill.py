@@ -7,7 +7,7 @@ from conftest import fetch, wait_for, wait_status
 from control_helpers import solo  # noqa: F401  (fixture)
 from control_helpers import (ExitWatch, attempts, is_dead, pool_pid, process_state, submit,
                              task_log_line, wait_offline)
-from dashboard import control
+from dashboard import actions
 
 HANG = {"hang": True}
 QUICK = {"min_seconds": 0, "max_seconds": 0}
@@ -193,14 +193,14 @@ def test_kill_running_while_its_worker_is_dead_is_not_redelivered(app, solo, api
     assert attempt["status"] == "killed" and attempt["worker"] == "worker1@test"
 
 
-def test_control_kill_records_and_audits(app, stack, ctx):
-    """control.kill returns the old row for an active request and audits both outcomes."""
+def test_actions_kill_records_and_audits(app, stack, ctx):
+    """actions.kill returns the old row for an active request and audits both outcomes."""
     from control_helpers import audit
     from dashboard import lifecycle
     from dashboard.extensions import db
     stack.stop_dispatcher()
     request_id = lifecycle.submit("simulate", '{"min_seconds": 0, "max_seconds": 0}', None, "t")
     db.session.commit()
-    assert control.kill(request_id, "tester")["status"] == "unassigned"
-    assert control.kill(request_id, "tester") is None
+    assert actions.kill(request_id, "tester")["status"] == "unassigned"
+    assert actions.kill(request_id, "tester") is None
     assert [e["outcome"] for e in audit(app, "kill", request_id)] == ["ok", "refused"]
