@@ -51,10 +51,10 @@ _recorders = []  # the lists of open recording() blocks (tests look at the state
 
 @contextlib.contextmanager
 def recording():
-    """Within the block, every transition statement run is appended to the yielded list.
+    """Within the block, every transition statement this process runs is added to the list.
 
-    The statements as sent to the driver (psycopg2's `%(name)s` parameters):
-    tests count and read them instead of replacing `_run`.
+    The statements as sent to the driver (psycopg2's `%(name)s` parameters), from
+    any thread: tests count and read them, e.g. `with lifecycle.recording() as ran:`.
     """
     statements = []
     _recorders.append(statements)

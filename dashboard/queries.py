@@ -1,4 +1,5 @@
-"""Read-side queries for the dashboard and the API (keyset pagination, counts, versions)."""
+"""Read-side queries for the dashboard and the API: the list's filters (as values), keyset
+pagination, counts, versions."""
 import re
 
 from flask import g

@@ -30,7 +30,7 @@ def run_request(self, request_id):
 
 
 def _run_attempt(task_request, request_id):
-    """start -> job.run -> finish(success, artifacts), each write fenced by the attempt's task id."""
+    """start -> job.run -> finish(success, artifacts), each fenced by the attempt's task id."""
     task_id = task_request.id
     redelivered = bool((task_request.delivery_info or {}).get("redelivered"))
     row = lifecycle.start(request_id, task_id, task_request.hostname, redelivered)
