@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from dashboard import control
+from dashboard import actions
 from tests.support.db import attempts, fetch, wait_status
 from tests.support.http import submit
 from tests.support.procs import (ExitWatch, is_dead, parent_pid, pool_pid, process_state,
@@ -187,14 +187,14 @@ def test_kill_running_while_its_worker_is_dead_is_not_redelivered(app, solo, api
     assert attempt["status"] == "killed" and attempt["worker"] == "worker1@test"
 
 
-def test_control_kill_records_and_audits(app, stack, ctx):
-    """control.kill returns the old row for an active request and audits both outcomes."""
+def test_actions_kill_records_and_audits(app, stack, ctx):
+    """actions.kill returns the old row for an active request and audits both outcomes."""
     from tests.support.db import audit_rows
     from dashboard import lifecycle
     from dashboard.extensions import db
     stack.stop_dispatcher()
     request_id = lifecycle.submit("simulate", '{"min_seconds": 0, "max_seconds": 0}', None, "t")
     db.session.commit()
-    assert control.kill(request_id, "tester")["status"] == "unassigned"
-    assert control.kill(request_id, "tester") is None
+    assert actions.kill(request_id, "tester")["status"] == "unassigned"
+    assert actions.kill(request_id, "tester") is None
     assert [e["outcome"] for e in audit_rows(app, "kill", request_id)] == ["ok", "refused"]

@@ -147,8 +147,8 @@ def test_two_retries_at_once_make_one_attempt(app, stack, api, make_user):
 
 
 def test_two_retries_at_once_in_app_contexts(app, stack, api):
-    """control.retry from eight threads with their own app contexts: one wins."""
-    from dashboard import control
+    """actions.retry from eight threads with their own app contexts: one wins."""
+    from dashboard import actions
     # The new attempt runs 2 s before failing again, so a thread that reaches its retry
     # late (a slow connect) is still refused; with an instant failure it would rightly win.
     request_id = submit(api, {"min_seconds": 2, "max_seconds": 2, "fail_rate": 1})
@@ -158,7 +158,7 @@ def test_two_retries_at_once_in_app_contexts(app, stack, api):
     def go(n):
         with app.app_context():
             barrier.wait()
-            results.append(control.retry(request_id, f"thread{n}"))
+            results.append(actions.retry(request_id, f"thread{n}"))
             db.session.remove()
     threads = [threading.Thread(target=go, args=(n,)) for n in range(8)]
     for t in threads:
@@ -170,16 +170,11 @@ def test_two_retries_at_once_in_app_contexts(app, stack, api):
 
 
 @pytest.fixture
-def statements(monkeypatch):
+def statements():
     """Every SQL text the status writer (dashboard.lifecycle) executes while the test runs."""
     from dashboard import lifecycle
-    seen, run = [], lifecycle._run
-
-    def record(sql, **params):
-        seen.append(sql)
-        return run(sql, **params)
-    monkeypatch.setattr(lifecycle, "_run", record)
-    return seen
+    with lifecycle.recording() as seen:
+        yield seen
 
 
 def test_retry_failed_honours_the_filter_in_one_statement(app, stack, api, statements):
@@ -203,6 +198,9 @@ def test_retry_failed_honours_the_filter_in_one_statement(app, stack, api, state
         "failure", "success", "timeout"]
     [entry] = audit_rows(app, "retry_failed")
     assert entry["outcome"] == "retried 2"
+    # The entry keeps the filter as the operator gave it: values, not SQL.
+    assert {k: v for k, v in entry["detail"].items() if k not in ("http", "via")} == {
+        "job_type": "simulate"}
     for request_id in plain:
         wait_for(lambda: fetch(app, request_id)["status"] == "failure", 60, what="re-failure")
     nothing = api.post("/api/requests/retry-failed?job_type=simulate&q=nobody")

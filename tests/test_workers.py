@@ -3,6 +3,7 @@ import os
 import re
 import signal
 import time
+from urllib.parse import quote
 
 import pytest
 
@@ -59,7 +60,7 @@ def test_api_lists_workers_with_tasks_concurrency_and_processed(app, stack, api,
     for name in ("worker1@test", "worker2@test"):
         w = workers[name]
         assert w["online"] is True and w["concurrency"] == 2
-        assert w["flower_url"] == f"/flower/worker/{name}"
+        assert w["flower_url"] == f"/flower/worker/{quote(name, safe='')}"  # worker1%40test
         assert isinstance(w["processed"], int) and len(w["processes"]) == 2
     busy = workers[row["worker"]]
     assert busy["active"] == 1 and busy["active_tasks"] == [row["task_id"]]
@@ -81,7 +82,7 @@ def test_page_shows_workers_flower_links_and_queue_depth(app, stack, api, viewer
         assert cells[0]["text"].strip() == name and cells[1]["text"].strip() == "online"
         assert cells[3]["text"].strip() == "2"
         assert cells[4]["text"].strip().isdigit()
-        assert cells[6]["links"] == [f"/flower/worker/{name}"]
+        assert cells[6]["links"] == [f"/flower/worker/{quote(name, safe='')}"]
     busy = rows[row["worker"]]["cells"]
     assert busy[2]["text"].split()[0] == "1"
     assert busy[2]["links"] == [f"/flower/task/{row['task_id']}"]

@@ -77,7 +77,7 @@ class PrivateStack:
         """Commit one request; None when the database refused (down or restarting)."""
         try:
             with self.engine.begin() as conn:
-                return conn.execute(text(lifecycle.SUBMIT_SQL), {
+                return conn.exec_driver_sql(lifecycle.SUBMIT_SQL, {
                     "job_type": "simulate", "params": PARAMS, "upload_id": None,
                     "submitted_by": "chaos"}).scalar()
         except DBAPIError:

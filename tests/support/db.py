@@ -26,14 +26,14 @@ def empty_tables(app):
 
 def kill_unfinished(app):
     """Kill every request still unassigned, pending or running (none runs into the next test)."""
-    from dashboard import control
+    from dashboard import actions
     with app.app_context():
         db.session.rollback()
         ids = db.session.execute(text(
             "SELECT id FROM requests WHERE status IN ('unassigned', 'pending', 'running')"
         )).scalars().all()
         for request_id in ids:
-            control.kill(request_id, "test-cleanup")
+            actions.kill(request_id, "test-cleanup")
 
 
 def fetch(app, request_id):
