@@ -1,22 +1,28 @@
 """Fixtures: real PostgreSQL, real RabbitMQ, real prefork workers, a live web server, Chromium.
 
 Everything runs against the test database and broker vhost named by
-TEST_DATABASE_URL / TEST_BROKER_URL (written by deploy/services.sh into
-var/env.sh; `make test` sources it). Subprocesses inherit this environment;
-their logs are in var/test/<test database name>/.
+TEST_DATABASE_URL / TEST_BROKER_URL: from the environment (e.g. `python3
+deploy/services.py test-env NAME` for a run of its own), else from `.env`
+(deploy/services.py start writes dashboard_test's there). Subprocesses inherit
+the environment set here and skip `.env` (FLASK_SKIP_DOTENV=1), so the local
+stack's settings never leak into a test; their logs are in var/test/<test database name>/.
 """
 import os
 import signal
 import sys
 
 import pytest
+from dotenv import dotenv_values
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
 
+for _name, _value in dotenv_values(os.path.join(ROOT, ".env")).items():
+    if _name in ("TEST_DATABASE_URL", "TEST_BROKER_URL") and not os.environ.get(_name):
+        os.environ[_name] = _value
 if not os.environ.get("TEST_DATABASE_URL") or not os.environ.get("TEST_BROKER_URL"):
     raise pytest.UsageError("TEST_DATABASE_URL and TEST_BROKER_URL must be set: run `make test`"
-                            " (it starts PostgreSQL and RabbitMQ and sources var/env.sh)")
+                            " (it starts PostgreSQL and RabbitMQ and writes them to .env)")
 
 os.environ.update({
     "DATABASE_URL": os.environ["TEST_DATABASE_URL"],
@@ -27,6 +33,7 @@ os.environ.update({
     "DISPATCH_SWEEP_S": "1",
     "LOGIN_RATE_LIMIT": "1000 per minute",
     "LOG_LEVEL": "INFO",
+    "FLASK_SKIP_DOTENV": "1",
 })
 os.environ.pop("SMTP_HOST", None)
 # Logs and pid files per test database, so parallel suites on one machine don't collide.
