@@ -1,7 +1,6 @@
 """Time limits: per job type, lowered (never raised) by `timeout_seconds`; both end as `timeout`."""
 import os
 import re
-import subprocess
 
 import pytest
 
