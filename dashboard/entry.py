@@ -1,4 +1,4 @@
-"""How every process starts: read the settings file `.env`, then build the app; a bad setting is one line.
+"""How every process starts: read the settings file `.env`, build the app; bad settings: one line.
 
 wsgi.py (gunicorn, the flask CLI), worker.py (celery worker, beat, flower),
 gunicorn.conf.py (its master, before any worker forks) and the bench start

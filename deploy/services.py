@@ -442,7 +442,6 @@ def start():
     os.makedirs(os.path.join(VAR, "run"), exist_ok=True)
     os.makedirs(os.path.join(VAR, "log"), exist_ok=True)
     db, broker = _given("DATABASE_URL", PG_PORT), _given("CELERY_BROKER_URL", AMQP_PORT)
-    settings = {}
     if db:
         log("using DATABASE_URL as given (not the local instance)")
         test_db = _given("TEST_DATABASE_URL", PG_PORT) or db
@@ -461,10 +460,10 @@ def start():
         rabbit.ensure(["dashboard", "dashboard_test"])
         broker = rabbit.url("dashboard")
         test_broker = _given("TEST_BROKER_URL", AMQP_PORT) or rabbit.url("dashboard_test")
-    settings.update({
+    settings = {
         "DATABASE_URL": db, "CELERY_BROKER_URL": broker,
         "SECRET_KEY": secret("secret_key", lambda: secrets.token_urlsafe(48)),
-        "TEST_DATABASE_URL": test_db, "TEST_BROKER_URL": test_broker})
+        "TEST_DATABASE_URL": test_db, "TEST_BROKER_URL": test_broker}
     write_dotenv(settings)
     log(f"ready; settings in {os.path.relpath(DOTENV)}")
     return settings
@@ -505,7 +504,7 @@ def test_env(name):
         raise ServiceError("test-env needs the local services (DATABASE_URL or"
                            " CELERY_BROKER_URL points elsewhere)")
     pg, rabbit = local_postgres(), local_rabbit()
-    if not pg.ready() or not rabbit.running():
+    if not pg.ready() or not port_open(rabbit.port):
         raise ServiceError(f"test-env {name}: the local PostgreSQL (127.0.0.1:{pg.port}) and"
                            f" RabbitMQ (127.0.0.1:{rabbit.port}) must be running: run"
                            " `python3 deploy/services.py start` (make services)")
