@@ -2,7 +2,6 @@
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -56,11 +55,7 @@ def reset_schema(app):
         upgrade()
 
 
-def free_port():
-    """An unused TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = services.free_port   # an unused TCP port on loopback
 
 
 def wait_for(predicate, timeout=30.0, interval=0.05, what="condition", error=RuntimeError):
@@ -215,13 +210,7 @@ def children(pid):
         return []
 
 
-def gone(pid):
-    """True when the process no longer exists (or is a zombie awaiting its parent)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (FileNotFoundError, ProcessLookupError):
-        return True
+gone = services.process_gone   # the process no longer runs (or is an unreaped zombie)
 
 
 TICK = os.sysconf("SC_CLK_TCK")
