@@ -391,9 +391,10 @@ def local_postgres():
     return Postgres(os.path.join(VAR, "pg"), PG_PORT, socket_dir=os.path.join(VAR, "run", "pg"))
 
 
-def local_rabbit():
+def local_rabbit(password=""):
+    """The local node; `password` (var/secrets/rabbitmq_password) only where it is configured."""
     return RabbitMQ(os.path.join(VAR, "rabbitmq"), AMQP_PORT, RABBIT_DIST_PORT, RABBIT_NODE,
-                    secret("rabbitmq_password"))
+                    password)
 
 
 def read_dotenv(path=DOTENV):
@@ -455,7 +456,7 @@ def start():
         log("using CELERY_BROKER_URL as given (not the local instance)")
         test_broker = _given("TEST_BROKER_URL", AMQP_PORT) or broker
     else:
-        rabbit = local_rabbit()
+        rabbit = local_rabbit(secret("rabbitmq_password"))
         rabbit.start()
         rabbit.ensure(["dashboard", "dashboard_test"])
         broker = rabbit.url("dashboard")
@@ -503,7 +504,7 @@ def test_env(name):
     if _given("DATABASE_URL", PG_PORT) or _given("CELERY_BROKER_URL", AMQP_PORT):
         raise ServiceError("test-env needs the local services (DATABASE_URL or"
                            " CELERY_BROKER_URL points elsewhere)")
-    pg, rabbit = local_postgres(), local_rabbit()
+    pg, rabbit = local_postgres(), local_rabbit(secret("rabbitmq_password"))
     if not pg.ready() or not port_open(rabbit.port):
         raise ServiceError(f"test-env {name}: the local PostgreSQL (127.0.0.1:{pg.port}) and"
                            f" RabbitMQ (127.0.0.1:{rabbit.port}) must be running: run"

@@ -16,16 +16,20 @@ import pytest
 import requests
 from flask import Flask
 from itsdangerous import BadSignature
-from sqlalchemy import select
+from kombu import Connection
+from sqlalchemy import create_engine, select, text
 
 from bench import stack as procs
 from conftest import BIN, ROOT, free_port, wait_for
 from dashboard import config
 from dashboard.extensions import db
 from dashboard.models import User
+from deploy import services
 
 # What a login shell has; nothing of the dashboard's.
 BARE_ENV = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ")}
+# The service manager runs before .venv exists: the system python3, standard library only.
+SYSTEM_PYTHON = shutil.which("python3", path=os.defpath) or sys.executable
 KEEP_OUT = shutil.ignore_patterns(".git", ".venv", "var", ".env", "__pycache__", ".pytest_cache")
 
 
@@ -42,7 +46,7 @@ def checkout(tmp_path, clean_db):
     shutil.copytree(ROOT, root, ignore=KEEP_OUT)
     os.symlink(os.path.join(ROOT, ".venv"), root / ".venv")
     # Other ports: the test servers count as existing servers, so nothing is started.
-    code, out, err = _run([sys.executable, "deploy/services.py", "start"], root, {
+    code, out, err = _run([SYSTEM_PYTHON, "deploy/services.py", "start"], root, {
         **BARE_ENV, "PG_PORT": "1", "AMQP_PORT": "1",
         "DATABASE_URL": os.environ["TEST_DATABASE_URL"],
         "CELERY_BROKER_URL": os.environ["TEST_BROKER_URL"]})
@@ -68,7 +72,7 @@ def test_service_manager_writes_one_settings_file(checkout):
     # Idempotent: a second start keeps the key and the user's own lines.
     with open(checkout / ".env", "a") as fh:
         fh.write("POLL_INTERVAL_S=3\n")
-    code, out, err = _run([sys.executable, "deploy/services.py", "start"], checkout, {
+    code, out, err = _run([SYSTEM_PYTHON, "deploy/services.py", "start"], checkout, {
         **BARE_ENV, "PG_PORT": "1", "AMQP_PORT": "1"})
     assert code == 0, out + err
     again = _dotenv(checkout)
@@ -184,3 +188,31 @@ def test_every_bad_setting_names_its_variable(settings, message):
     code, out, err = _run([os.path.join(BIN, "flask"), "--app", "wsgi", "routes"], ROOT, env)
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and message in err and "secretpw" not in err
+
+
+def _local_services_running():
+    return [line.split(":")[1].strip().split()[0] for line in services.status()] == \
+        ["running", "running"]
+
+
+@pytest.mark.skipif(not _local_services_running(), reason="the local services are not running")
+def test_test_env_gives_a_database_and_vhost_of_its_own_every_time():
+    """`test-env NAME` (system python3) prints the same working URLs on every call."""
+    argv = [SYSTEM_PYTHON, "deploy/services.py", "test-env", "settings_probe"]
+    env = {**BARE_ENV, **{k: v for k, v in os.environ.items()
+                          if k in ("PG_PORT", "AMQP_PORT", "RABBITMQ_DIST_PORT",
+                                   "RABBITMQ_NODENAME")}}
+    first, second = _run(argv, ROOT, env), _run(argv, ROOT, env)
+    assert first[0] == 0 and first == second, first
+    urls = dict(line.removeprefix("export ").split("=", 1) for line in first[1].splitlines())
+    assert urls["TEST_DATABASE_URL"].endswith("/dashboard_settings_probe")
+    engine = create_engine(urls["TEST_DATABASE_URL"])
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT current_database()")).scalar() == \
+            "dashboard_settings_probe"
+    engine.dispose()
+    with Connection(urls["TEST_BROKER_URL"], connect_timeout=5) as conn:
+        conn.connect()
+        assert conn.connected
+    code, _, err = _run([*argv[:3], "Bad-Name"], ROOT, env)
+    assert code == 1 and "lowercase letters, digits, _" in err
