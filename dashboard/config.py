@@ -12,6 +12,7 @@ DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 # Initial admin passwords refused outside development (guessable or documented defaults).
 WEAK_ADMIN_PASSWORDS = {"admin", "password", "changeme", "change-me", "dashboard", "secret"}
 BROKER_SCHEMES = ("amqp", "amqps", "pyamqp")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(RuntimeError):
@@ -50,10 +51,14 @@ def load():
         raise ConfigError("CELERY_BROKER_URL is not a RabbitMQ URL"
                           " (amqp://user:password@host:port/vhost)")
     max_upload_mb = _env_int("MAX_UPLOAD_MB", 64)
+    log_level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL={log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     web_host = os.environ.get("WEB_HOST", "127.0.0.1")
     web_port = _env_int("WEB_PORT", 8000)
     return {
         "ENV": env,
+        "LOG_LEVEL": log_level,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": database_url,
         # No pre-ping round trip per checkout: a dead connection raises (503 on the

@@ -158,6 +158,7 @@ BAD_SETTINGS = [
      "DATABASE_URL is not a PostgreSQL URL"),
     ({"SECRET_KEY": "k" * 40, "CELERY_BROKER_URL": "redis://x"},
      "CELERY_BROKER_URL is not a RabbitMQ URL"),
+    ({"SECRET_KEY": "k" * 40, "LOG_LEVEL": "chatty"}, "LOG_LEVEL='CHATTY' is not one of"),
 ]
 PROGRAMS = {
     "flask": ["flask", "--app", "wsgi", "users", "create", "bob", "--password", "x" * 20],
