@@ -61,7 +61,7 @@ def test_production_starts_with_real_secrets(production):
 
 
 def test_development_may_use_the_development_key(production):
-    """DASHBOARD_ENV=development accepts the default key (for `make run` on a laptop)."""
+    """DASHBOARD_ENV=development accepts the default key (tests only; the stack has its own)."""
     production.setenv("DASHBOARD_ENV", "development")
     assert _built().config["SECRET_KEY"] == config.DEV_SECRET_KEY
 

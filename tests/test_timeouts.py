@@ -1,7 +1,6 @@
 """Time limits: per job type, lowered (never raised) by `timeout_seconds`; both end as `timeout`."""
 import os
 import re
-import subprocess
 
 import pytest
 
@@ -9,6 +8,7 @@ from dashboard import jobs
 from tests.support.db import attempts, wait_status
 from tests.support.env import ROOT
 from tests.support.http import submit
+from deploy import services
 
 
 def test_hang_ends_as_timeout_by_the_soft_limit(app, stack, api):
@@ -56,32 +56,26 @@ def _consumer_timeout_ms(conf_text):
 
 
 def _local_rabbit():
-    """True when the tests run against the RabbitMQ that deploy/services.sh runs under var/."""
+    """True when the tests run against the RabbitMQ that deploy/services.py runs under var/."""
     return os.path.exists(os.path.join(RABBIT_DIR, "rabbitmq.conf"))
 
 
 @pytest.mark.skipif(not _local_rabbit(), reason="external RabbitMQ: not configured by this stack")
 def test_rabbitmq_config_consumer_timeout_exceeds_the_largest_hard_limit():
-    """rabbitmq.conf (from deploy/services.sh) sets consumer_timeout above every hard limit."""
+    """rabbitmq.conf (from deploy/services.py) sets consumer_timeout above every hard limit."""
     with open(os.path.join(RABBIT_DIR, "rabbitmq.conf")) as fh:
         timeout_ms = _consumer_timeout_ms(fh.read())
     assert timeout_ms is not None, "consumer_timeout is not set (RabbitMQ's default is 30 min)"
     assert timeout_ms > jobs.max_hard_limit() * 1000
-    with open(os.path.join(ROOT, "deploy", "services.sh")) as fh:
-        assert _consumer_timeout_ms(fh.read()) == timeout_ms  # what a fresh machine gets
+    assert services.CONSUMER_TIMEOUT_MS == timeout_ms  # what a fresh machine gets
 
 
 @pytest.mark.skipif(not _local_rabbit() or os.geteuid() != 0,
                     reason="asking the broker needs the local node's Erlang cookie (root)")
 def test_running_broker_consumer_timeout_exceeds_the_largest_hard_limit():
     """The running broker itself reports a consumer_timeout above every hard limit."""
-    answer = subprocess.run(
-        ["runuser", "-u", "rabbitmq", "--", "env", f"HOME={RABBIT_DIR}",
-         f"RABBITMQ_CONF_ENV_FILE={RABBIT_DIR}/rabbitmq-env.conf",
-         "/usr/lib/rabbitmq/bin/rabbitmqctl", "-n",
-         os.environ.get("RABBITMQ_NODENAME", "dashboard@localhost"), "eval",
-         "application:get_env(rabbit, consumer_timeout)."],
-        capture_output=True, text=True, timeout=60)
+    answer = services.local_rabbit().ctl("eval", "application:get_env(rabbit, consumer_timeout).",
+                                          check=False, timeout=60)
     assert answer.returncode == 0, answer.stderr
     found = re.fullmatch(r"\{ok,(\d+)\}", answer.stdout.strip())
     assert found, answer.stdout

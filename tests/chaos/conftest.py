@@ -10,6 +10,7 @@ import random
 import pytest
 
 from tests.support.chaos import REPORTS, SEED
+from tests.support.env import RUN_NAME
 
 
 def pytest_collection_modifyitems(config, items):
@@ -17,6 +18,10 @@ def pytest_collection_modifyitems(config, items):
     here = os.path.dirname(os.path.abspath(__file__))
     asked = any(os.path.abspath(str(a).split("::")[0]).startswith(here) for a in config.args)
     if asked:
+        if RUN_NAME == "dashboard_test":
+            raise pytest.UsageError(
+                "chaos needs a database and vhost of its own (`make chaos` makes dashboard_chaos):"
+                " refusing to kill processes on the shared test database dashboard_test")
         return
     skip = pytest.mark.skip(reason="fault injection: run `make chaos`")
     for item in items:
