@@ -9,11 +9,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from urllib.parse import quote
 
 from flask import current_app
 from sqlalchemy import text
 
+from . import flower_links
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,6 @@ def _describe(stats, active, queues, recent):
     for name, (at, _) in list(_seen.items()):
         if now - at > WORKER_MEMORY_S:
             del _seen[name]
-    flower = current_app.config["FLOWER_URL"]
     started = _started(active)
     result = []
     for name in sorted(set(stats) | set(active) | set(_seen) | set(recent)):
@@ -198,6 +197,6 @@ def _describe(stats, active, queues, recent):
             "last_heartbeat": _iso(_seen[name][1]) if name in _seen else None,
             "processes": pool.get("processes") or [],
             "running_requests": recent.get(name, []),
-            "flower_url": f"{flower}/worker/{quote(name, safe='@')}",
+            "flower_url": flower_links.worker_url(name),
         })
     return result

@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from conftest import sign_in
-from control_helpers import audit
+from tests.support.browser import browser_sign_in
+from tests.support.db import audit_rows
 from dashboard import inspection
 
 pytestmark = pytest.mark.browser
@@ -14,7 +14,7 @@ ROW = 'tr[data-worker="worker1@test"]'
 @pytest.fixture
 def operator_page(page, live_server, make_user, celery_app):
     username, password, _ = make_user("operator")
-    sign_in(page, live_server, username, password)
+    browser_sign_in(page, live_server, username, password)
     page.posts = []
     page.on("request", lambda r: page.posts.append(r.url) if r.method == "POST" else None)
     yield page
@@ -77,12 +77,12 @@ def test_pause_resume_grow_from_the_workers_page(app, stack, live_server, operat
     assert page.evaluate("window.__sameDocument === true")
     assert [p.rsplit("/", 1)[-1] for p in page.posts] == [
         "pause", "resume", "grow", "shrink", "pause-all", "resume-all"]
-    assert [r["outcome"] for r in audit(app, "worker_grow")] == ["ok"]
+    assert [r["outcome"] for r in audit_rows(app, "worker_grow")] == ["ok"]
 
 
 def test_viewer_sees_no_action_buttons(app, stack, live_server, page, make_user):
     username, password, _ = make_user("viewer")
-    sign_in(page, live_server, username, password)
+    browser_sign_in(page, live_server, username, password)
     page.goto(f"{live_server}/workers")
     page.wait_for_selector(f'{ROW}[data-state="online"]')
     assert page.locator(f"{ROW} button").count() == 0

@@ -13,10 +13,12 @@ import time
 
 import pytest
 
-from conftest import ROOT, wait_for, wait_status
-from control_helpers import TokenClient, attempts, audit, submit, wait_online
+from tests.support.db import attempts, audit_rows, wait_status
+from tests.support.env import ROOT
+from tests.support.http import submit, TokenClient
+from tests.support.procs import wait_for, wait_online
 from dashboard import inspection
-from supervised import Supervisord
+from tests.support.supervisord import Supervisord
 
 STOP_TIMEOUT_S = 8
 
@@ -77,7 +79,7 @@ def test_restart_under_load_loses_nothing_and_runs_nothing_twice(app, sup, api, 
     twice = [i for i in ids if len(attempts(app, i)) != 1 or received(sup, rows[i]["task_id"]) != 1]
     assert "Warm shutdown" in sup.log("sup1") or "graceful restart" in sup.log("sup1")
     assert (lost, twice) == ([], [])
-    assert [r["outcome"] for r in audit(app, "worker_restart")] == ["ok"]
+    assert [r["outcome"] for r in audit_rows(app, "worker_restart")] == ["ok"]
     with capsys.disabled():
         print(f"\nrestart under load: requests={len(ids)} restarts={restarts} lost={len(lost)}"
               f" run_twice={len(twice)}")
@@ -126,7 +128,7 @@ def test_processes_panel_stops_and_starts_beat(app, sup, admin, make_user):
     assert stopped.status_code == 202
     wait_for(lambda: sup.state("beat") == "STOPPED", 30, interval=0.2, what="beat STOPPED")
     assert admin.post("/api/processes/beat/stop").status_code == 409
-    from control_helpers import Browserless
+    from tests.support.http import Browserless
     username, password, _ = make_user("admin")
     page = Browserless(app, username, password)
     html = page.get("/processes").get_data(as_text=True)
@@ -142,9 +144,9 @@ def test_processes_panel_stops_and_starts_beat(app, sup, admin, make_user):
         assert other.get("/api/processes").status_code == 403
         assert other.post("/api/processes/beat/stop").status_code == 403
     assert sup.state("beat") == "RUNNING"
-    outcomes = [r["outcome"] for r in audit(app, "process_stop")]
+    outcomes = [r["outcome"] for r in audit_rows(app, "process_stop")]
     assert outcomes == ["ok", "refused"]
-    assert [r["outcome"] for r in audit(app, "process_start")] == ["ok", "refused", "refused"]
+    assert [r["outcome"] for r in audit_rows(app, "process_start")] == ["ok", "refused", "refused"]
 
 
 def test_rolling_restart_one_at_a_time(app, sup):
@@ -171,7 +173,7 @@ def test_no_supervisor_answers_503(app, stack, make_user, monkeypatch, tmp_path)
     listed = admin.get("/api/processes")
     assert (listed.status_code, listed.get_json()) == (503, {"error": "no process supervisor"})
     assert admin.post("/api/processes/beat/stop").status_code == 503
-    from control_helpers import Browserless
+    from tests.support.http import Browserless
     username, password, _ = make_user("admin")
     html = Browserless(app, username, password).get("/processes").get_data(as_text=True)
     assert 'id="no-supervisor"' in html and "No process supervisor" in html

@@ -1,8 +1,8 @@
 """"Why isn't it running?": dispatcher down, every pool busy (with the right ids), backlog, running."""
 import pytest
 
-from conftest import wait_status
-from control_helpers import Browserless, sql, submit
+from tests.support.db import sql, wait_status
+from tests.support.http import Browserless, submit
 from dashboard import inspection
 
 HANG = {"hang": True}

@@ -7,8 +7,9 @@ import time
 
 import pytest
 
-from conftest import wait_for, wait_status
-from control_helpers import TokenClient, attempts, audit, submit
+from tests.support.db import attempts, audit_rows, wait_status
+from tests.support.http import submit, TokenClient
+from tests.support.procs import wait_for
 from dashboard import inspection
 
 QUICK = {"min_seconds": 0, "max_seconds": 0}
@@ -71,8 +72,8 @@ def test_grow_from_two_to_three_and_back(app, stack, api, celery_app, fresh):
     wait_for(lambda: celery_pool_size(celery_app, "worker1@test") == 2, 20, interval=0.5,
              what="2 processes")
     assert api.get("/api/workers").status_code == 200
-    ok = [(r["action"], r["outcome"], r["detail"]["n"]) for r in audit(app, "worker_grow")
-          + audit(app, "worker_shrink")]
+    ok = [(r["action"], r["outcome"], r["detail"]["n"]) for r in audit_rows(app, "worker_grow")
+          + audit_rows(app, "worker_shrink")]
     assert ok == [("worker_grow", "ok", 1), ("worker_shrink", "ok", 1)]
 
 
@@ -85,7 +86,7 @@ def test_shrink_never_below_one_and_bad_n(app, stack, api, celery_app, fresh):
         answer = api.post("/api/workers/worker1@test/grow", json={"n": bad})
         assert answer.status_code == 422 and answer.get_json()["error"].startswith("n:"), bad
     assert celery_pool_size(celery_app, "worker1@test") == 2
-    refused = audit(app, "worker_shrink")
+    refused = audit_rows(app, "worker_shrink")
     assert [(r["outcome"], r["detail"]["n"]) for r in refused] == [("refused", 2)]
     assert "at least 1" in refused[0]["detail"]["reason"]
 
@@ -107,8 +108,8 @@ def test_pause_resume_one_worker_and_what_makes_no_sense(app, stack, api, celery
     back = api.post("/api/workers/worker1@test/resume")
     assert back.status_code == 202 and back.get_json()["state"] == "online"
     assert celery_queues(celery_app, "worker1@test") == ["requests"]
-    outcomes = [(r["action"], r["outcome"]) for r in audit(app, "worker_pause")
-                + audit(app, "worker_resume")]
+    outcomes = [(r["action"], r["outcome"]) for r in audit_rows(app, "worker_pause")
+                + audit_rows(app, "worker_resume")]
     assert outcomes == [("worker_pause", "ok"), ("worker_pause", "refused"),
                         ("worker_resume", "refused"), ("worker_resume", "ok")]
 
@@ -123,9 +124,9 @@ def test_unknown_worker_or_action_and_roles(app, stack, api, viewer, fresh):
     for action in ("restart", "shutdown"):
         refused = api.post(f"/api/workers/worker1@test/{action}")
         assert refused.status_code == 403 and "admin" in refused.get_json()["error"]
-    assert [r["outcome"] for r in audit(app, "worker_restart")] == ["forbidden"]
-    assert [r["outcome"] for r in audit(app, "worker_shutdown")] == ["forbidden"]
-    assert [r["outcome"] for r in audit(app, "worker_pause")] == ["refused"]  # the unknown one
+    assert [r["outcome"] for r in audit_rows(app, "worker_restart")] == ["forbidden"]
+    assert [r["outcome"] for r in audit_rows(app, "worker_shutdown")] == ["forbidden"]
+    assert [r["outcome"] for r in audit_rows(app, "worker_pause")] == ["refused"]  # the unknown one
 
 
 def test_restart_without_a_supervisor_is_refused(app, stack, admin, fresh):
@@ -152,7 +153,7 @@ def test_two_operators_pause_at_once(app, stack, make_user, celery_app, fresh, r
         t.join(60)
     assert sorted(results) == [202] + [409] * 7
     assert celery_queues(celery_app, "worker2@test") == []
-    assert sorted(r["outcome"] for r in audit(app, "worker_pause")) == ["ok"] + ["refused"] * 7
+    assert sorted(r["outcome"] for r in audit_rows(app, "worker_pause")) == ["ok"] + ["refused"] * 7
 
 
 def test_pause_everything_then_resume(app, stack, api, celery_app, fresh, resumed):
@@ -178,5 +179,5 @@ def test_pause_everything_then_resume(app, stack, api, celery_app, fresh, resume
     for request_id in ids:
         wait_status(app, request_id, "success", timeout=60)
         assert [a["number"] for a in attempts(app, request_id)] == [1]
-    assert [r["outcome"] for r in audit(app, "workers_pause_all")] == ["ok"]
-    assert [r["outcome"] for r in audit(app, "workers_resume_all")] == ["ok"]
+    assert [r["outcome"] for r in audit_rows(app, "workers_pause_all")] == ["ok"]
+    assert [r["outcome"] for r in audit_rows(app, "workers_resume_all")] == ["ok"]

@@ -10,7 +10,8 @@ import subprocess
 import sys
 import time
 
-from conftest import ROOT, wait_for
+from tests.support.env import ROOT
+from tests.support.procs import wait_for
 
 BIN = os.path.dirname(sys.executable)
 DEPLOY_CONF = os.path.join(ROOT, "deploy", "supervisord.conf")
