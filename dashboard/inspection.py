@@ -1,4 +1,4 @@
-"""A view of the workers and the queue: Celery's inspection, cached briefly, plus the broker's counts.
+"""A view of the workers and the queue: Celery's inspection (cached briefly), the broker's counts.
 
 Three broadcasts go out at once (stats, active, active_queues), each waiting at
 most a short timeout, so a frozen worker never makes a page hang. Workers seen
@@ -19,7 +19,7 @@ from .extensions import db
 log = logging.getLogger(__name__)
 QUEUE = "requests"
 WORKER_MEMORY_S = 3600.0  # a worker that stopped answering stays listed (offline) this long
-_seen = {}                # name -> (monotonic, wall clock) of its last inspect reply (this process)
+_seen = {}  # name -> (monotonic, wall clock) of its last inspect reply (this process)
 _cache = {"at": 0.0, "value": None}
 _cache_lock = threading.Lock()
 _refresh_lock = threading.Lock()

@@ -1,4 +1,4 @@
-"""In Chromium: pause, resume, grow and shrink from the workers page, confirmed, updating by itself."""
+"""In Chromium: pause, resume, grow, shrink from the workers page, confirmed, updating by itself."""
 import os
 
 import pytest

@@ -76,7 +76,8 @@ def test_restart_under_load_loses_nothing_and_runs_nothing_twice(app, sup, api, 
     rows = {i: wait_status(app, i, "success") for i in ids}
     assert rows[long_id]["worker"] == "sup1@test"  # it finished where it ran, before the exit
     lost = [i for i in ids if rows[i]["status"] != "success"]
-    twice = [i for i in ids if len(attempts(app, i)) != 1 or received(sup, rows[i]["task_id"]) != 1]
+    twice = [i for i in ids
+             if len(attempts(app, i)) != 1 or received(sup, rows[i]["task_id"]) != 1]
     assert "Warm shutdown" in sup.log("sup1") or "graceful restart" in sup.log("sup1")
     assert (lost, twice) == ([], [])
     assert [r["outcome"] for r in audit_rows(app, "worker_restart")] == ["ok"]

@@ -1,4 +1,4 @@
-""""Why isn't it running?": dispatcher down, every pool busy (with the right ids), backlog, running."""
+""""Why isn't it running?": dispatcher down, every pool busy (the right ids), backlog, running."""
 import pytest
 
 from tests.support.db import sql, wait_status
@@ -28,7 +28,7 @@ def codes(answer):
 
 
 def test_dispatcher_down(app, stack, api, fresh, make_user):
-    """With the dispatcher stopped a new request stays unassigned and `why` says so, on the page too."""
+    """Dispatcher stopped: a new request stays unassigned and `why` says so, on the page too."""
     stack.stop_dispatcher()
     request_id = submit(api, QUICK)
     answer = why(api, request_id)

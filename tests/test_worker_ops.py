@@ -126,7 +126,7 @@ def test_unknown_worker_or_action_and_roles(app, stack, api, viewer, fresh):
         assert refused.status_code == 403 and "admin" in refused.get_json()["error"]
     assert [r["outcome"] for r in audit_rows(app, "worker_restart")] == ["forbidden"]
     assert [r["outcome"] for r in audit_rows(app, "worker_shutdown")] == ["forbidden"]
-    assert [r["outcome"] for r in audit_rows(app, "worker_pause")] == ["refused"]  # the unknown one
+    assert [r["outcome"] for r in audit_rows(app, "worker_pause")] == ["refused"]  # unknown
 
 
 def test_restart_without_a_supervisor_is_refused(app, stack, admin, fresh):
@@ -153,11 +153,12 @@ def test_two_operators_pause_at_once(app, stack, make_user, celery_app, fresh, r
         t.join(60)
     assert sorted(results) == [202] + [409] * 7
     assert celery_queues(celery_app, "worker2@test") == []
-    assert sorted(r["outcome"] for r in audit_rows(app, "worker_pause")) == ["ok"] + ["refused"] * 7
+    outcomes = sorted(r["outcome"] for r in audit_rows(app, "worker_pause"))
+    assert outcomes == ["ok"] + ["refused"] * 7
 
 
 def test_pause_everything_then_resume(app, stack, api, celery_app, fresh, resumed):
-    """Paused: requests are accepted and wait as pending, `why` says so; resumed: all succeed once."""
+    """Paused: requests are accepted, wait as pending, `why` says so; resumed: all succeed once."""
     answer = api.post("/api/workers/pause-all")
     assert answer.status_code == 202
     assert set(answer.get_json()["workers"]) >= {"worker1@test", "worker2@test"}

@@ -7,7 +7,8 @@ dashboard.why do the work.
 """
 import json
 
-from flask import Blueprint, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask import (Blueprint, flash, jsonify, make_response, redirect, render_template,
+                   request, url_for)
 from flask_login import current_user
 
 from .. import audit, inspection, supervisor, why, worker_control
@@ -49,7 +50,8 @@ def _process_action(name, action):
     try:
         entry = getattr(supervisor, action)(name)
     except supervisor.NoSupervisor:
-        audit.record_now(f"process_{action}", "refused", detail={**detail, "reason": "no supervisor"})
+        audit.record_now(f"process_{action}", "refused",
+                         detail={**detail, "reason": "no supervisor"})
         return {"error": "no process supervisor"}, 503
     except supervisor.Refused as exc:
         audit.record_now(f"process_{action}", "refused", detail={**detail, "reason": exc.message})

@@ -15,6 +15,8 @@ from tests.support.procs import wait_for
 
 BIN = os.path.dirname(sys.executable)
 DEPLOY_CONF = os.path.join(ROOT, "deploy", "supervisord.conf")
+WORKER_ARGS = ("-A worker worker -n {name}@test -E --pool prefork --concurrency 2"
+               " --without-mingle --without-gossip --loglevel INFO")
 WORKER_KEYS = ("stopsignal", "stopasgroup", "killasgroup", "autorestart", "exitcodes")
 
 
@@ -56,7 +58,7 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 """]
         for name in self.workers:
             parts.append(f"""[program:{name}]
-command={BIN}/celery -A worker worker -n {name}@test -E --pool prefork --concurrency 2 --without-mingle --without-gossip --loglevel INFO
+command={BIN}/celery {WORKER_ARGS.format(name=name)}
 directory={ROOT}
 environment=WORKER_STOP_TIMEOUT_S="{self.stop_timeout_s}"
 stopwaitsecs={self.stopwaitsecs}
