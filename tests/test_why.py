@@ -84,3 +84,24 @@ def test_retry_backoff(app, stack, api, fresh):
     wait_status(app, request_id, "failure", timeout=60)
     reason = next(r for r in why(api, request_id)["reasons"] if r["code"] == "retry_backoff")
     assert "attempt 2 of 3" in reason["message"] and reason["due_at"]
+
+
+def test_broker_down(app, stack, api, fresh):
+    """Seen by an app whose broker does not answer: `broker_down`, no queue counts, quickly."""
+    import time
+
+    from dashboard import why as why_module
+    from tests.support.apps import extra_app
+    from tests.support.procs import free_port
+    stack.stop_dispatcher()
+    request_id = submit(api, QUICK)
+    dead = f"amqp://guest:guest@127.0.0.1:{free_port()}//"
+    with extra_app({"TESTING": True, "BROKER_URL": dead}) as down:
+        with down.app_context():
+            inspection.clear_worker_cache()
+            started = time.monotonic()
+            answer = why_module.explain(request_id)
+            took = time.monotonic() - started
+            inspection.clear_worker_cache(forget=True)
+    assert "broker_down" in codes(answer) and "dispatcher_down" in codes(answer)
+    assert answer["queue"] is None and took < 10, took
