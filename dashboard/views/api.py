@@ -116,7 +116,7 @@ def retry_failed():
 @bp.route("/workers", methods=["GET"])
 @require_role("viewer")
 def workers():
-    """Workers: name, online, active, concurrency, flower_url."""
+    """Workers (DESIGN.md section 11): name, state, pid, pool, queues, active requests, ..."""
     return jsonify(inspection.workers())
 
 
