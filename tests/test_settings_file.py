@@ -20,7 +20,8 @@ from kombu import Connection
 from sqlalchemy import create_engine, select, text
 
 from bench import stack as procs
-from conftest import BIN, ROOT, free_port, wait_for
+from tests.support.env import BIN, ROOT
+from tests.support.procs import free_port, wait_for
 from dashboard import config
 from dashboard.extensions import db
 from dashboard.models import User
