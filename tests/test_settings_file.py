@@ -20,12 +20,12 @@ from kombu import Connection
 from sqlalchemy import create_engine, select, text
 
 from bench import stack as procs
-from tests.support.env import BIN, ROOT
-from tests.support.procs import free_port, wait_for
 from dashboard import config
 from dashboard.extensions import db
 from dashboard.models import User
 from deploy import services
+from tests.support.env import BIN, ROOT
+from tests.support.procs import free_port, wait_for
 
 # What a login shell has; nothing of the dashboard's.
 BARE_ENV = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ")}
