@@ -120,7 +120,7 @@ def test_shutdown_stays_down_until_started(app, sup, api, admin, celery_app):
 
 
 def test_processes_panel_stops_and_starts_beat(app, sup, admin, make_user):
-    """Admins list, stop and start beat through XML-RPC; the page shows it; others are refused."""
+    """Admins list, stop, start, restart beat through XML-RPC; the page shows it; others refused."""
     listed = {p["name"]: p for p in admin.get("/api/processes").get_json()}
     assert set(listed) == {"sup1", "sup2", "beat"}
     assert listed["beat"]["state"] == "RUNNING" and listed["beat"]["pid"] > 0
@@ -145,6 +145,11 @@ def test_processes_panel_stops_and_starts_beat(app, sup, admin, make_user):
         assert other.get("/api/processes").status_code == 403
         assert other.post("/api/processes/beat/stop").status_code == 403
     assert sup.state("beat") == "RUNNING"
+    before = sup.call("getProcessInfo", "beat:beat")["pid"]
+    assert admin.post("/api/processes/beat/restart").status_code == 202
+    wait_for(lambda: sup.state("beat") == "RUNNING"
+             and sup.call("getProcessInfo", "beat:beat")["pid"] != before, 60, interval=0.3,
+             what="beat running again with a new pid")
     outcomes = [r["outcome"] for r in audit_rows(app, "process_stop")]
     assert outcomes == ["ok", "refused"]
     assert [r["outcome"] for r in audit_rows(app, "process_start")] == ["ok", "refused", "refused"]
