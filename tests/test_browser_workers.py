@@ -87,3 +87,21 @@ def test_viewer_sees_no_action_buttons(app, stack, live_server, page, make_user)
     page.wait_for_selector(f'{ROW}[data-state="online"]')
     assert page.locator(f"{ROW} button").count() == 0
     assert page.locator('button[data-action="pause-all"]').count() == 0
+
+
+def test_request_page_explains_the_wait_and_updates(app, stack, api, live_server, page,
+                                                    make_user):
+    """Dispatcher stopped: the request page says so by itself; started: the box goes, it runs."""
+    from tests.support.http import submit
+    username, password, _ = make_user("viewer")
+    browser_sign_in(page, live_server, username, password)
+    stack.stop_dispatcher()
+    request_id = submit(api, {"min_seconds": 0, "max_seconds": 0})
+    page.goto(f"{live_server}/requests/{request_id}")
+    page.wait_for_selector('#why li[data-code="dispatcher_down"]', timeout=20_000)
+    assert "No dispatcher is running" in page.locator("#why").inner_text()
+    page.evaluate("window.__sameDocument = true")
+    stack.start_dispatcher()
+    page.wait_for_selector('#request-detail[data-status="success"]', timeout=60_000)
+    assert page.locator("#why").count() == 0
+    assert page.evaluate("window.__sameDocument === true")
