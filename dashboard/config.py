@@ -36,7 +36,7 @@ def load():
     if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
         # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; we ship psycopg2.
         database_url = "postgresql+psycopg2://" + database_url.split("://", 1)[1]
-    max_upload_mb = _env_int("MAX_UPLOAD_MB", 64)
+    max_upload_mb = _env_int("MAX_UPLOAD_MB", 1024)
     web_host = os.environ.get("WEB_HOST", "127.0.0.1")
     web_port = _env_int("WEB_PORT", 8000)
     return {
@@ -63,6 +63,12 @@ def load():
         # Werkzeug refuses bodies past this with 413 before anything is stored.
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 64 * 1024,
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+        # The largest volume load_array takes, also what an archive may unpack to.
+        "MAX_VOLUME_MB": _env_int("MAX_VOLUME_MB", 2048),
+        # Where the web keeps local copies of loaded volumes for the slice viewer.
+        "VOLUME_CACHE_DIR": os.environ.get("VOLUME_CACHE_DIR", os.path.join(
+            os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "var", "cache",
+            "volumes")),
         "POLL_INTERVAL_S": _env_float("POLL_INTERVAL_S", 2.0),
         "DISPATCH_SWEEP_S": _env_float("DISPATCH_SWEEP_S", 5.0),
         "DISPATCH_BATCH": _env_int("DISPATCH_BATCH", 200),

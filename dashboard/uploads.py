@@ -1,8 +1,19 @@
-"""Uploaded files: read with a size cap, name sanitized, bytes kept in PostgreSQL."""
+"""Uploaded files: spooled to disk, checked, name sanitized, bytes kept in PostgreSQL in chunks.
+
+Werkzeug writes a multipart file part to a temporary file (SpoolingRequest), never
+to memory; `read` measures and hashes it in chunks, `store` copies it into
+`upload_chunks` one CHUNK_BYTES row at a time, and `chunks` / `spooled` read it
+back the same way. No process holds a whole file.
+"""
+import contextlib
 import hashlib
+import os
 import re
+import tempfile
 import unicodedata
 
+from flask import Request
+from sqlalchemy import text
 from werkzeug.utils import secure_filename
 
 from .extensions import db
@@ -13,11 +24,22 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Control, format (bidi overrides, zero-width), surrogate, private-use, line/paragraph separators.
 _HIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}
 MAX_NAME = 200
+CHUNK_BYTES = 1024 * 1024
+INSERT_CHUNK = text("INSERT INTO upload_chunks (upload_id, seq, data) VALUES (:id, :seq, :data)")
+READ_CHUNK = text("SELECT data FROM upload_chunks WHERE upload_id = :id AND seq = :seq")
 
 
-def _visible(text):
-    """`text` without characters that hide or reorder what is displayed."""
-    return "".join(c for c in text if unicodedata.category(c) not in _HIDDEN)
+class SpoolingRequest(Request):
+    """Multipart file parts go to an unnamed temporary file on disk, whatever their size."""
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None,
+                         content_length=None):
+        return tempfile.TemporaryFile("w+b")
+
+
+def _visible(text_):
+    """`text_` without characters that hide or reorder what is displayed."""
+    return "".join(c for c in text_ if unicodedata.category(c) not in _HIDDEN)
 
 
 def display_name(name):
@@ -40,28 +62,111 @@ def safe_name(name):
 
 
 def read(file_storage, max_bytes):
-    """(bytes, meta) of an uploaded file, or (None, None) when none was sent or it is empty."""
+    """(seekable file, meta) of an uploaded file, or (None, None) when none was sent or it is empty.
+
+    The file is read once in chunks for its size and SHA-256; it stays where Werkzeug
+    spooled it. meta: filename, safe_name, size, sha256, content_type.
+    """
     if file_storage is None or not file_storage.filename:
         return None, None
-    data = file_storage.stream.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise InvalidInput(f"file: larger than the {max_bytes // (1024 * 1024)} MB limit", 413)
-    if not data:
+    stream = file_storage.stream
+    stream.seek(0)
+    digest, size = hashlib.sha256(), 0
+    while True:
+        chunk = stream.read(CHUNK_BYTES)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_bytes:
+            raise InvalidInput(f"file: larger than the {max_bytes // (1024 * 1024)} MB limit", 413)
+        digest.update(chunk)
+    stream.seek(0)
+    if not size:
         return None, None
     meta = {
         "filename": display_name(file_storage.filename),
         "safe_name": safe_name(file_storage.filename),
-        "size": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "size": size,
+        "sha256": digest.hexdigest(),
         "content_type": (_CONTROL.sub("", file_storage.mimetype or "")
                          or "application/octet-stream")[:255],
     }
-    return data, meta
+    return stream, meta
 
 
-def store(data, meta):
-    """Add the upload to the session (not committed) and return its id."""
-    upload = Upload(data=data, **meta)
+def store(fileobj, meta):
+    """Add the upload and its chunks to the session (not committed); returns its id."""
+    upload = Upload(data=None, **meta)
     db.session.add(upload)
     db.session.flush()
+    size, _ = _write_chunks(upload.id, fileobj)
+    if size != meta["size"]:
+        raise RuntimeError(f"upload changed while stored: {size} bytes, {meta['size']} read")
     return upload.id
+
+
+def store_file(fileobj, filename, content_type="application/octet-stream"):
+    """Store a file the application made (e.g. a volume copy); returns the upload id."""
+    upload = Upload(filename=filename, safe_name=safe_name(filename), size=0, sha256="",
+                    content_type=content_type, data=None)
+    db.session.add(upload)
+    db.session.flush()
+    upload.size, upload.sha256 = _write_chunks(upload.id, fileobj)
+    db.session.flush()
+    return upload.id
+
+
+def _write_chunks(upload_id, fileobj):
+    """Copy `fileobj` from its start into upload_chunks; returns (size, sha256 hex)."""
+    fileobj.seek(0)
+    digest, size, seq = hashlib.sha256(), 0, 0
+    while True:
+        chunk = fileobj.read(CHUNK_BYTES)
+        if not chunk:
+            return size, digest.hexdigest()
+        digest.update(chunk)
+        db.session.execute(INSERT_CHUNK, {"id": upload_id, "seq": seq, "data": chunk})
+        size, seq = size + len(chunk), seq + 1
+
+
+def chunks(upload_id):
+    """The upload's bytes, one chunk at a time (rows stored before chunking: one piece)."""
+    legacy = db.session.execute(text("SELECT data FROM uploads WHERE id = :id AND data IS NOT NULL"),
+                                {"id": upload_id}).scalar()
+    if legacy is not None:
+        yield bytes(legacy)
+        return
+    seq = 0
+    while True:
+        data = db.session.execute(READ_CHUNK, {"id": upload_id, "seq": seq}).scalar()
+        if data is None:
+            return
+        yield bytes(data)
+        seq += 1
+
+
+def read_all(upload_id):
+    """The whole upload as bytes (for small files only)."""
+    return b"".join(chunks(upload_id))
+
+
+def copy_to(upload_id, fileobj):
+    """Write the upload into an open binary file; returns the number of bytes."""
+    size = 0
+    for chunk in chunks(upload_id):
+        fileobj.write(chunk)
+        size += len(chunk)
+    fileobj.flush()
+    return size
+
+
+@contextlib.contextmanager
+def spooled(upload_id, directory=None):
+    """The upload reassembled in a temporary file: yields its path, removed afterwards."""
+    fd, path = tempfile.mkstemp(prefix=f"upload-{upload_id}-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            copy_to(upload_id, fh)
+        yield path
+    finally:
+        os.unlink(path)
