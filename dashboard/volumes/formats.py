@@ -272,6 +272,26 @@ def _dicom(archive, info, pixels):
                       f" ({exc.__class__.__name__}: {str(exc)[:160]})")
 
 
+def _check_pixel_length(ds, info):
+    """BadFile when a slice's pixel data is cut off or shorter than rows x columns needs."""
+    element = ds.get_item("PixelData")
+    length, start = getattr(element, "length", None), getattr(element, "value_tell", None)
+    if length is None or start is None or length == 0xFFFFFFFF:  # encapsulated: not checked
+        return
+    if start + length > info.file_size:
+        raise BadFile(f"file: {info.filename[:100]}: truncated DICOM (pixel data needs"
+                      f" {start + length} bytes, the file has {info.file_size})")
+    try:
+        needed = (int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1) or 1)
+                  * int(ds.BitsAllocated) // 8)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise BadFile(f"file: {info.filename[:100]}: no usable Rows, Columns or BitsAllocated"
+                      f" ({str(exc)[:120]})")
+    if length < needed:
+        raise BadFile(f"file: {info.filename[:100]}: {length} bytes of pixel data,"
+                      f" {ds.Rows} x {ds.Columns} needs {needed}")
+
+
 def _series(archive, members):
     """[(dataset header, member)] of the image slices, in order along the slice normal."""
     slices, looked = [], 0
@@ -279,6 +299,7 @@ def _series(archive, members):
         looked += 1
         ds = _dicom(archive, info, pixels=False)
         if ds is not None and "PixelData" in ds:
+            _check_pixel_length(ds, info)
             slices.append((ds, info))
     if not slices:
         raise BadFile(f"file: no readable DICOM slice in the zip ({looked} files looked at)")
