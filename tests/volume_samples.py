@@ -93,13 +93,13 @@ def dicom_slice(pixels, z_mm, series_uid, instance, modality="CT"):
     return buffer.getvalue()
 
 
-def dicom_files(vol=None, series_uid="1.2.826.0.1.3680043.8.498.2", z0=-40.0):
+def dicom_files(vol=None, series_uid="1.2.826.0.1.3680043.8.498.2", z0=-40.0, prefix="slice"):
     """[(name, bytes)] of the series, one file per z, names and order shuffled."""
     vol = base() if vol is None else vol               # the stored values (before rescale)
     files = []
     for k in range(vol.shape[2]):
         pixels = vol[:, :, k].T.astype(np.int16)       # rows y, columns x
-        files.append((f"slice-{(k * 7919) % 1000:04d}.dcm",
+        files.append((f"{prefix}-{(k * 7919) % 1000:04d}.dcm",
                       dicom_slice(pixels, z0 + SPACING[2] * k, series_uid, k + 1)))
     random.Random(3).shuffle(files)
     return files
@@ -110,7 +110,7 @@ def zipped(files, compression=zipfile.ZIP_DEFLATED):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression) as archive:
         for name, data in files:
-            archive.writestr(zipfile.ZipInfo(name) if name.startswith("/") else name, data)
+            archive.writestr(name, data)
     return buffer.getvalue()
 
 

@@ -150,7 +150,7 @@ def _inspect_npy(fileobj, size, params, max_volume_bytes):
     return Found("npy", tuple(shape), dtype.name, _spacing(params))
 
 
-def _unpacked(fileobj, max_bytes):
+def _unpacked(fileobj, max_bytes, limit_mb):
     """(first NIFTI_HEAD bytes, total size) of a gzip stream, read in chunks, or BadFile.
 
     Stops (refusing) as soon as the content passes `max_bytes`: the size in a gzip's
@@ -168,7 +168,7 @@ def _unpacked(fileobj, max_bytes):
                 total += len(chunk)
                 if total > max_bytes:
                     raise BadFile(f"file: the gzip unpacks to more than MAX_VOLUME_MB"
-                                  f" ({max_bytes // MB} MB); refused")
+                                  f" ({limit_mb} MB); refused")
     except (OSError, EOFError, zlib.error) as exc:
         raise BadFile(f"file: corrupt or truncated gzip ({str(exc)[:200]})")
     return head, total
@@ -183,7 +183,8 @@ def _inspect_nifti(fileobj, size, params, max_volume_bytes):
     total = size
     if packed:
         fileobj.seek(0)
-        head, total = _unpacked(fileobj, max_volume_bytes + NIFTI_HEAD + MB)
+        head, total = _unpacked(fileobj, max_volume_bytes + NIFTI_HEAD + MB,
+                                max_volume_bytes // MB)
     where = " inside the gzip" if packed else ""
     if nib.Nifti1Header.may_contain_header(head):
         klass = nib.Nifti1Header
@@ -274,7 +275,7 @@ def _dicom(archive, info, pixels):
 
 def _check_pixel_length(ds, info):
     """BadFile when a slice's pixel data is cut off or shorter than rows x columns needs."""
-    element = ds.get_item("PixelData")
+    element = ds.get_item("PixelData", keep_deferred=True)
     length, start = getattr(element, "length", None), getattr(element, "value_tell", None)
     if length is None or start is None or length == 0xFFFFFFFF:  # encapsulated: not checked
         return

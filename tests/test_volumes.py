@@ -1,0 +1,288 @@
+"""Volumes as people have them: raw, npy, NIfTI (.nii, .nii.gz), zipped DICOM series.
+
+Each format goes through the API, real workers and the viewer's endpoints: statistics
+equal NumPy's over the values the test made, and the bright cube shows at the right
+place (as a fraction of the image) in every view and projection. Bad files answer
+422 naming the problem and store nothing.
+"""
+import gzip
+import io
+import json
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+from sqlalchemy import text
+
+import volume_samples as samples
+from conftest import wait_status
+from dashboard.extensions import db
+
+X, Y, Z = samples.SHAPE
+CX, CY, CZ = samples.CUBE
+# Where the cube must appear in each view, as fractions of the image (left, right, top, bottom).
+# axial: columns x, rows y top-down; coronal: columns x, rows z highest first; sagittal: y, z.
+PLACES = {
+    "axial": (CX.start / X, CX.stop / X, CY.start / Y, CY.stop / Y),
+    "coronal": (CX.start / X, CX.stop / X, (Z - CZ.stop) / Z, (Z - CZ.start) / Z),
+    "sagittal": (CY.start / Y, CY.stop / Y, (Z - CZ.stop) / Z, (Z - CZ.start) / Z),
+}
+INSIDE = {"axial": CZ.start + 1, "coronal": CY.start + 1, "sagittal": CX.start + 1}
+OUTSIDE = {"axial": 2, "coronal": 3, "sagittal": 12}
+FILES = {
+    "raw": (samples.raw_bytes, {"shape": list(samples.SHAPE), "spacing": samples.SPACING}),
+    "npy": (samples.npy_bytes, {}),
+    "npy-fortran": (lambda: samples.npy_bytes(fortran=True), {}),
+    "nifti": (samples.nifti_bytes, {}),
+    "nifti-gz": (lambda: samples.nifti_bytes(packed=True), {}),
+    "dicom-zip": (lambda: samples.zipped(samples.dicom_files()), {}),
+}
+
+
+def submit(api, data, params, filename="volume.bin"):
+    """POST a load_array request with this file; returns the response."""
+    return api.post("/api/requests", content_type="multipart/form-data", data={
+        "job_type": "load_array", "params": json.dumps(params),
+        "file": (io.BytesIO(data), filename)})
+
+
+def stored(app):
+    """Rows a refused submission must not add."""
+    with app.app_context():
+        row = db.session.execute(text(
+            "SELECT (SELECT count(*) FROM requests), (SELECT count(*) FROM uploads),"
+            " (SELECT count(*) FROM upload_chunks), (SELECT count(*) FROM volume_caches)")).one()
+        db.session.rollback()
+    return tuple(row)
+
+
+def run(app, api, data, params):
+    """Submit and wait for success; returns the request object."""
+    response = submit(api, data, params)
+    assert response.status_code == 201, response.get_json()
+    request_id = response.get_json()["id"]
+    row = wait_status(app, request_id, ("success", "failure", "timeout"), timeout=90)
+    assert row["status"] == "success", row["error"]
+    return api.get(f"/api/requests/{request_id}").get_json()
+
+
+def decode(body):
+    """A PNG as an array (8-bit grayscale)."""
+    image = Image.open(io.BytesIO(body))
+    assert image.mode == "L"
+    return np.asarray(image)
+
+
+def bright_box(image):
+    """(left, right, top, bottom) of the white pixels as fractions of the image."""
+    rows, cols = np.nonzero(image > 127)
+    assert rows.size, "no bright pixel in the image"
+    height, width = image.shape
+    return (cols.min() / width, (cols.max() + 1) / width, rows.min() / height,
+            (rows.max() + 1) / height)
+
+
+def expected_size(view):
+    """(width, height) ratio of a view in mm: the image keeps the voxel aspect ratio."""
+    sx, sy, sz = samples.SPACING
+    return {"axial": (X * sx, Y * sy), "coronal": (X * sx, Z * sz),
+            "sagittal": (Y * sy, Z * sz)}[view]
+
+
+@pytest.mark.parametrize("name", list(FILES))
+def test_each_format_loads_with_numpy_statistics_and_the_cube_in_place(app, stack, api, name):
+    make, params = FILES[name]
+    fmt = {"npy-fortran": "npy", "nifti-gz": "nifti"}.get(name, name)
+    values, background, cube = samples.expected(name if name != "npy-fortran" else "npy")
+    body = run(app, api, make(), params)
+    result = body["result"]
+    assert result["format"] == fmt and body["params"]["format"] == fmt
+    assert result["shape"] == [X, Y, Z]
+    assert result["dtype"] == {"raw": "float32", "npy": "int16", "nifti": "float64",
+                               "dicom-zip": "float32"}[fmt]
+    if fmt == "npy":
+        assert result["spacing_mm"] is None
+    else:
+        assert result["spacing_mm"] == pytest.approx(samples.SPACING)
+    assert (result["modality"], result["units"]) == (
+        ("CT", "HU") if fmt == "dicom-zip" else (None, None))
+    assert result["min"] == values.min() and result["max"] == values.max() == cube
+    assert result["mean"] == pytest.approx(values.mean(), rel=1e-12)
+    assert result["std"] == pytest.approx(values.std(), rel=1e-9)
+    assert result["nonzero_fraction"] == np.count_nonzero(values) / values.size
+    counts, edges = np.histogram(values, bins=64, range=(values.min(), values.max()))
+    histogram = result["histogram"]
+    assert histogram["bins"] == 64 and histogram["counts"] == counts.tolist()
+    assert histogram["edges"] == pytest.approx(edges.tolist())
+
+    described = api.get(f"/api/requests/{body['id']}/volume").get_json()
+    assert described["shape"] == [X, Y, Z]
+    assert described["slices"] == {"axial": Z, "coronal": Y, "sagittal": X}
+    assert {"soft_tissue", "lung", "bone", "pet", "full"} <= set(described["windows"])
+    # A window whose level sits between the background and the cube: the cube alone is white.
+    window = f"level={(background + cube) / 2}&width=1"
+    base = f"/requests/{body['id']}/volume"
+    for view, place in PLACES.items():
+        inside = api.get(f"{base}/{view}/{INSIDE[view]}.png?{window}")
+        assert inside.status_code == 200 and inside.content_type == "image/png"
+        image = decode(inside.get_data())
+        assert bright_box(image) == pytest.approx(place, abs=0.01), (view, name)
+        if result["spacing_mm"]:
+            width_mm, height_mm = expected_size(view)
+            assert image.shape[1] / image.shape[0] == pytest.approx(width_mm / height_mm,
+                                                                     rel=0.02), view
+        outside = decode(api.get(f"{base}/{view}/{OUTSIDE[view]}.png?{window}").get_data())
+        assert not (outside > 127).any(), (view, name)
+        projection = decode(api.get(f"{base}/{view}/mip.png?{window}").get_data())
+        assert bright_box(projection) == pytest.approx(place, abs=0.01), (view, "mip", name)
+
+
+def test_viewer_endpoints_answer_404_422_304_and_need_a_sign_in(app, stack, api, client):
+    body = run(app, api, samples.npy_bytes(), {})
+    base = f"/requests/{body['id']}/volume"
+    assert api.get(f"{base}/axial/{Z}.png").status_code == 404
+    assert api.get(f"{base}/sagittal/{X - 1}.png").status_code == 200
+    assert api.get(f"{base}/oblique/1.png").status_code == 404
+    assert api.get(f"/requests/{body['id'] + 1}/volume/axial/1.png").status_code == 404
+    assert api.get(f"/api/requests/{body['id'] + 1}/volume").status_code == 404
+    bad = api.get(f"{base}/axial/1.png?window=mediastinum")
+    assert bad.status_code == 422 and bad.get_json()["error"].startswith("window: unknown")
+    assert api.get(f"{base}/axial/1.png?level=40&width=0").status_code == 422
+    assert api.get(f"{base}/axial/1.png?level=x&width=3").status_code == 422
+
+    first = api.get(f"{base}/axial/4.png?window=lung")
+    assert first.status_code == 200 and first.headers["ETag"]
+    assert "private" in first.headers["Cache-Control"]
+    again = client.get(f"{base}/axial/4.png?window=lung",
+                       headers={**api.headers, "If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and not again.get_data()
+    other = api.get(f"{base}/axial/4.png?window=bone")
+    assert other.headers["ETag"] != first.headers["ETag"]
+    assert decode(other.get_data()).shape == decode(first.get_data()).shape
+
+    anonymous = app.test_client().get(f"{base}/axial/4.png")
+    assert anonymous.status_code in (302, 401)
+    assert not anonymous.get_data().startswith(b"\x89PNG")
+    assert app.test_client().get(f"/api/requests/{body['id']}/volume").status_code == 401
+
+
+def test_zip_members_outside_the_archive_are_skipped(app, stack, api):
+    series = samples.dicom_files()
+    stranger = samples.dicom_files(series_uid="1.2.826.0.1.3680043.8.498.99")[:2]
+    files = series + [("../" + stranger[0][0], stranger[0][1]),
+                      ("/abs/" + stranger[1][0], stranger[1][1])]
+    body = run(app, api, samples.zipped(files), {})
+    assert body["result"]["shape"] == [X, Y, Z]
+
+
+def _nifti_with(**fields):
+    """The sample NIfTI with header fields overwritten."""
+    import nibabel as nib
+    data = samples.nifti_bytes()
+    header = nib.Nifti1Header.from_fileobj(io.BytesIO(data[:348]), check=False)
+    for key, value in fields.items():
+        header[key] = value
+    return header.binaryblock + data[348:]
+
+
+def _big_zero_nifti(megabytes):
+    """A gzipped NIfTI of zeros that unpacks to about `megabytes`."""
+    import nibabel as nib
+    side = int((megabytes * 1024 * 1024 / 4) ** (1 / 3)) + 1
+    return gzip.compress(nib.Nifti1Image(np.zeros((side, side, side), np.float32),
+                                         np.eye(4)).to_bytes())
+
+
+def _slices(n, rows=None):
+    """n DICOM files of one series (optionally one of them with other rows)."""
+    files = samples.dicom_files()[:n]
+    if rows:
+        odd = np.zeros((rows, X), np.int16)
+        files[0] = ("odd.dcm", samples.dicom_slice(odd, 500.0, "1.2.826.0.1.3680043.8.498.2", 99))
+    return files
+
+
+def _cut(files, index, keep):
+    """The files with one of them cut to its first `keep` bytes."""
+    name, data = files[index]
+    return files[:index] + [(name, data[:keep])] + files[index + 1:]
+
+
+BAD_FILES = {
+    "npy header cut short": (b"\x93NUMPY\x01\x00\x76\x00{'descr': '<i2', 'fortr", {},
+                             "file: corrupt or truncated NumPy"),
+    "npy shorter than its header says": (samples.npy_bytes()[:-10], {},
+                                         "file: size 15478 bytes does not match the npy header"),
+    "npy of two dimensions": (lambda: _npy(np.zeros((4, 4), np.float32)), {},
+                              "file: the npy array has shape [4, 4]"),
+    "raw size mismatch": (samples.raw_bytes()[:-4], {"shape": list(samples.SHAPE)},
+                          "file: size 30716 bytes does not match shape"),
+    "raw without shape": (b"\x01" * 64, {}, "params.shape: is required for a raw file"),
+    "shape for an npy": (samples.npy_bytes(), {"shape": [1, 2, 3]},
+                         "params.shape: only for raw files (this file is npy)"),
+    "nifti header corrupt": (lambda: _nifti_with(dim=[7, 0, 0, 0, 0, 0, 0, 0]), {},
+                             "file: "),
+    "nifti truncated": (samples.nifti_bytes()[:-100], {}, "file: truncated NIfTI"),
+    "nifti.gz truncated": (samples.nifti_bytes(packed=True)[:-40], {},
+                           "file: corrupt or truncated gzip"),
+    "gzip that is not NIfTI": (gzip.compress(b"hello" * 200), {},
+                               "file: no NIfTI-1 or NIfTI-2 header inside the gzip"),
+    "zip corrupt": (b"PK\x03\x04" + b"\x00" * 200, {}, "file: corrupt or truncated zip"),
+    "zip without a DICOM slice": (samples.zipped([("readme.txt", b"hello"), ("a.bin", b"x" * 300)]),
+                                  {}, "file: no readable DICOM slice in the zip (2 files"),
+    "zip of two series": (lambda: samples.zipped(
+        samples.dicom_files()[:3]
+        + samples.dicom_files(series_uid="1.2.826.0.1.3680043.8.498.7", prefix="b")[:3]), {},
+        "file: the zip holds 2 series"),
+    "slices of different sizes": (lambda: samples.zipped(_slices(4, rows=Y + 2)), {},
+                                  "file: slices of different sizes in one series: 20x24, 22x24"),
+    "a DICOM slice cut short": (lambda: samples.zipped(_cut(samples.dicom_files(), 2, 1200)),
+                                {}, "file: "),
+    "zip whose directory lies about a size": (
+        lambda: samples.lie_about_size(samples.zipped(samples.dicom_files(),
+                                                      zipfile.ZIP_STORED), 3), {}, "file: "),
+}
+
+
+def _npy(array):
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case", list(BAD_FILES))
+def test_bad_files_are_refused_with_the_reason_and_nothing_stored(app, api, case):
+    data, params, message = BAD_FILES[case]
+    data = data() if callable(data) else data
+    before = stored(app)
+    response = submit(api, data, params)
+    assert response.status_code == 422, (case, response.get_json())
+    assert response.get_json()["error"].startswith(message), response.get_json()["error"]
+    assert stored(app) == before
+
+
+def test_archives_past_max_volume_mb_are_refused_before_unpacking(app, api, monkeypatch):
+    monkeypatch.setitem(app.config, "MAX_VOLUME_MB", 2)
+    before = stored(app)
+    bomb = samples.zipped([("zeros.dcm", b"\x00" * (3 * 1024 * 1024))])
+    assert len(bomb) < 100_000
+    response = submit(api, bomb, {})
+    assert response.status_code == 422
+    assert response.get_json()["error"].startswith("file: the zip would unpack to 3 MB, more"
+                                                   " than MAX_VOLUME_MB (2 MB)")
+    response = submit(api, _big_zero_nifti(3), {})
+    assert response.status_code == 422
+    assert response.get_json()["error"].startswith(
+        "file: the gzip unpacks to more than MAX_VOLUME_MB (2 MB)")
+    assert stored(app) == before
+
+
+def test_forced_format_reads_the_file_as_that_format(app, api):
+    # An npy file forced to raw is measured as raw bytes: 128 header bytes too many.
+    response = submit(api, samples.npy_bytes(), {"format": "raw", "shape": list(samples.SHAPE),
+                                                  "dtype": "int16"})
+    assert response.status_code == 422
+    assert response.get_json()["error"].startswith("file: size 15488 bytes does not match")
+    response = submit(api, samples.raw_bytes(), {"format": "nifti"})
+    assert response.status_code == 422 and "NIfTI" in response.get_json()["error"]
