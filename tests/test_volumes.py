@@ -99,7 +99,7 @@ def test_each_format_loads_with_numpy_statistics_and_the_cube_in_place(app, stac
     result = body["result"]
     assert result["format"] == fmt and body["params"]["format"] == fmt
     assert result["shape"] == [X, Y, Z]
-    assert result["dtype"] == {"raw": "float32", "npy": "int16", "nifti": "float64",
+    assert result["dtype"] == {"raw": "float32", "npy": "int16", "nifti": "float32",
                                "dicom-zip": "float32"}[fmt]
     if fmt == "npy":
         assert result["spacing_mm"] is None

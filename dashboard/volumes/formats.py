@@ -219,7 +219,9 @@ def _inspect_nifti(fileobj, size, params, max_volume_bytes):
     spacing = [0.0, 0.0, 0.0]
     for axis, (target, _) in enumerate(ornt[:3]):
         canonical[int(target)], spacing[int(target)] = shape[axis], zooms[axis]
-    return Found("nifti", tuple(canonical), "float64" if scaled else dtype.name, spacing)
+    small = dtype.itemsize <= 2 or dtype == np.float32
+    return Found("nifti", tuple(canonical),
+                 ("float32" if small else "float64") if scaled else dtype.name, spacing)
 
 
 def _safe_members(archive):
@@ -427,12 +429,26 @@ def _load_nifti(path, params, max_volume_bytes):
     named = path + (".nii.gz" if packed else ".nii")
     os.symlink(path, named)
     try:
-        image = nib.as_closest_canonical(nib.load(named))
-        array = np.asanyarray(image.dataobj)        # scl_slope / scl_inter applied
+        image = nib.load(named)
+        proxy = image.dataobj
+        stored = proxy.get_unscaled()               # a memory map of a plain .nii
     finally:
         os.unlink(named)                            # a memory map keeps the file itself
-    array = array.reshape(array.shape[:3])
-    spacing = [float(z) for z in image.header.get_zooms()[:3]]
+    stored = stored.reshape(stored.shape[:3], order="A")
+    slope, inter = float(proxy.slope), float(proxy.inter)
+    if (slope, inter) != (1.0, 0.0):
+        # scl_slope / scl_inter applied one z slab at a time, into float32 for 8- and 16-bit
+        # data (exact there), so the peak is the scaled volume, not a float64 temporary.
+        small = stored.dtype.itemsize <= 2 or stored.dtype == np.float32
+        scaled = np.empty(stored.shape, np.float32 if small else np.float64, order="F")
+        for k in range(stored.shape[2]):
+            scaled[:, :, k] = stored[:, :, k] * slope + inter
+        stored = scaled
+    image = nib.Nifti1Image(stored, image.affine, image.header) if isinstance(
+        image, nib.Nifti1Image) else nib.Nifti2Image(stored, image.affine, image.header)
+    canonical = nib.as_closest_canonical(image)     # flips and transposes: views, no copy
+    array = np.asanyarray(canonical.dataobj)
+    spacing = [float(z) for z in canonical.header.get_zooms()[:3]]
     return Loaded(array, "nifti", spacing)
 
 

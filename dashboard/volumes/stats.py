@@ -13,17 +13,22 @@ PERCENTILES = (0.5, 1.0, 99.0, 99.5)
 CHUNK = 1 << 20                      # voxels converted to float64 at a time (8 MB)
 
 
-def _chunks(flat):
-    """Successive float64 copies of CHUNK voxels of a flat view."""
-    for start in range(0, flat.size, CHUNK):
-        yield start, np.asarray(flat[start:start + CHUNK], dtype=np.float64)
+def _chunks(vol):
+    """Successive float64 copies of about CHUNK voxels: (voxels before, flat chunk).
 
-
-def _flat(vol):
-    """A flat view of the volume in its memory order (no copy, for C and Fortran order)."""
-    if vol.flags.c_contiguous or not vol.flags.f_contiguous:
-        return vol.reshape(-1)
-    return vol.T.reshape(-1)
+    A C- or Fortran-contiguous volume (a memory map, say) is read flat in its memory
+    order; any other view (a reoriented NIfTI) one slab of x at a time: never a copy
+    of the whole volume.
+    """
+    if vol.flags.c_contiguous or vol.flags.f_contiguous:
+        flat = vol.reshape(-1, order="A")
+        for start in range(0, flat.size, CHUNK):
+            yield start, np.asarray(flat[start:start + CHUNK], dtype=np.float64)
+        return
+    plane = int(np.prod(vol.shape[1:]))
+    step = max(1, CHUNK // max(plane, 1))
+    for i in range(0, vol.shape[0], step):
+        yield i * plane, np.asarray(vol[i:i + step], dtype=np.float64).reshape(-1)
 
 
 def statistics(vol, progress=lambda pct: None):
@@ -32,12 +37,11 @@ def statistics(vol, progress=lambda pct: None):
     Two passes over float64 chunks: min/max/sum/counts, then squared deviations and
     the histograms over [min, max]. `progress` gets 0..90.
     """
-    flat = _flat(vol)
-    total = flat.size
+    total = vol.size
     floating = vol.dtype.kind == "f"
     nan = posinf = neginf = finite = nonzero = 0
     lo, hi, acc = np.inf, -np.inf, 0.0
-    for start, chunk in _chunks(flat):
+    for start, chunk in _chunks(vol):
         if floating:
             ok = np.isfinite(chunk)
             if not ok.all():
@@ -67,7 +71,7 @@ def statistics(vol, progress=lambda pct: None):
         fine_edges = np.histogram_bin_edges(np.empty(0), bins=FINE_BINS, range=(lo, hi))
     except ValueError:  # a float64 range too wide for finite-sized bins
         edges = fine_edges = None
-    for start, chunk in _chunks(flat):
+    for start, chunk in _chunks(vol):
         if floating:
             chunk = chunk[np.isfinite(chunk)]
         if edges is not None:
