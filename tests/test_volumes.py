@@ -286,3 +286,80 @@ def test_forced_format_reads_the_file_as_that_format(app, api):
     assert response.get_json()["error"].startswith("file: size 15488 bytes does not match")
     response = submit(api, samples.raw_bytes(), {"format": "nifti"})
     assert response.status_code == 422 and "NIfTI" in response.get_json()["error"]
+
+
+def _shipped_nifti(name):
+    import nibabel.testing
+    import os
+    return os.path.join(nibabel.testing.data_path, name)
+
+
+def _assert_numpy_statistics(result, values):
+    """The result's statistics equal NumPy's over `values` (float64)."""
+    assert result["min"] == values.min() and result["max"] == values.max()
+    assert result["mean"] == pytest.approx(values.mean(), rel=1e-9)
+    assert result["std"] == pytest.approx(values.std(), rel=1e-6)
+    assert result["nonzero_fraction"] == np.count_nonzero(values) / values.size
+    counts, _ = np.histogram(values, bins=64, range=(values.min(), values.max()))
+    assert result["histogram"]["counts"] == counts.tolist()
+
+
+@pytest.mark.parametrize("name", ["anatomical.nii", "reoriented_anat_moved.nii",
+                                  "standard.nii.gz"])
+def test_nifti_files_nibabel_ships_load_as_nibabel_reads_them(app, stack, api, name):
+    import nibabel as nib
+    path = _shipped_nifti(name)
+    canonical = nib.as_closest_canonical(nib.load(path))
+    values = np.asanyarray(canonical.dataobj).astype(np.float64)
+    with open(path, "rb") as fh:
+        body = run(app, api, fh.read(), {})
+    result = body["result"]
+    assert result["format"] == "nifti" and result["shape"] == list(values.shape)
+    assert result["spacing_mm"] == pytest.approx([float(z) for z in
+                                                  canonical.header.get_zooms()[:3]])
+    _assert_numpy_statistics(result, values)
+    # The middle axial slice as served equals nibabel's canonical data, oriented and windowed.
+    k = values.shape[2] // 2
+    lo, hi = values.min(), values.max()
+    image = decode(api.get(f"/requests/{body['id']}/volume/axial/{k}.png?level={(lo + hi) / 2}"
+                           f"&width={hi - lo}").get_data())
+    plane = values[:, :, k].T                                   # rows y, columns x
+    want = np.rint(np.clip((plane - lo) * 255.0 / (hi - lo), 0, 255))
+    # Nearest neighbour: each pixel shows the voxel under its centre.
+    rows = ((np.arange(image.shape[0]) + 0.5) * plane.shape[0] / image.shape[0]).astype(int)
+    cols = ((np.arange(image.shape[1]) + 0.5) * plane.shape[1] / image.shape[1]).astype(int)
+    assert np.abs(image.astype(int) - want[np.ix_(rows, cols)].astype(int)).max() <= 1
+
+
+def test_four_dimensional_nifti_is_refused(app, api):
+    before = stored(app)
+    with open(_shipped_nifti("example4d.nii.gz"), "rb") as fh:
+        response = submit(api, fh.read(), {})
+    assert response.status_code == 422
+    assert response.get_json()["error"] == ("file: the NIfTI image has shape [128, 96, 24, 2];"
+                                            " a volume has 3 dimensions")
+    assert stored(app) == before
+
+
+def test_dicom_files_pydicom_ships(app, stack, api):
+    import pydicom
+    from pydicom.data import get_testdata_file
+    path = get_testdata_file("CT_small.dcm")
+    ds = pydicom.dcmread(path)
+    values = (ds.pixel_array.T.astype(np.float64) * float(ds.RescaleSlope)
+              + float(ds.RescaleIntercept))[:, :, None]
+    with open(path, "rb") as fh:
+        body = run(app, api, samples.zipped([("ct/CT_small.dcm", fh.read())]), {})
+    result = body["result"]
+    assert result["format"] == "dicom-zip" and result["shape"] == [128, 128, 1]
+    assert (result["modality"], result["units"]) == ("CT", "HU")
+    assert result["spacing_mm"][:2] == pytest.approx([float(ds.PixelSpacing[1]),
+                                                      float(ds.PixelSpacing[0])])
+    _assert_numpy_statistics(result, values)
+
+    before = stored(app)
+    with open(get_testdata_file("MR_truncated.dcm"), "rb") as fh:
+        response = submit(api, samples.zipped([("MR_truncated.dcm", fh.read())]), {})
+    assert response.status_code == 422
+    assert response.get_json()["error"].startswith("file: MR_truncated.dcm: truncated DICOM")
+    assert stored(app) == before
