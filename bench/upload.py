@@ -8,6 +8,8 @@ Celery pool process's peak RSS while it loads the volume (goal <= ~2x the volume
 """
 import io
 import os
+import shutil
+import tempfile
 import time
 import uuid
 
@@ -96,8 +98,10 @@ def run(app, opts):
     token = users.ensure_user(app, "bench-uploader", "operator")
     port = stack.free_port()
     base_url = f"http://127.0.0.1:{port}"
+    cache_dir = tempfile.mkdtemp(prefix="volume-cache-", dir=stack.OUT_DIR)
     web = stack.Proc("web", stack.web_argv(port, workers=1, threads=4),
-                     {"MAX_UPLOAD_MB": str(int(size_mb) + 16)}).start()
+                     {"MAX_UPLOAD_MB": str(int(size_mb) + 16),
+                      "VOLUME_CACHE_DIR": cache_dir}).start()
     worker = stack.worker("loader", concurrency=1).start()
     dispatcher = stack.dispatcher().start()
     try:
@@ -137,6 +141,7 @@ def run(app, opts):
         dispatcher.stop()
         worker.stop()
         web.stop()
+        shutil.rmtree(cache_dir, ignore_errors=True)
     growth_mb = (web_peak - rss_before) / 1024
     metrics = [
         {"name": f"web RSS growth uploading {size_mb:.0f} MB", "value": growth_mb, "unit": "MB",

@@ -69,6 +69,7 @@ def load():
         "VOLUME_CACHE_DIR": os.environ.get("VOLUME_CACHE_DIR", os.path.join(
             os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "var", "cache",
             "volumes")),
+        "VOLUME_CACHE_MB": _env_int("VOLUME_CACHE_MB", 8192),
         "POLL_INTERVAL_S": _env_float("POLL_INTERVAL_S", 2.0),
         "DISPATCH_SWEEP_S": _env_float("DISPATCH_SWEEP_S", 5.0),
         "DISPATCH_BATCH": _env_int("DISPATCH_BATCH", 200),

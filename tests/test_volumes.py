@@ -221,8 +221,13 @@ BAD_FILES = {
     "raw without shape": (b"\x01" * 64, {}, "params.shape: is required for a raw file"),
     "shape for an npy": (samples.npy_bytes(), {"shape": [1, 2, 3]},
                          "params.shape: only for raw files (this file is npy)"),
-    "nifti header corrupt": (lambda: _nifti_with(dim=[7, 0, 0, 0, 0, 0, 0, 0]), {},
-                             "file: "),
+    "nifti header with an unknown data type": (lambda: _nifti_with(datatype=9999), {},
+                                               "file: corrupt NIfTI header (data code 9999"),
+    "nifti header with an impossible offset": (lambda: _nifti_with(vox_offset=10), {},
+                                               "file: corrupt NIfTI header (vox offset 10"),
+    "nifti header with empty axes": (lambda: _nifti_with(dim=[3, 0, 4, 4, 1, 1, 1, 1]), {},
+                                     "file: corrupt NIfTI header: shape [0, 4, 4] has an"
+                                     " empty axis"),
     "nifti truncated": (samples.nifti_bytes()[:-100], {}, "file: truncated NIfTI"),
     "nifti.gz truncated": (samples.nifti_bytes(packed=True)[:-40], {},
                            "file: corrupt or truncated gzip"),
@@ -238,10 +243,12 @@ BAD_FILES = {
     "slices of different sizes": (lambda: samples.zipped(_slices(4, rows=Y + 2)), {},
                                   "file: slices of different sizes in one series: 20x24, 22x24"),
     "a DICOM slice cut short": (lambda: samples.zipped(_cut(samples.dicom_files(), 2, 1200)),
-                                {}, "file: "),
+                                {}, "file: slice-0190.dcm: truncated DICOM (pixel data needs"
+                                    " 1720 bytes, the file has 1200)"),
     "zip whose directory lies about a size": (
         lambda: samples.lie_about_size(samples.zipped(samples.dicom_files(),
-                                                      zipfile.ZIP_STORED), 3), {}, "file: "),
+                                                      zipfile.ZIP_STORED), 3), {},
+        "file: slice-0947.dcm: corrupt zip member (Bad CRC-32"),
 }
 
 

@@ -7,9 +7,11 @@ store every host shares, so the web copies that upload once, in chunks, to a loc
 file under VOLUME_CACHE_DIR and keeps a small per-process LRU of `np.memmap`s of it:
 a slice is then a strided read from the OS page cache (shared by every gunicorn
 worker), not a database read of the whole upload per image. Projections, a full
-pass over the volume, are kept per process as well.
+pass over the volume, are kept per process as well. The directory is kept under
+VOLUME_CACHE_MB by removing the least recently used copies.
 """
 import collections
+import contextlib
 import os
 import tempfile
 import threading
@@ -77,7 +79,30 @@ def _local_path(found):
             raise
         finally:
             db.session.rollback()
+        _prune(directory, current_app.config["VOLUME_CACHE_MB"] * 1024 * 1024, keep=path)
+    else:
+        os.utime(path)                   # recently used: pruned last
     return path
+
+
+def _prune(directory, budget, keep):
+    """Remove the least recently used copies until the directory fits `budget` bytes.
+
+    A copy another process has mapped stays readable there (the kernel keeps its pages).
+    """
+    entries = []
+    for entry in os.scandir(directory):
+        if entry.name.startswith("upload-") and entry.is_file():
+            info = entry.stat()
+            entries.append((info.st_mtime, info.st_size, entry.path))
+    total = sum(size for _, size, _ in entries)
+    for _, size, path in sorted(entries):
+        if total <= budget:
+            break
+        if path != keep:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            total -= size
 
 
 def volume(found):

@@ -208,6 +208,8 @@ def _inspect_nifti(fileobj, size, params, max_volume_bytes):
     if dtype.fields or dtype.kind not in "iuf":
         raise BadFile(f"file: the NIfTI data type {dtype} is not one a volume can have")
     shape = shape[:3]
+    if min(shape) < 1:
+        raise BadFile(f"file: corrupt NIfTI header: shape {list(shape)} has an empty axis")
     expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     if total < expected:
         raise BadFile(f"file: truncated NIfTI: {total} bytes{where}, its header (shape"
