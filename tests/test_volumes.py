@@ -370,3 +370,16 @@ def test_dicom_files_pydicom_ships(app, stack, api):
     assert response.status_code == 422
     assert response.get_json()["error"].startswith("file: MR_truncated.dcm: truncated DICOM")
     assert stored(app) == before
+
+
+def test_the_web_cache_directory_keeps_the_most_recently_used_copies(tmp_path):
+    import os
+    from dashboard.volumes import cache
+    for age, name in enumerate(["upload-3-c.bin", "upload-1-a.bin", "upload-2-b.bin"]):
+        path = tmp_path / name
+        path.write_bytes(b"\0" * 1000)
+        os.utime(path, (1_000_000 + age, 1_000_000 + age))
+    (tmp_path / ".partial-x").write_bytes(b"\0" * 5000)          # a copy still being written
+    cache._prune(str(tmp_path), 2000, keep=str(tmp_path / "upload-3-c.bin"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".partial-x", "upload-2-b.bin",
+                                                          "upload-3-c.bin"]
