@@ -11,8 +11,9 @@ from sqlalchemy import text
 
 from bench import stack as procs
 from bench.upload import memory_kb, post_file
-from conftest import Proc, RUN_DIR, free_port, wait_for
 from dashboard.extensions import db
+from tests.support.env import RUN_DIR
+from tests.support.procs import Proc, free_port, wait_for
 
 SIZE = 60 * 1024 * 1024
 LIMIT_KB = 64 * 1024

@@ -7,9 +7,10 @@ import pytest
 import requests
 from PIL import Image
 
-import volume_samples as samples
-from conftest import sign_in, wait_status
-from test_browser import Watch
+from tests import volume_samples as samples
+from tests.support.browser import browser_sign_in
+from tests.support.db import wait_status
+from tests.test_browser import Watch
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +34,7 @@ def test_slice_viewer_slider_and_window_preset(app, stack, live_server, page, ma
     request_id = response.json()["id"]
     assert wait_status(app, request_id, ("success", "failure"), 90)["status"] == "success"
 
-    sign_in(page, live_server, username, password)
+    browser_sign_in(page, live_server, username, password)
     page.goto(f"{live_server}/requests/{request_id}")
     axial = "img.slice[data-view=axial]"
     page.wait_for_selector(axial)

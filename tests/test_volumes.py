@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import text
 
-import volume_samples as samples
-from conftest import wait_status
 from dashboard.extensions import db
+from tests import volume_samples as samples
+from tests.support.db import wait_status
 
 X, Y, Z = samples.SHAPE
 CX, CY, CZ = samples.CUBE

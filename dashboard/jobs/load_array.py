@@ -8,7 +8,7 @@ from flask import current_app
 
 from .. import uploads
 from ..volumes import cache, formats, render
-from ..volumes.formats import DTYPES, MB
+from ..volumes.formats import DTYPES, MB, raw_volume as volume  # noqa: F401
 from ..volumes.render import png, projection, to_gray8  # noqa: F401  (this job's images)
 from ..volumes.stats import HISTOGRAM_BINS, statistics  # noqa: F401
 from . import InvalidInput, JobType, register
@@ -48,8 +48,10 @@ def check(params, upload_meta):
         except formats.BadFile as exc:
             raise InvalidInput(exc.message) from None
         params["format"] = found.format
-    elif params.get("format", "raw") != "raw" or "shape" not in params:
+    elif params.get("format", "raw") != "raw":
         raise InvalidInput("file: cannot be checked (no file content at submit)")
+    elif "shape" not in params:
+        raise InvalidInput("params.shape: is required")
     else:
         params["format"] = "raw"
     if params["format"] == "raw":

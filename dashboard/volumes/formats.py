@@ -103,6 +103,16 @@ def raw_dtype(params):
     return np.dtype(params.get("dtype", "float32")).newbyteorder(order)
 
 
+def raw_volume(data, shape, dtype, byte_order):
+    """Raw bytes as a read-only (x, y, z) array in C order, without copying."""
+    dt = np.dtype(dtype).newbyteorder("<" if byte_order == "little" else ">")
+    expected = int(np.prod(shape)) * dt.itemsize
+    if len(data) != expected:
+        raise ValueError(f"file holds {len(data)} bytes, shape {list(shape)} of {dtype}"
+                         f" needs {expected}")
+    return np.frombuffer(data, dtype=dt).reshape(shape)
+
+
 def _spacing(params):
     """The params' spacing in mm, or None."""
     spacing = params.get("spacing")

@@ -1,0 +1,65 @@
+"""The requests list's filters (status, job type, search) as parsed from the query string."""
+from werkzeug.datastructures import MultiDict
+
+from dashboard import jobs
+from dashboard.queries import Filters
+
+TASK_ID = "3F2B8C1E-0A4D-4E5F-9A6B-7C8D9E0F1A2B"
+
+
+def filters(**args):
+    return Filters(MultiDict(args), jobs.REGISTRY)
+
+
+def test_no_filters_match_everything():
+    parsed = filters()
+    assert parsed.errors == [] and parsed.args() == {}
+    assert parsed.where() == ("true", {})
+
+
+def test_known_status_and_job_type_are_kept():
+    parsed = filters(status="failure", job_type="load_array")
+    assert parsed.errors == []
+    assert parsed.args() == {"status": "failure", "job_type": "load_array"}
+
+
+def test_unknown_values_are_errors_naming_the_field():
+    parsed = filters(status="broken", job_type="nope")
+    assert parsed.errors == ["status: unknown status 'broken'",
+                             "job_type: unknown job type 'nope'"]
+
+
+def test_an_unknown_value_is_shown_capped():
+    [error] = filters(status="s" * 500).errors
+    assert error == f"status: unknown status {'s' * 40!r}"
+
+
+def test_search_text_is_trimmed_capped_and_freed_of_nul():
+    assert filters(q="  alice \x00 ").q == "alice"
+    assert len(filters(q="a" * 1000).q) == 200
+    assert filters(q="   ").args() == {}
+
+
+def test_a_number_searches_the_request_id():
+    assert filters(q="42").where()[1] == {"q_id": 42}
+
+
+def test_a_number_too_long_for_an_id_searches_names():
+    assert "q_id" not in filters(q="1" * 19).where()[1]
+    assert "q_id" not in filters(q="\u0664\u0662").where()[1], "Arabic-Indic digits are text"
+
+
+def test_a_task_id_is_searched_in_lower_case():
+    assert filters(q=TASK_ID).where()[1] == {"q": TASK_ID.lower()}
+
+
+def test_a_name_search_escapes_like_wildcards():
+    params = filters(q=r"50%_off\x").where()[1]
+    assert params["q"] == r"50%_off\x"
+    assert params["pat"] == r"%50\%\_off\\x%"
+
+
+def test_filters_combine():
+    where, params = filters(status="failure", job_type="simulate", q="7").where()
+    assert params == {"status": "failure", "job_type": "simulate", "q_id": 7}
+    assert where.count(" AND ") == 2
