@@ -11,10 +11,14 @@ def filters(**args):
     return Filters(MultiDict(args), jobs.REGISTRY)
 
 
+NOTHING = {"status": None, "job_type": None, "request_id": None, "task_id": None,
+           "who_or_file": None, "file_pattern": None}
+
+
 def test_no_filters_match_everything():
     parsed = filters()
     assert parsed.errors == [] and parsed.args() == {}
-    assert parsed.where() == ("true", {})
+    assert parsed.values() == NOTHING
 
 
 def test_known_status_and_job_type_are_kept():
@@ -41,25 +45,25 @@ def test_search_text_is_trimmed_capped_and_freed_of_nul():
 
 
 def test_a_number_searches_the_request_id():
-    assert filters(q="42").where()[1] == {"q_id": 42}
+    assert filters(q="42").values() == {**NOTHING, "request_id": 42}
 
 
 def test_a_number_too_long_for_an_id_searches_names():
-    assert "q_id" not in filters(q="1" * 19).where()[1]
-    assert "q_id" not in filters(q="\u0664\u0662").where()[1], "Arabic-Indic digits are text"
+    assert filters(q="1" * 19).values()["request_id"] is None
+    assert filters(q="1" * 19).values()["who_or_file"] == "1" * 19
+    assert filters(q="\u0664\u0662").values()["request_id"] is None, "Arabic-Indic digits are text"
 
 
 def test_a_task_id_is_searched_in_lower_case():
-    assert filters(q=TASK_ID).where()[1] == {"q": TASK_ID.lower()}
+    assert filters(q=TASK_ID).values() == {**NOTHING, "task_id": TASK_ID.lower()}
 
 
 def test_a_name_search_escapes_like_wildcards():
-    params = filters(q=r"50%_off\x").where()[1]
-    assert params["q"] == r"50%_off\x"
-    assert params["pat"] == r"%50\%\_off\\x%"
+    values = filters(q=r"50%_off\x").values()
+    assert values["who_or_file"] == r"50%_off\x"
+    assert values["file_pattern"] == r"%50\%\_off\\x%"
 
 
 def test_filters_combine():
-    where, params = filters(status="failure", job_type="simulate", q="7").where()
-    assert params == {"status": "failure", "job_type": "simulate", "q_id": 7}
-    assert where.count(" AND ") == 2
+    values = filters(status="failure", job_type="simulate", q="7").values()
+    assert values == {**NOTHING, "status": "failure", "job_type": "simulate", "request_id": 7}
