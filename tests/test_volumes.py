@@ -383,3 +383,29 @@ def test_the_web_cache_directory_keeps_the_most_recently_used_copies(tmp_path):
     cache._prune(str(tmp_path), 2000, keep=str(tmp_path / "upload-3-c.bin"))
     assert sorted(p.name for p in tmp_path.iterdir()) == [".partial-x", "upload-2-b.bin",
                                                           "upload-3-c.bin"]
+
+
+def test_a_dicom_slice_without_rows_is_refused_not_a_crash(app, api):
+    import pydicom
+    name, data = samples.dicom_files()[0]
+    ds = pydicom.dcmread(io.BytesIO(data))
+    del ds.Rows
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    before = stored(app)
+    response = submit(api, samples.zipped([(name, buffer.getvalue())]), {})
+    assert response.status_code == 422
+    assert response.get_json()["error"].startswith("file: ")
+    assert stored(app) == before
+
+
+@pytest.mark.parametrize("name", ["npy", "nifti", "nifti-gz", "dicom-zip"])
+def test_every_cut_of_a_good_file_is_refused_with_a_reason(app, api, name):
+    data = FILES[name][0]()
+    before = stored(app)
+    for keep in sorted({10, 100, 347, 400, 1000, len(data) // 3, len(data) // 2, len(data) - 1}):
+        response = submit(api, data[:keep], {})
+        assert response.status_code == 422, (name, keep, response.get_json())
+        assert response.get_json()["error"].startswith(("file: ", "params.shape: is required")), \
+            (name, keep, response.get_json())
+    assert stored(app) == before

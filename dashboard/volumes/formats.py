@@ -88,6 +88,11 @@ def inspect(fileobj, size, params, max_volume_bytes):
     try:
         found = {"raw": _inspect_raw, "npy": _inspect_npy, "nifti": _inspect_nifti,
                  "dicom-zip": _inspect_zip}[fmt](fileobj, size, params, max_volume_bytes)
+    except BadFile:
+        raise
+    except Exception as exc:  # noqa: BLE001  (whatever a parser trips on, the file is bad)
+        raise BadFile(f"file: not a readable {fmt} volume ({exc.__class__.__name__}:"
+                      f" {str(exc)[:160]})") from exc
     finally:
         fileobj.seek(0)
     voxels = int(np.prod(found.shape, dtype=np.int64))
@@ -282,7 +287,7 @@ def _dicom(archive, info, pixels):
         return None
     except zipfile.BadZipFile as exc:
         raise BadFile(f"file: {info.filename[:100]}: corrupt zip member ({str(exc)[:200]})")
-    except (EOFError, ValueError, OSError, KeyError, TypeError, AttributeError) as exc:
+    except Exception as exc:  # noqa: BLE001  (a parser's failure on untrusted bytes)
         raise BadFile(f"file: {info.filename[:100]}: truncated or corrupt DICOM"
                       f" ({exc.__class__.__name__}: {str(exc)[:160]})")
 
