@@ -120,6 +120,12 @@ def test_each_format_loads_with_numpy_statistics_and_the_cube_in_place(app, stac
     assert described["shape"] == [X, Y, Z]
     assert described["slices"] == {"axial": Z, "coronal": Y, "sagittal": X}
     assert {"soft_tissue", "lung", "bone", "pet", "full"} <= set(described["windows"])
+    assert (described["windows"]["lung"]["level"], described["windows"]["lung"]["width"]) == (
+        -600.0, 1500.0)
+    low, high = np.percentile(values, [0.5, 99.5])
+    pet, step = described["windows"]["pet"], (values.max() - values.min()) / 4096
+    assert pet["level"] - pet["width"] / 2 == pytest.approx(low, abs=2 * step)
+    assert pet["level"] + pet["width"] / 2 == pytest.approx(high, abs=2 * step)
     # A window whose level sits between the background and the cube: the cube alone is white.
     window = f"level={(background + cube) / 2}&width=1"
     base = f"/requests/{body['id']}/volume"
