@@ -4,13 +4,13 @@
 dispatcher is handing requests to the broker.
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
