@@ -58,6 +58,8 @@ def load():
         "NOTIFY_ON_SUCCESS": os.environ.get(
             "NOTIFY_ON_SUCCESS", "1" if os.environ.get("SMTP_HOST") else "0") == "1",
         "SMTP_PORT": _env_int("SMTP_PORT", 25),
+        # Where emails link to (the request page is DASHBOARD_URL/requests/<id>).
+        "DASHBOARD_URL": os.environ.get("DASHBOARD_URL", f"http://{web_host}:{web_port}"),
         "SMTP_FROM": os.environ.get("SMTP_FROM", "dashboard@localhost"),
         "MAX_UPLOAD_MB": max_upload_mb,
         # Werkzeug refuses bodies past this with 413 before anything is stored.
@@ -70,6 +72,14 @@ def load():
         "REPUBLISH_AFTER_S": _env_float("REPUBLISH_AFTER_S", 60.0),
         # Seconds the /flower/ proxy waits for Flower (connect, then each read).
         "FLOWER_TIMEOUT_S": _env_float("FLOWER_TIMEOUT_S", 30.0),
+        # Schedules (dashboard/beat.py): how often beat reads the table; a fire time older
+        # than the grace when beat first sees it was missed (catch_up decides).
+        "SCHEDULE_TICK_S": _env_float("SCHEDULE_TICK_S", 1.0),
+        "SCHEDULE_GRACE_S": _env_float("SCHEDULE_GRACE_S", 10.0),
+        # Retention (dashboard/retention.py): finished requests older than this go; 0 keeps all.
+        "RETENTION_DAYS": _env_int("RETENTION_DAYS", 90),
+        "RETENTION_BATCH": _env_int("RETENTION_BATCH", 1000),
+        "RETENTION_EVERY_S": _env_float("RETENTION_EVERY_S", 3600.0),
         "ADMIN_PASSWORD": os.environ.get("DASHBOARD_ADMIN_PASSWORD", ""),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

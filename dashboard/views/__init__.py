@@ -14,6 +14,7 @@ def init_app(app):
     from ..extensions import csrf
     from . import api, auth, health, requests, schedules, workers
     from . import audit, flower, users
+    from . import schedules_api  # noqa: F401  (adds the /api/schedules routes to api.bp)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(requests.bp)
