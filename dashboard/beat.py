@@ -24,15 +24,14 @@ from .extensions import db
 log = logging.getLogger(__name__)
 
 
-def _fire_one(schedule_id, grace_s):
-    """Fire one schedule's due times in one transaction; returns the request ids made."""
+def _fire_one(schedule_id, now, grace_s):
+    """Fire one schedule's times due by `now` in one transaction; returns the request ids made."""
     row = db.session.execute(text(
-        "SELECT *, clock_timestamp() AS now FROM schedules WHERE id = :id AND enabled"
-        " FOR UPDATE SKIP LOCKED"), {"id": schedule_id}).mappings().first()
-    if row is None:  # disabled meanwhile, deleted, or another beat holds it this tick
+        "SELECT * FROM schedules WHERE id = :id AND enabled AND handled_until < :now"
+        " FOR UPDATE SKIP LOCKED"), {"id": schedule_id, "now": now}).mappings().first()
+    if row is None:  # disabled meanwhile, deleted, another beat holds it or was here later
         db.session.rollback()
         return []
-    now = row["now"]
     on_time, missed = schedules.due(row, row["handled_until"], now, grace_s)
     fire = ([missed] if missed is not None and row["catch_up"] == "once" else []) + on_time
     made, params = [], json.dumps(row["params"])
@@ -55,13 +54,15 @@ def _fire_one(schedule_id, grace_s):
 
 def fire_due(grace_s):
     """One tick over every enabled schedule; returns the ids of the requests it made."""
-    ids = db.session.execute(text("SELECT id FROM schedules WHERE enabled ORDER BY id")).scalars()
-    ids = list(ids)
+    # One database clock reading per tick: every schedule is judged at the same moment.
+    now = db.session.execute(text("SELECT clock_timestamp()")).scalar()
+    ids = list(db.session.execute(text("SELECT id FROM schedules WHERE enabled ORDER BY id"))
+               .scalars())
     db.session.rollback()
     made = []
     for schedule_id in ids:
         try:
-            made += _fire_one(schedule_id, grace_s)
+            made += _fire_one(schedule_id, now, grace_s)
         except DBAPIError:
             db.session.rollback()
             raise
