@@ -28,8 +28,7 @@ MAX_EVERY_S = 366 * 86400
 CATCH_UP = ("skip", "once")
 FIELDS = ("name", "job_type", "params", "cron", "every_s", "timezone", "enabled", "catch_up")
 CRON_FIELDS = ("minute", "hour", "day of month", "month", "day of week")
-# Limits that hold for any timezone name a user sends (IANA names are short ASCII).
-_TZ_NAMES = None
+_TZ_NAMES = None  # the IANA names, read once
 
 COLUMNS = """
 s.id, s.name, s.job_type, s.params, s.cron, s.every_s, s.timezone, s.enabled, s.catch_up,
@@ -46,6 +45,11 @@ def _timezones():
     if _TZ_NAMES is None:
         _TZ_NAMES = frozenset(available_timezones()) | {"UTC"}
     return _TZ_NAMES
+
+
+def timezone_names():
+    """Every IANA timezone name, sorted (for the form's suggestions)."""
+    return sorted(_timezones())
 
 
 def check_cron(expr):
