@@ -56,9 +56,13 @@ def fire_due(grace_s):
     """One tick over every enabled schedule; returns the ids of the requests it made."""
     # One database clock reading per tick: every schedule is judged at the same moment.
     now = db.session.execute(text("SELECT clock_timestamp()")).scalar()
-    ids = list(db.session.execute(text("SELECT id FROM schedules WHERE enabled ORDER BY id"))
-               .scalars())
+    rows = db.session.execute(text(
+        "SELECT id, cron, every_s, timezone, handled_until FROM schedules"
+        " WHERE enabled ORDER BY id")).mappings().all()
     db.session.rollback()
+    # Only a schedule with something due is locked and written: an idle tick is one SELECT.
+    ids = [r["id"] for r in rows if r["handled_until"] < now
+           and any(schedules.due(r, r["handled_until"], now, grace_s))]
     made = []
     for schedule_id in ids:
         try:
