@@ -180,3 +180,42 @@ def test_changes_take_effect_at_the_next_tick(app, stack, beats, sched_api):
     late = [row for row in fired(app, schedule_id) if row[2] > disabled + timedelta(seconds=2)]
     assert late == []
     assert beat.alive()
+
+
+def test_beat_killed_mid_tick_leaves_nothing_half_done(app, stack, beats, sched_api):
+    """Beat is SIGKILLed while its tick waits inside the transaction (the request INSERT is
+    blocked by a table lock the test holds): nothing of that tick commits, and the beat that
+    takes over makes that fire time's request exactly once."""
+    schedule_id = sched_api.create(name="mid-tick")
+    first = beats.start("beat-e")
+    wait_for(lambda: fired(app, schedule_id), 40, interval=0.2, what="a first fire")
+    with app.app_context():
+        engine = db.engine
+        blocker = engine.connect()
+    try:
+        # Hold a lock that blocks INSERTs into requests just before the next fire time.
+        upcoming = slots(fired(app, schedule_id))[-1] + timedelta(seconds=EVERY)
+        pause = (upcoming - now()).total_seconds() - 1.0
+        if pause > 0:
+            time.sleep(pause)
+        transaction = blocker.begin()
+        blocker.execute(text("LOCK TABLE requests IN SHARE ROW EXCLUSIVE MODE"))
+
+        def beat_waits_on_insert():
+            blocker.execute(text("SELECT pg_stat_clear_snapshot()"))  # fresh activity view
+            return blocker.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND query LIKE '%INSERT INTO requests%schedule_id%'")).scalar()
+        wait_for(beat_waits_on_insert, 3 * EVERY, interval=0.1, what="beat blocked mid-tick")
+        first.stop(signal.SIGKILL)
+        second = beats.start("beat-f")
+        time.sleep(1)
+        transaction.rollback()
+    finally:
+        blocker.close()
+    wait_for(lambda: slots(fired(app, schedule_id))[-1] >= upcoming + timedelta(seconds=EVERY),
+             60, interval=0.5, what="firing on after the kill")
+    times = slots(fired(app, schedule_id))
+    assert_contiguous(times)
+    assert times.count(upcoming) == 1
+    assert second.alive()
