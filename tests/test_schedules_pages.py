@@ -95,6 +95,9 @@ def test_actions_need_csrf_and_operator_and_are_audited(app, make_user):
     history = parse_table(browser.get(f"/schedules/{sid}/history").get_data(as_text=True),
                           "requests")
     assert len(history) == 1 and "manual" in history[0]["cells"][2]["text"]
+    made = history[0]["attrs"]["data-request"]
+    page = browser.get(f"/requests/{made}").get_data(as_text=True)
+    assert f'href="/schedules/{sid}">quarter-hourly</a> — manual run' in page
     viewer, vpass, _ = make_user("viewer", username="watcher")
     other = Browserless(app, viewer, vpass)
     assert other.action(f"/schedules/{sid}/delete").status_code == 403
