@@ -56,6 +56,8 @@ def check_cron(expr):
     """A five-field cron expression, normalised, or InvalidInput naming the bad field."""
     if not isinstance(expr, str):
         raise InvalidInput("cron: must be a string of five fields, e.g. '*/15 * * * *'")
+    if len(expr) > 120:
+        raise InvalidInput("cron: at most 120 characters")
     fields = expr.split()
     if len(fields) != 5:
         raise InvalidInput(f"cron: needs five fields (minute hour day-of-month month"

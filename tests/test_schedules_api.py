@@ -157,4 +157,6 @@ def test_builtin_is_read_only_and_viewer_cannot_change(app, client, sched_api, m
                     content_type="application/json")
     assert r.status_code == 403
     assert count(app, "schedules") == 0
+    [refusal] = audit(app, "schedule_create")
+    assert (refusal["outcome"], refusal["username"]) == ("forbidden", "sched-viewer")
     assert client.get("/api/schedules").status_code == 401

@@ -111,6 +111,7 @@ def test_actions_need_csrf_and_operator_and_are_audited(app, make_user):
     assert stored(app) == []
     actions = [e["action"] for e in audit(app, "schedule_update")]
     assert len(actions) == 2  # disable, edit
-    [deleted] = audit(app, "schedule_delete")
+    refused, deleted = audit(app, "schedule_delete")
+    assert (refused["outcome"], refused["username"]) == ("forbidden", "watcher")
     assert deleted["detail"]["before"]["name"] == "minutely"
     assert json.dumps(deleted["detail"]["after"]) == "null"

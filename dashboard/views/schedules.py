@@ -72,7 +72,7 @@ def index():
 
 @bp.route("/schedules", methods=["POST"])
 @require_role("operator")
-def create():
+def schedule_create():
     """Store a schedule from the form; 422/409 shows the form again with the reason."""
     data = _form_values()
     try:
@@ -131,7 +131,7 @@ def detail(schedule_id):
 
 @bp.route("/schedules/<int:schedule_id>", methods=["POST"])
 @require_role("operator")
-def edit(schedule_id):
+def schedule_update(schedule_id):
     """Save the edit form."""
     row = _row_or_404(schedule_id)
     data = _form_values()
@@ -147,7 +147,7 @@ def edit(schedule_id):
 
 @bp.route("/schedules/<int:schedule_id>/<any(enable, disable):action>", methods=["POST"])
 @require_role("operator")
-def toggle(schedule_id, action):
+def schedule_toggle(schedule_id, action):
     """Enable or disable (takes effect at beat's next tick)."""
     _row_or_404(schedule_id)
     schedules.update(schedule_id, {"enabled": action == "enable"}, current_user.username)
@@ -156,7 +156,7 @@ def toggle(schedule_id, action):
 
 @bp.route("/schedules/<int:schedule_id>/delete", methods=["POST"])
 @require_role("operator")
-def delete(schedule_id):
+def schedule_delete(schedule_id):
     """Delete a schedule (the requests it made stay)."""
     row = _row_or_404(schedule_id)
     schedules.delete(schedule_id, current_user.username)
@@ -165,7 +165,7 @@ def delete(schedule_id):
 
 @bp.route("/schedules/<int:schedule_id>/run", methods=["POST"])
 @require_role("operator")
-def run(schedule_id):
+def schedule_run(schedule_id):
     """Run now: one manual request at once."""
     _row_or_404(schedule_id)
     request_id = schedules.run_now(schedule_id, current_user.username)

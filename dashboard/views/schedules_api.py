@@ -33,7 +33,7 @@ def _target(schedule_id):
 
 @bp.route("/schedules", methods=["GET"])
 @require_role("viewer")
-def schedules_index():
+def schedule_list():
     """Every schedule (operators' ones by name, then the built-in periodic tasks)."""
     return jsonify([schedule_dict(r) for r in schedules.all_schedules()]
                    + periodic.entries())
@@ -41,7 +41,7 @@ def schedules_index():
 
 @bp.route("/schedules", methods=["POST"])
 @require_role("operator")
-def schedules_create():
+def schedule_create():
     """Create a schedule: 201; 422 naming the field; 409 for a name in use."""
     try:
         schedule_id = schedules.create(_body(), current_user.username)
@@ -49,13 +49,13 @@ def schedules_create():
         schedules.refused("schedule_create", exc.message)
         return error(exc.message, exc.status)
     response = jsonify(schedule_dict(schedules.get(schedule_id)))
-    response.headers["Location"] = url_for("api.schedules_show", schedule_id=schedule_id)
+    response.headers["Location"] = url_for("api.schedule_show", schedule_id=schedule_id)
     return response, 201
 
 
 @bp.route("/schedules/<schedule_id>", methods=["GET"])
 @require_role("viewer")
-def schedules_show(schedule_id):
+def schedule_show(schedule_id):
     """One schedule (a built-in one by its name)."""
     for entry in periodic.entries():
         if entry["id"] == schedule_id:
@@ -66,7 +66,7 @@ def schedules_show(schedule_id):
 
 @bp.route("/schedules/<schedule_id>", methods=["PATCH"])
 @require_role("operator")
-def schedules_update(schedule_id):
+def schedule_update(schedule_id):
     """Change any of a schedule's fields: 200; 422/409 as for create."""
     row, failed = _target(schedule_id)
     if failed:
@@ -83,7 +83,7 @@ def schedules_update(schedule_id):
 
 @bp.route("/schedules/<schedule_id>", methods=["DELETE"])
 @require_role("operator")
-def schedules_delete(schedule_id):
+def schedule_delete(schedule_id):
     """Delete a schedule: 204 (the requests it made stay)."""
     row, failed = _target(schedule_id)
     if failed:
@@ -94,7 +94,7 @@ def schedules_delete(schedule_id):
 
 @bp.route("/schedules/<schedule_id>/run", methods=["POST"])
 @require_role("operator")
-def schedules_run(schedule_id):
+def schedule_run(schedule_id):
     """Run now: 201 with the request it made (manual: no fire time)."""
     row, failed = _target(schedule_id)
     if failed:
