@@ -8,9 +8,9 @@ import time
 
 from sqlalchemy import text
 
-from conftest import wait_for
+from tests.support.procs import wait_for
 from dashboard.extensions import db
-from test_beat import beat_proc
+from tests.test_beat import beat_proc
 
 
 def test_measure(app, stack, api, make_user):

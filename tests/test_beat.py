@@ -14,7 +14,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from conftest import BIN, RUN_DIR, Proc, wait_for
+from tests.support.env import BIN, RUN_DIR
+from tests.support.procs import Proc, wait_for
 from dashboard.extensions import db
 
 EVERY = 5

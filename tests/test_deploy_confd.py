@@ -6,7 +6,7 @@ import shlex
 
 from supervisor.options import ServerOptions
 
-from conftest import ROOT
+from tests.support.env import ROOT
 
 CONF_D = os.path.join(ROOT, "deploy", "conf.d")
 PROGRAMS = {"web", "dispatcher", "worker1", "worker2", "beat", "flower"}

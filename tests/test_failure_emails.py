@@ -5,11 +5,13 @@ import time
 
 from sqlalchemy import text
 
-from conftest import BIN, RUN_DIR, Proc, free_port, wait_for, wait_status
-from control_helpers import TokenClient, audit, sql, submit
+from tests.support.db import audit_rows, sql, wait_status
+from tests.support.env import BIN, RUN_DIR
+from tests.support.http import submit, TokenClient
+from tests.support.procs import free_port, Proc, wait_for
 from dashboard import notify
 from dashboard.extensions import db
-from test_callbacks import mail_stack, mailer, smtp  # noqa: F401  (the SMTP-configured stack)
+from tests.test_callbacks import mail_stack, mailer, smtp  # noqa: F401  (the SMTP-configured stack)
 
 FAIL = {"min_seconds": 0, "max_seconds": 0, "fail_rate": 1}
 
@@ -30,7 +32,7 @@ def test_final_failure_emails_the_submitter_with_a_link(app, mailer, make_user):
     assert message["subject"] == f"Request #{request_id} (simulate) failed"
     assert f"/requests/{request_id}" in message["body"]
     assert "SimulatedFailure" in message["body"]
-    [entry] = wait_for(lambda: audit(app, "notify", request_id), 30, what="notify audit")
+    [entry] = wait_for(lambda: audit_rows(app, "notify", request_id), 30, what="notify audit")
     assert entry["outcome"] == "sent" and entry["detail"]["status"] == "failure"
 
 
@@ -74,7 +76,7 @@ def test_send_failure_is_audited_and_changes_nothing(app, mailer, make_user):
     client = _user_with_email(app, make_user, "dora")
     request_id = submit(client, FAIL)
     wait_status(app, request_id, "failure", timeout=60)
-    wait_for(lambda: audit(app, "notify", request_id), 30, what="the first notify")
+    wait_for(lambda: audit_rows(app, "notify", request_id), 30, what="the first notify")
     closed = free_port()
     with app.app_context():
         before = dict(db.session.execute(text("SELECT * FROM requests WHERE id = :id"),
@@ -89,5 +91,5 @@ def test_send_failure_is_audited_and_changes_nothing(app, mailer, make_user):
                                         {"id": request_id}).mappings().one())
         db.session.rollback()
     assert after == before
-    entries = audit(app, "notify", request_id)
+    entries = audit_rows(app, "notify", request_id)
     assert entries[-1]["outcome"] == "error: ConnectionRefusedError"

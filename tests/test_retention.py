@@ -3,7 +3,7 @@ with their attempts, artifacts and unshared uploads, in batches; active ones and
 import pytest
 from sqlalchemy import text
 
-from control_helpers import audit
+from tests.support.db import audit_rows
 from dashboard import retention, tasks
 from dashboard.extensions import db
 
@@ -75,7 +75,7 @@ def test_deletes_exactly_what_retention_allows(app, seeded):
         assert remaining("audit_log") >= set(ids.values())
         assert q("SELECT last_request_id FROM schedules WHERE name = 'kept'").scalar() is None
         db.session.rollback()
-    [entry] = audit(app, "retention")
+    [entry] = audit_rows(app, "retention")
     assert entry["username"] == "tester" and entry["detail"]["requests"] == 3
     assert entry["detail"]["days"] == 90 and entry["detail"]["uploads"] == 1
     with app.app_context():

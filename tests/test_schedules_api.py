@@ -4,8 +4,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from conftest import wait_status
-from control_helpers import audit
+from tests.support.db import audit_rows, wait_status
 from dashboard.extensions import db
 
 GOOD = {"name": "nightly sim", "job_type": "simulate",
@@ -54,7 +53,7 @@ def test_create_lists_and_answers_next_runs(app, sched_api):
     assert [s["name"] for s in mine] == ["nightly sim"]
     builtin = {s["name"] for s in listed if s["builtin"]}
     assert {"auto-retry", "reap-lost-attempts", "compact-status-counts", "retention"} <= builtin
-    [entry] = audit(app, "schedule_create")
+    [entry] = audit_rows(app, "schedule_create")
     assert entry["detail"]["before"] is None and entry["detail"]["after"]["cron"] == "*/15 * * * *"
 
 
@@ -82,7 +81,7 @@ def test_bad_input_names_the_field_and_stores_nothing(app, sched_api, change, fi
     assert r.status_code == status, r.get_json()
     assert r.get_json()["error"].startswith(f"{field}:"), r.get_json()
     assert count(app, "schedules") == 0
-    assert audit(app, "schedule_create")[-1]["outcome"] == "refused"
+    assert audit_rows(app, "schedule_create")[-1]["outcome"] == "refused"
 
 
 def test_duplicate_name_is_409_and_patch_validates_too(app, sched_api):
@@ -106,7 +105,7 @@ def test_patch_changes_audited_with_before_and_after(app, sched_api):
     body = r.get_json()
     assert (body["cron"], body["every_s"], body["enabled"]) == ("0 9 * * 1-5", None, False)
     assert body["next_runs"] == [] and body["updated_by"] == "sched-op"
-    [entry] = audit(app, "schedule_update")
+    [entry] = audit_rows(app, "schedule_update")
     assert entry["detail"]["before"]["every_s"] == 3600 and entry["detail"]["before"]["enabled"]
     assert entry["detail"]["after"]["cron"] == "0 9 * * 1-5"
     assert entry["username"] == "sched-op"
@@ -119,7 +118,7 @@ def test_delete_is_204_and_keeps_the_requests(app, sched_api):
     assert sched_api.call("GET", f"/api/schedules/{created['id']}").status_code == 404
     assert sched_api.call("DELETE", f"/api/schedules/{created['id']}").status_code == 404
     assert sched_api.call("GET", f"/api/requests/{made['id']}").status_code == 200
-    [entry] = audit(app, "schedule_delete")
+    [entry] = audit_rows(app, "schedule_delete")
     assert entry["detail"]["before"]["name"] == "nightly sim" and entry["detail"]["after"] is None
 
 
@@ -157,6 +156,6 @@ def test_builtin_is_read_only_and_viewer_cannot_change(app, client, sched_api, m
                     content_type="application/json")
     assert r.status_code == 403
     assert count(app, "schedules") == 0
-    [refusal] = audit(app, "schedule_create")
+    [refusal] = audit_rows(app, "schedule_create")
     assert (refusal["outcome"], refusal["username"]) == ("forbidden", "sched-viewer")
     assert client.get("/api/schedules").status_code == 401

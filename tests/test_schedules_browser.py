@@ -3,9 +3,9 @@ then watch its first request appear in the schedule's history (real beat, dispat
 import pytest
 from playwright.sync_api import expect
 
-from conftest import sign_in
-from test_beat import beat_proc
-from test_browser import Watch
+from tests.support.browser import browser_sign_in
+from tests.test_beat import beat_proc
+from tests.test_browser import Watch
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +20,7 @@ def beat():
 def test_create_schedule_preview_and_first_request(live_server, stack, page, make_user, beat):
     watch = Watch(page)
     user, password, _ = make_user("operator", username="clicker")
-    sign_in(page, live_server, user, password)
+    browser_sign_in(page, live_server, user, password)
     page.goto(f"{live_server}/schedules")
     page.fill("#s-name", "browser <every five>")
     page.select_option("#s-job-type", "simulate")

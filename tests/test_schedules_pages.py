@@ -3,7 +3,9 @@ import json
 
 from sqlalchemy import text
 
-from control_helpers import Browserless, audit, parse_table
+from tests.support.db import audit_rows
+from tests.support.html import parse_table
+from tests.support.http import Browserless
 from dashboard.extensions import db
 
 
@@ -34,10 +36,8 @@ def test_create_through_the_form_then_list_and_detail(app, make_user):
     assert cells[0] == "quarter-hourly" and cells[1] == "simulate"
     assert cells[2].startswith("every 15 minutes")
     assert cells[6] == "formy"
-    builtin = [r["attrs"]["data-schedule"] for r in parse_table(html, "schedules")
-               if r["attrs"].get("data-schedule", "").isalpha() or "-" in
-               r["attrs"].get("data-schedule", "")]
-    assert {"auto-retry", "retention"} <= set(builtin)
+    builtin = {r["attrs"]["data-schedule"] for r in parse_table(html, "builtin")}
+    assert {"auto-retry", "retention", "reap-lost-attempts", "compact-status-counts"} <= builtin
     detail = browser.get(r.headers["Location"]).get_data(as_text=True)
     assert "quarter-hourly" in detail and "JST" in detail
 
@@ -109,9 +109,9 @@ def test_actions_need_csrf_and_operator_and_are_audited(app, make_user):
     assert (stored(app)[0]["every_s"], stored(app)[0]["cron"]) == (60, None)
     assert browser.action(f"/schedules/{sid}/delete").status_code == 204
     assert stored(app) == []
-    actions = [e["action"] for e in audit(app, "schedule_update")]
+    actions = [e["action"] for e in audit_rows(app, "schedule_update")]
     assert len(actions) == 2  # disable, edit
-    refused, deleted = audit(app, "schedule_delete")
+    refused, deleted = audit_rows(app, "schedule_delete")
     assert (refused["outcome"], refused["username"]) == ("forbidden", "watcher")
     assert deleted["detail"]["before"]["name"] == "minutely"
     assert json.dumps(deleted["detail"]["after"]) == "null"
