@@ -78,8 +78,14 @@ def record_failure(request, exc, traceback):
                            error=describe(exc, getattr(request, "timelimit", None)),
                            traceback=traceback or None)
     db.session.commit()
-    if row is not None and current_app.config["SMTP_HOST"]:
-        notify_failed.delay(request.args[0])  # emails only if no auto-retry follows
+    if row is not None:
+        _tell_if_final(request.args[0])
+
+
+def _tell_if_final(request_id):
+    """After a recorded failure or timeout: queue the email (sent only if no auto-retry follows)."""
+    if current_app.config["SMTP_HOST"]:
+        notify_failed.delay(request_id)
 
 
 @shared_task(name="dashboard.notify_failed")
@@ -106,7 +112,7 @@ def auto_retry():
 @periodic.recorded("reap-lost-attempts")
 def reap_lost():
     """Beat: running attempts no worker holds any more (failure not recorded) end as failure."""
-    return recovery.reap_lost()
+    return recovery.reap_lost(on_lost=_tell_if_final)
 
 
 @shared_task(name="dashboard.compact_counts")

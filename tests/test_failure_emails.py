@@ -93,3 +93,28 @@ def test_send_failure_is_audited_and_changes_nothing(app, mailer, make_user):
     assert after == before
     entries = audit_rows(app, "notify", request_id)
     assert entries[-1]["outcome"] == "error: ConnectionRefusedError"
+
+
+def test_a_reaped_attempt_is_a_final_failure_too(app, mailer, make_user):
+    """The lost-attempt reaper ends a running attempt its worker no longer holds as failure;
+    the submitter hears of it like of any final failure."""
+    from dashboard import tasks
+    _user_with_email(app, make_user, "rita")
+    sql(app, "INSERT INTO requests (job_type, status, attempt, task_id, worker, submitted_by,"
+        " started_at) VALUES ('simulate', 'running', 1, gen_random_uuid()::text, 'mailer@test',"
+        " 'rita', now() - interval '2 minutes')")
+    sql(app, "INSERT INTO attempts (request_id, number, status, task_id, worker, triggered_by)"
+        " SELECT id, 1, 'running', task_id, worker, 'rita' FROM requests")
+    with app.app_context():
+        request_id = db.session.execute(text("SELECT id FROM requests")).scalar()
+        db.session.rollback()
+        saved = dict(app.config)
+        app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=mailer.port)
+        try:
+            assert tasks.reap_lost.run() == 1  # queues the email task for the SMTP worker
+        finally:
+            app.config.update(SMTP_HOST=saved["SMTP_HOST"], SMTP_PORT=saved["SMTP_PORT"])
+    wait_for(lambda: mailer.messages, 30, what="the reaped failure's email")
+    [message] = mailer.messages
+    assert message["subject"] == f"Request #{request_id} (simulate) failed"
+    assert "no longer runs this attempt" in message["body"]
