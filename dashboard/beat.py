@@ -18,7 +18,7 @@ from celery.beat import PersistentScheduler
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from . import lifecycle, periodic, schedules
+from . import lifecycle, schedules
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -109,5 +109,3 @@ class DatabaseScheduler(PersistentScheduler):
             if made:
                 log.info("schedules fired requests %s in %.1f ms", made,
                          (time.monotonic() - started) * 1000)
-                periodic.record_quietly("schedules", time.monotonic() - started,
-                                        f"made {len(made)} request(s)")

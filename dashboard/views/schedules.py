@@ -150,8 +150,13 @@ def schedule_update(schedule_id):
 def schedule_toggle(schedule_id, action):
     """Enable or disable (takes effect at beat's next tick)."""
     _row_or_404(schedule_id)
-    schedules.update(schedule_id, {"enabled": action == "enable"}, current_user.username)
-    return _go(f"Schedule {action}d.", url_for("schedules.detail", schedule_id=schedule_id))
+    target = url_for("schedules.detail", schedule_id=schedule_id)
+    try:
+        schedules.update(schedule_id, {"enabled": action == "enable"}, current_user.username)
+    except InvalidInput as exc:  # e.g. params a changed job type no longer accepts: edit first
+        schedules.refused("schedule_update", exc.message)
+        return _go(f"Cannot {action}: {exc.message}", target, "error")
+    return _go(f"Schedule {action}d.", target)
 
 
 @bp.route("/schedules/<int:schedule_id>/delete", methods=["POST"])
