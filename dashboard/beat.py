@@ -18,7 +18,7 @@ from celery.beat import PersistentScheduler
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from . import lifecycle, schedules
+from . import fire_times, lifecycle
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ def _fire_one(schedule_id, now, grace_s):
     if row is None:  # disabled meanwhile, deleted, another beat holds it or was here later
         db.session.rollback()
         return []
-    on_time, missed = schedules.due(row, row["handled_until"], now, grace_s)
+    on_time, missed = fire_times.due(row, row["handled_until"], now, grace_s)
     fire = ([missed] if missed is not None and row["catch_up"] == "once" else []) + on_time
     made, params = [], json.dumps(row["params"])
     for moment in fire:
@@ -62,7 +62,7 @@ def fire_due(grace_s):
     db.session.rollback()
     # Only a schedule with something due is locked and written: an idle tick is one SELECT.
     ids = [r["id"] for r in rows if r["handled_until"] < now
-           and any(schedules.due(r, r["handled_until"], now, grace_s))]
+           and any(fire_times.due(r, r["handled_until"], now, grace_s))]
     made = []
     for schedule_id in ids:
         try:

@@ -47,14 +47,14 @@ def attempt_dict(row):
 
 def schedule_dict(row):
     """An operator's schedule as the API answers it (DESIGN.md section 12)."""
-    from . import schedules
+    from . import fire_times
     return {
         "id": row["id"], "name": row["name"], "builtin": False,
         "job_type": row["job_type"], "params": row["params"],
         "cron": row["cron"], "every_s": row["every_s"], "timezone": row["timezone"],
         "enabled": row["enabled"], "catch_up": row["catch_up"],
-        "words": schedules.describe(row),
-        "next_runs": [iso(t) for t in schedules.next_runs(row)] if row["enabled"] else [],
+        "words": fire_times.describe(row),
+        "next_runs": [iso(t) for t in fire_times.next_runs(row)] if row["enabled"] else [],
         "last_run_at": iso(row["last_run_at"]), "last_request_id": row["last_request_id"],
         "last_status": row["last_status"],
         "created_by": row["created_by"], "updated_by": row["updated_by"],

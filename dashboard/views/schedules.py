@@ -7,7 +7,7 @@ from flask import (Blueprint, abort, flash, make_response, redirect, render_temp
                    url_for)
 from flask_login import current_user
 
-from .. import jobs, periodic, schedules
+from .. import fire_times, jobs, periodic, schedules
 from ..auth import require_role
 from ..jobs import InvalidInput
 from . import nav
@@ -20,7 +20,7 @@ FORM_FIELDS = ("name", "job_type", "params", "cron", "every_s", "timezone", "cat
 @bp.context_processor
 def _helpers():
     """The timing in words and the timezone list, for these pages' templates."""
-    return {"describe": schedules.describe, "timezones": schedules.timezone_names}
+    return {"describe": fire_times.describe, "timezones": schedules.timezone_names}
 
 
 def _is_htmx():
@@ -59,7 +59,7 @@ def _page(**context):
 
 
 def _next_run(row):
-    return schedules.next_time(row, datetime.now(timezone.utc)) if row["enabled"] else None
+    return fire_times.next_time(row, datetime.now(timezone.utc)) if row["enabled"] else None
 
 
 @bp.route("/schedules")
@@ -102,10 +102,10 @@ def preview():
             timing["every_s"] = schedules.check_every(every)
     except InvalidInput as exc:
         error = exc.message
-    times = [] if error else schedules.next_runs(timing)
+    times = [] if error else fire_times.next_runs(timing)
     zone = ZoneInfo(timing.get("timezone") or "UTC")
     response = make_response(render_template(
-        "schedules/_preview.html", error=error, words=None if error else schedules.describe(timing),
+        "schedules/_preview.html", error=error, words=None if error else fire_times.describe(timing),
         times=[(t.astimezone(zone), t) for t in times], zone=timing.get("timezone")))
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -125,7 +125,7 @@ def detail(schedule_id):
     row = _row_or_404(schedule_id)
     return render_template("schedules/detail.html", s=row, form=_form_of(row), error=None,
                            history=schedules.history(schedule_id), job_types=jobs.REGISTRY,
-                           next_runs=schedules.next_runs(row) if row["enabled"] else [],
+                           next_runs=fire_times.next_runs(row) if row["enabled"] else [],
                            zone=ZoneInfo(row["timezone"]))
 
 
