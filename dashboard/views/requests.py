@@ -6,7 +6,7 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
                    render_template, request, url_for)
 from flask_login import current_user, login_required
 
-from .. import control, jobs, queries, submission
+from .. import control, jobs, limits, queries, submission
 from ..auth import require_role
 from ..jobs import InvalidInput
 from ..lifecycle import ACTIVE, KILLABLE, RETRYABLE
@@ -69,6 +69,7 @@ def index():
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
+@limits.accepts_upload
 @require_role("operator")
 def new():
     """The submit form; POST stores the request and goes to its page."""
