@@ -89,22 +89,31 @@ def _urlencoded_post(port, path, size, chunked=False):
 
 @pytest.fixture
 def one_worker_web(app, clean_db, monkeypatch):
-    """gunicorn with one gthread worker and MAX_UPLOAD_MB=4: (port, worker pid)."""
-    monkeypatch.setenv("MAX_UPLOAD_MB", "4")
-    port = free_port()
-    proc = Proc("web-caps", procs.web_argv(port, workers=1, threads=8)).start()
-    try:
+    """one_worker_web(max_upload_mb or None) -> (port, worker pid): gunicorn with one
+    gthread worker (the default MAX_UPLOAD_MB, 64, when None)."""
+    started = []
+
+    def start(max_upload_mb=None):
+        if max_upload_mb is None:
+            monkeypatch.delenv("MAX_UPLOAD_MB", raising=False)
+        else:
+            monkeypatch.setenv("MAX_UPLOAD_MB", str(max_upload_mb))
+        port = free_port()
+        proc = Proc("web-caps", procs.web_argv(port, workers=1, threads=8)).start()
+        started.append(proc)
         wait_for(lambda: procs.answers(f"http://127.0.0.1:{port}/healthz", timeout=0.5), 30,
                  what="gunicorn answering")
         worker = wait_for(lambda: procs.children(proc.pid)[:1], 10, what="gunicorn worker")[0]
-        yield port, worker
-    finally:
+        return port, worker
+    yield start
+    for proc in started:
         proc.stop()
 
 
 def test_huge_urlencoded_posts_to_login_are_413_without_being_read(one_worker_web):
-    """8 at once, 60 MB each (6 with Content-Length, 2 chunked): 413, RSS peak < +64 MB."""
-    port, worker = one_worker_web
+    """8 at once, 60 MB each (under the 64 MB upload limit; 6 with Content-Length, 2
+    chunked): all 413, and the worker's peak RSS stays within 64 MB."""
+    port, worker = one_worker_web()
     for _ in range(3):   # warm the worker: imports, templates, database pool
         assert _urlencoded_post(port, "/login", 64) == 400   # no CSRF token: refused, body read
     before = _status_kb(worker, "VmRSS")
@@ -126,7 +135,7 @@ def test_huge_urlencoded_posts_to_login_are_413_without_being_read(one_worker_we
 
 def test_uploads_up_to_the_limit_still_pass(one_worker_web, make_user, app):
     """MAX_UPLOAD_MB=4 through gunicorn: a 4 MB file is 201, 5 MB the file's 413."""
-    port, _ = one_worker_web
+    port, _ = one_worker_web(4)
     _, _, token = make_user("operator")
     for size, status in ((4 * MB, 201), (5 * MB, 413)):
         body, content_type = multipart({"job_type": "simulate",
