@@ -105,6 +105,12 @@ def detail(request_id):
         token=_poll_token(row["version"]), polling=row["status"] in ACTIVE)
 
 
+def _exists(request_id):
+    """404 (as the API answers) when there is no such request."""
+    if queries.get_request(request_id) is None:
+        abort(404, description=f"There is no request #{request_id}.")
+
+
 def _after_action(request_id, ok, done, refused):
     """Tell the browser what happened: htmx gets a refresh event, others a redirect."""
     message = done if ok else refused
@@ -132,6 +138,7 @@ def _htmx_answer(message, ok):
 @require_role("operator")
 def retry(request_id):
     """Retry a failed, timed-out or killed request."""
+    _exists(request_id)
     ok = control.retry(request_id, current_user.username)
     return _after_action(request_id, ok, f"Request #{request_id} queued again.",
                          f"Request #{request_id} cannot be retried: only "
@@ -142,6 +149,7 @@ def retry(request_id):
 @require_role("operator")
 def kill(request_id):
     """Kill an unassigned, pending or running request."""
+    _exists(request_id)
     old = control.kill(request_id, current_user.username)
     return _after_action(request_id, old is not None, f"Request #{request_id} killed.",
                          f"Request #{request_id} cannot be killed: only "
