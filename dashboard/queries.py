@@ -34,7 +34,19 @@ class Filters:
 
     def where(self):
         """(SQL condition on requests `r`, params)."""
-        clauses, params = [], {}
+        clauses, alternatives, params = self.parts()
+        if alternatives:
+            clauses = clauses + ["(" + " OR ".join(alternatives) + ")"]
+        return (" AND ".join(clauses) or "true"), params
+
+    def parts(self):
+        """(conditions every row meets, alternatives of which one must hold, params).
+
+        A search by user or file name is two alternatives: each has its own index path
+        (requests_submitted_by_id_idx; the uploads' trigram index, then
+        requests_upload_id_id_idx), which one OR'd condition would not use.
+        """
+        clauses, alternatives, params = [], [], {}
         if self.status:
             clauses.append("r.status = :status")
             params["status"] = self.status
@@ -49,12 +61,13 @@ class Filters:
                 clauses.append("r.task_id = :q")
                 params["q"] = self.q.lower()
             else:
-                clauses.append("(r.submitted_by = :q OR r.upload_id IN"
-                               " (SELECT id FROM uploads WHERE filename ILIKE :pat))")
+                alternatives += [
+                    "r.submitted_by = :q",
+                    "r.upload_id IN (SELECT id FROM uploads WHERE filename ILIKE :pat)"]
                 params["q"] = self.q
                 params["pat"] = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%")\
                     .replace("_", "\\_") + "%"
-        return (" AND ".join(clauses) or "true"), params
+        return clauses, alternatives, params
 
     def args(self):
         """The filters as query args (for links that keep them)."""
@@ -62,16 +75,32 @@ class Filters:
                                   ("q", self.q)) if v}
 
 
-def list_requests(filters, limit=50, after=None):
-    """(rows, next cursor): newest first, `after` is the last id of the previous page."""
-    where, params = filters.where()
+def list_sql(filters, limit=50, after=None):
+    """(SQL, params) of one page of the list: newest first, after the id `after`.
+
+    Each alternative of a search is its own newest-first page (an index scan that stops
+    after `limit` rows); the page is the newest of their union.
+    """
+    clauses, alternatives, params = filters.parts()
     if after is not None:
-        where += " AND r.id < :after"
+        clauses = clauses + ["r.id < :after"]
         params["after"] = after
     params["limit"] = limit + 1
-    rows = db.session.execute(text(
-        f"SELECT {LIST_COLUMNS} FROM requests r LEFT JOIN uploads u ON u.id = r.upload_id"
-        f" WHERE {where} ORDER BY r.id DESC LIMIT :limit"), params).mappings().all()
+    if len(alternatives) > 1:
+        pages = " UNION ".join(
+            f"(SELECT r.id FROM requests r WHERE {' AND '.join(clauses + [alt])}"
+            " ORDER BY r.id DESC LIMIT :limit)" for alt in alternatives)
+        where = f"r.id IN ({pages})"
+    else:
+        where = " AND ".join(clauses + alternatives) or "true"
+    return (f"SELECT {LIST_COLUMNS} FROM requests r LEFT JOIN uploads u ON u.id = r.upload_id"
+            f" WHERE {where} ORDER BY r.id DESC LIMIT :limit"), params
+
+
+def list_requests(filters, limit=50, after=None):
+    """(rows, next cursor): newest first, `after` is the last id of the previous page."""
+    sql, params = list_sql(filters, limit, after)
+    rows = db.session.execute(text(sql), params).mappings().all()
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1]["id"] if more and rows else None)
