@@ -17,7 +17,8 @@ def test_page_action_on_a_missing_request_is_404(app, signed_in, action):
     assert "There is no request #424242." in body and Page(body).find("header", cls="top")
     htmx = client.post(f"/requests/424242/{action}",
                        headers={"HX-Request": "true", "X-CSRFToken": htmx_token(page)})
-    assert htmx.status_code == 404
+    assert htmx.status_code == 404 and htmx.mimetype == "text/plain"
+    assert htmx.get_data(as_text=True) == "There is no request #424242."
     api = client.post(f"/api/requests/424242/{action}",
                       headers={"Authorization": f"Bearer {token}"})
     assert api.status_code == 404

@@ -106,9 +106,15 @@ def detail(request_id):
 
 
 def _exists(request_id):
-    """404 (as the API answers) when there is no such request."""
+    """404 (as the API answers) when there is no such request: a page, or for htmx the
+    reason as plain text (shown as the notice, like a 409's)."""
     if queries.get_request(request_id) is None:
-        abort(404, description=f"There is no request #{request_id}.")
+        message = f"There is no request #{request_id}."
+        if is_htmx():
+            response = make_response(message, 404)
+            response.headers["Content-Type"] = "text/plain; charset=utf-8"
+            abort(response)
+        abort(404, description=message)
 
 
 def _after_action(request_id, ok, done, refused):
