@@ -217,3 +217,17 @@ def test_oversized_json_and_form_bodies_elsewhere_are_413(app, client, operator)
     assert response.status_code == 413
     assert response.get_json()["error"] == "body: larger than the 3136 KB this page accepts"
     assert counts(app) == NOTHING
+
+
+def test_params_from_a_json_body_have_the_same_limit(app):
+    """Params given as an object (a JSON body's) are measured as their JSON text."""
+    from dashboard.jobs import InvalidInput
+    from dashboard.submission import parse_params
+    with app.test_request_context():
+        assert parse_params({"max_seconds": 1}) == {"max_seconds": 1}
+        with pytest.raises(InvalidInput) as refused:
+            parse_params({"x": "é" * (MB // 2)})      # 1 MB of UTF-8, plus the braces
+        assert refused.value.status == 413
+        assert refused.value.message == "params: larger than the 1024 KB limit"
+        with pytest.raises(InvalidInput, match="NaN and Infinity"):
+            parse_params({"min_seconds": float("nan")})
