@@ -12,6 +12,12 @@ VERSION_SQL = "SELECT last_value FROM request_version_seq"
 UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 STATUSES = [s.value for s in Status]
 
+# The two alternatives of a search by text: the submitter, or the upload's file name.
+BY_USER = "r.submitted_by = :q"
+BY_FILE = "r.upload_id IN (SELECT id FROM uploads WHERE filename ILIKE :pat)"
+# At most this many uploads matching a file-name search are looked up one by one.
+FEW_UPLOADS = 1000
+
 LIST_COLUMNS = """
 r.id, r.job_type, r.status, r.attempt, r.task_id, r.worker, r.params, r.progress, r.result,
 r.error, r.submitted_by, r.created_at, r.queued_at, r.started_at, r.finished_at, r.version,
@@ -42,9 +48,8 @@ class Filters:
     def parts(self):
         """(conditions every row meets, alternatives of which one must hold, params).
 
-        A search by user or file name is two alternatives: each has its own index path
-        (requests_submitted_by_id_idx; the uploads' trigram index, then
-        requests_upload_id_id_idx), which one OR'd condition would not use.
+        A search by user or file name is two alternatives (BY_USER, BY_FILE): each has
+        its own index path, which one OR'd condition would not use.
         """
         clauses, alternatives, params = [], [], {}
         if self.status:
@@ -61,9 +66,7 @@ class Filters:
                 clauses.append("r.task_id = :q")
                 params["q"] = self.q.lower()
             else:
-                alternatives += [
-                    "r.submitted_by = :q",
-                    "r.upload_id IN (SELECT id FROM uploads WHERE filename ILIKE :pat)"]
+                alternatives += [BY_USER, BY_FILE]
                 params["q"] = self.q
                 params["pat"] = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%")\
                     .replace("_", "\\_") + "%"
@@ -79,7 +82,10 @@ def list_sql(filters, limit=50, after=None):
     """(SQL, params) of one page of the list: newest first, after the id `after`.
 
     Each alternative of a search is its own newest-first page (an index scan that stops
-    after `limit` rows); the page is the newest of their union.
+    after `limit` rows); the page is the newest of their union. For a file name the
+    matching uploads are read first (trigram index): when they are few, each one's
+    newest requests come from requests_upload_id_id_idx; when they are many, they are
+    common enough for the newest-first scan to meet them soon.
     """
     clauses, alternatives, params = filters.parts()
     if after is not None:
@@ -87,14 +93,30 @@ def list_sql(filters, limit=50, after=None):
         params["after"] = after
     params["limit"] = limit + 1
     if len(alternatives) > 1:
-        pages = " UNION ".join(
-            f"(SELECT r.id FROM requests r WHERE {' AND '.join(clauses + [alt])}"
-            " ORDER BY r.id DESC LIMIT :limit)" for alt in alternatives)
-        where = f"r.id IN ({pages})"
+        pages = [_page(clauses, alt, params) for alt in alternatives]
+        where = "r.id IN (" + " UNION ".join(pages) + ")"
     else:
         where = " AND ".join(clauses + alternatives) or "true"
     return (f"SELECT {LIST_COLUMNS} FROM requests r LEFT JOIN uploads u ON u.id = r.upload_id"
             f" WHERE {where} ORDER BY r.id DESC LIMIT :limit"), params
+
+
+def _page(clauses, alternative, params):
+    """One alternative's newest-first page of ids, as a subquery."""
+    if alternative == BY_FILE:
+        ids = db.session.execute(text(
+            "SELECT id FROM uploads WHERE filename ILIKE :pat LIMIT :few"),
+            {"pat": params["pat"], "few": FEW_UPLOADS + 1}).scalars().all()
+        if not ids:
+            return "(SELECT NULL::bigint WHERE false)"
+        if len(ids) <= FEW_UPLOADS:
+            params["upload_ids"] = ids
+            inner = " AND ".join(clauses + ["r.upload_id = m.upload_id"])
+            return ("(SELECT x.id FROM unnest(CAST(:upload_ids AS bigint[])) AS m(upload_id)"
+                    f" CROSS JOIN LATERAL (SELECT r.id FROM requests r WHERE {inner}"
+                    " ORDER BY r.id DESC LIMIT :limit) x ORDER BY x.id DESC LIMIT :limit)")
+    return (f"(SELECT r.id FROM requests r WHERE {' AND '.join(clauses + [alternative])}"
+            " ORDER BY r.id DESC LIMIT :limit)")
 
 
 def list_requests(filters, limit=50, after=None):

@@ -47,7 +47,11 @@ CASES = [
     ({"q": "user3"}, True),
     ({"q": "user3", "status": "killed", "job_type": "simulate"}, True),
     ({"q": "12345"}, True),                                      # a request id
-    ({"q": "scan-1"}, False),                                    # many files
+    ({"q": "needle", "job_type": "simulate"}, True),             # files, none of that type
+    ({"q": "scan-42"}, True),                                    # 11 files
+    ({"q": "scan-42", "status": "killed"}, True),
+    ({"q": "scan-1"}, False),                                    # 1,111 files: many
+    ({"q": "scan-"}, False),                                     # every file
 ]
 
 
