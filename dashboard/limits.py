@@ -13,8 +13,9 @@ by the route the URL matched:
   at their limit however they are encoded).
 
 Over the cap the answer is 413 from the Content-Length alone, nothing read; a chunked
-body is refused once it passes the cap (never parsed cut short). Params themselves have one limit, MAX_FORM_MEMORY_SIZE (the
-multipart field limit), whatever the encoding: `check_params_size`.
+body is refused once it passes the cap (never parsed cut short). Params themselves have
+one limit, MAX_FORM_MEMORY_SIZE (the multipart field limit), whatever the encoding:
+`check_params_size`.
 """
 from flask import Request, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
