@@ -29,6 +29,7 @@ NO_FILE_TYPES = ("application/x-www-form-urlencoded", "application/json")
 # Percent-encoding turns one byte into at most three ("%22").
 URLENCODED_GROWTH = 3
 SLACK = 64 * 1024  # the other fields and the multipart framing
+DEFAULT_PARAMS_BYTES = 1024 * 1024  # config.py's MAX_FORM_MEMORY_SIZE
 
 
 def accepts_upload(view):
@@ -39,8 +40,9 @@ def accepts_upload(view):
 
 
 def params_limit():
-    """The most bytes params may have, however they are sent (the multipart field limit)."""
-    return current_app.config["MAX_FORM_MEMORY_SIZE"]
+    """The most bytes params may have, however they are sent (the multipart field limit;
+    outside an app, e.g. validating params in a unit test, its default)."""
+    return current_app.config["MAX_FORM_MEMORY_SIZE"] if current_app else DEFAULT_PARAMS_BYTES
 
 
 def no_file_limit():

@@ -1,4 +1,5 @@
-"""Read-side queries for the dashboard and the API (keyset pagination, counts, versions)."""
+"""Read-side queries for the dashboard and the API: the list's filters (as values), keyset
+pagination, counts, versions."""
 import re
 
 from flask import g
@@ -13,8 +14,8 @@ UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 STATUSES = [s.value for s in Status]
 
 # The two alternatives of a search by text: the submitter, or the upload's file name.
-BY_USER = "r.submitted_by = :q"
-BY_FILE = "r.upload_id IN (SELECT id FROM uploads WHERE filename ILIKE :pat)"
+BY_USER = "r.submitted_by = :who_or_file"
+BY_FILE = "r.upload_id IN (SELECT id FROM uploads WHERE filename ILIKE :file_pattern)"
 # At most this many uploads matching a file-name search are looked up one by one.
 FEW_UPLOADS = 1000
 
@@ -23,6 +24,26 @@ r.id, r.job_type, r.status, r.attempt, r.task_id, r.worker, r.params, r.progress
 r.error, r.submitted_by, r.created_at, r.queued_at, r.started_at, r.finished_at, r.version,
 u.filename
 """
+
+
+def search_terms(q):
+    """What the search box's text means: a request id, a task id, or a submitter or file name.
+
+    {"request_id", "task_id", "who_or_file", "file_pattern"}, each None unless meant;
+    `file_pattern` is `who_or_file` as an ILIKE pattern matching it anywhere.
+    """
+    terms = dict.fromkeys(("request_id", "task_id", "who_or_file", "file_pattern"))
+    if not q:
+        return terms
+    if q.isascii() and q.isdigit() and len(q) < 19:
+        terms["request_id"] = int(q)
+    elif UUID_RE.match(q):
+        terms["task_id"] = q.lower()
+    else:
+        terms["who_or_file"] = q
+        terms["file_pattern"] = "%" + q.replace("\\", "\\\\").replace("%", "\\%")\
+            .replace("_", "\\_") + "%"
+    return terms
 
 
 class Filters:
@@ -38,44 +59,42 @@ class Filters:
         if self.job_type and self.job_type not in job_types:
             self.errors.append(f"job_type: unknown job type {self.job_type[:40]!r}")
 
-    def where(self):
-        """(SQL condition on requests `r`, params)."""
-        clauses, alternatives, params = self.parts()
-        if alternatives:
-            clauses = clauses + ["(" + " OR ".join(alternatives) + ")"]
-        return (" AND ".join(clauses) or "true"), params
-
-    def parts(self):
-        """(conditions every row meets, alternatives of which one must hold, params).
-
-        A search by user or file name is two alternatives (BY_USER, BY_FILE): each has
-        its own index path, which one OR'd condition would not use.
-        """
-        clauses, alternatives, params = [], [], {}
-        if self.status:
-            clauses.append("r.status = :status")
-            params["status"] = self.status
-        if self.job_type:
-            clauses.append("r.job_type = :job_type")
-            params["job_type"] = self.job_type
-        if self.q:
-            if self.q.isascii() and self.q.isdigit() and len(self.q) < 19:
-                clauses.append("r.id = :q_id")
-                params["q_id"] = int(self.q)
-            elif UUID_RE.match(self.q):
-                clauses.append("r.task_id = :q")
-                params["q"] = self.q.lower()
-            else:
-                alternatives += [BY_USER, BY_FILE]
-                params["q"] = self.q
-                params["pat"] = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%")\
-                    .replace("_", "\\_") + "%"
-        return clauses, alternatives, params
+    def values(self):
+        """The filters as the values a statement takes (None: not filtered on)."""
+        return {"status": self.status or None, "job_type": self.job_type or None,
+                **search_terms(self.q)}
 
     def args(self):
         """The filters as query args (for links that keep them)."""
         return {k: v for k, v in (("status", self.status), ("job_type", self.job_type),
                                   ("q", self.q)) if v}
+
+
+def _conditions(values):
+    """(conditions every row meets, alternatives of which one must hold, params) for filter
+    values. A search by submitter or file name is two alternatives (BY_USER, BY_FILE):
+    each has its own index path, which one OR'd condition would not use."""
+    clauses, alternatives = [], []
+    if values["status"]:
+        clauses.append("r.status = :status")
+    if values["job_type"]:
+        clauses.append("r.job_type = :job_type")
+    if values["request_id"] is not None:
+        clauses.append("r.id = :request_id")
+    if values["task_id"]:
+        clauses.append("r.task_id = :task_id")
+    if values["who_or_file"]:
+        alternatives += [BY_USER, BY_FILE]
+    params = {k: v for k, v in values.items() if v is not None}
+    return clauses, alternatives, params
+
+
+def _where(values):
+    """(SQL condition on requests `r`, params) for filter values; this module's own queries only."""
+    clauses, alternatives, params = _conditions(values)
+    if alternatives:
+        clauses = clauses + ["(" + " OR ".join(alternatives) + ")"]
+    return (" AND ".join(clauses) or "true"), params
 
 
 def list_sql(filters, limit=50, after=None):
@@ -87,7 +106,7 @@ def list_sql(filters, limit=50, after=None):
     newest requests come from requests_upload_id_id_idx; when they are many, they are
     common enough for the newest-first scan to meet them soon.
     """
-    clauses, alternatives, params = filters.parts()
+    clauses, alternatives, params = _conditions(filters.values())
     if after is not None:
         clauses = clauses + ["r.id < :after"]
         params["after"] = after
@@ -105,8 +124,8 @@ def _page(clauses, alternative, params):
     """One alternative's newest-first page of ids, as a subquery."""
     if alternative == BY_FILE:
         ids = db.session.execute(text(
-            "SELECT id FROM uploads WHERE filename ILIKE :pat LIMIT :few"),
-            {"pat": params["pat"], "few": FEW_UPLOADS + 1}).scalars().all()
+            "SELECT id FROM uploads WHERE filename ILIKE :file_pattern LIMIT :few"),
+            {"file_pattern": params["file_pattern"], "few": FEW_UPLOADS + 1}).scalars().all()
         if not ids:
             return "(SELECT NULL::bigint WHERE false)"
         if len(ids) <= FEW_UPLOADS:

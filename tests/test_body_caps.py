@@ -15,11 +15,11 @@ import socket
 import threading
 
 import pytest
-from authkit import counts
+from tests.support.db import counts
 
 from bench import stack as procs
-from conftest import Proc, free_port, wait_for
-from test_bad_input import NOTHING, multipart
+from tests.support.procs import free_port, Proc, wait_for
+from tests.test_bad_input import NOTHING, multipart
 
 MB = 1024 * 1024
 

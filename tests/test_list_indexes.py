@@ -113,10 +113,10 @@ def test_list_query_uses_an_index(seeded, args, selective):
 
 @pytest.mark.parametrize("args", [a for a, _ in CASES], ids=[str(a) for a, _ in CASES])
 def test_list_answers_what_the_plain_query_answers(seeded, args):
-    """The first two pages equal those of the single OR'd condition (filters.where())."""
+    """The first two pages equal those of the single OR'd condition (queries._where)."""
     with seeded.app_context():
         filters = queries.Filters(args, jobs.REGISTRY)
-        where, params = filters.where()
+        where, params = queries._where(filters.values())
         after = None
         for _ in range(2):
             rows, cursor = queries.list_requests(filters, 50, after)

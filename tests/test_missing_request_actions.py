@@ -3,7 +3,9 @@
 They answered 409 ("cannot be killed"), as if the request existed in a final state.
 """
 import pytest
-from authkit import Page, audit_rows, csrf_token, htmx_token, signed_in  # noqa: F401
+from tests.support.db import audit_rows
+from tests.support.html import Page
+from tests.support.http import csrf_token, htmx_token
 
 
 @pytest.mark.parametrize("action", ["kill", "retry"])

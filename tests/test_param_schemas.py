@@ -10,11 +10,11 @@ field, and nothing is stored.
 import json
 
 import pytest
-from authkit import counts
+from tests.support.db import counts
 
 from dashboard import jobs
 
-from test_bad_input import NOTHING, _post
+from tests.test_bad_input import NOTHING, _post
 
 
 def _sample(spec):
@@ -125,7 +125,7 @@ def test_bad_values_are_422_naming_the_field(app, client, operator):
 
 def test_float_shape_is_refused_at_submit_and_integers_run(app, stack, client, operator):
     """The reported case: [2.0, 2.0, 2.0] with a 32-byte file is a 422; [2, 2, 2] runs."""
-    from conftest import wait_status
+    from tests.support.db import wait_status
     refused = _post(client, operator, "load_array", '{"shape": [2.0, 2.0, 2.0]}',
                     (b"\0" * 32, "v.raw"))
     assert refused.status_code == 422

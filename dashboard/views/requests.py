@@ -6,10 +6,12 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
                    render_template, request, url_for)
 from flask_login import current_user, login_required
 
-from .. import control, jobs, limits, queries, submission
+from .. import actions, jobs, limits, queries, submission
 from ..auth import require_role
+from ..extensions import db
 from ..jobs import InvalidInput
 from ..lifecycle import ACTIVE, KILLABLE, RETRYABLE
+from ..models import Artifact
 
 bp = Blueprint("requests", __name__)
 
@@ -145,7 +147,7 @@ def _htmx_answer(message, ok):
 def retry(request_id):
     """Retry a failed, timed-out or killed request."""
     _exists(request_id)
-    ok = control.retry(request_id, current_user.username)
+    ok = actions.retry(request_id, current_user.username)
     return _after_action(request_id, ok, f"Request #{request_id} queued again.",
                          f"Request #{request_id} cannot be retried: only "
                          + ", ".join(s.value for s in RETRYABLE) + " requests can.")
@@ -156,7 +158,7 @@ def retry(request_id):
 def kill(request_id):
     """Kill an unassigned, pending or running request."""
     _exists(request_id)
-    old = control.kill(request_id, current_user.username)
+    old = actions.kill(request_id, current_user.username)
     return _after_action(request_id, old is not None, f"Request #{request_id} killed.",
                          f"Request #{request_id} cannot be killed: only "
                          + ", ".join(s.value for s in KILLABLE) + " requests can.")
@@ -170,8 +172,7 @@ def retry_failed():
     if filters.errors:
         flash("; ".join(filters.errors), "error")
         return redirect(url_for("requests.index"))
-    where, params = filters.where()
-    n = control.retry_failed(current_user.username, where, **params)
+    n = actions.retry_failed(current_user.username, **filters.args())
     message = f"Retried {n} failed request{'s' if n != 1 else ''}."
     if is_htmx():
         return _htmx_answer(message, True)
@@ -183,8 +184,6 @@ def retry_failed():
 @login_required
 def artifact(artifact_id):
     """A file a job produced, for signed-in users."""
-    from ..models import Artifact
-    from ..extensions import db
     item = db.session.get(Artifact, artifact_id)
     if item is None:
         abort(404)
