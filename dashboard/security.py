@@ -1,8 +1,7 @@
 """Security headers, HTTPS awareness behind a proxy, and error answers (JSON or a page)."""
 import json
 
-from flask import (has_request_context, jsonify, make_response, render_template,
-                   request)
+from flask import has_request_context, jsonify, make_response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
