@@ -57,10 +57,18 @@ CASES = [
 
 @pytest.fixture(scope="module")
 def seeded(app):
-    """200,000 requests (2,000 uploads), analyzed; emptied again afterwards."""
+    """200,000 requests (2,000 uploads), analyzed, and a viewer `seed-viewer` with an API
+    token (app.seed_token); emptied again afterwards."""
+    from dashboard.auth import hash_password, issue_token
+    from dashboard.models import User
     with app.app_context():
         db.session.execute(text("TRUNCATE requests, attempts, uploads, artifacts, status_counts,"
-                                " audit_log RESTART IDENTITY CASCADE"))
+                                " audit_log, api_tokens, users RESTART IDENTITY CASCADE"))
+        viewer = User(username="seed-viewer", role="viewer",
+                      password_hash=hash_password("correct horse battery"))
+        db.session.add(viewer)
+        db.session.flush()
+        app.seed_token = issue_token(viewer, "test")
         db.session.execute(text(SEED), {"rows": ROWS})
         db.session.commit()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -143,3 +151,20 @@ def test_the_searches_find_what_they_should(seeded):
         assert ids(q="nobody") == []
         assert len(ids(status="killed", job_type="load_array")) == 10
         db.session.rollback()
+
+
+def test_the_api_search_pages_through_the_seeded_table(seeded):
+    """Through the API and the list page: the needle files' requests, newest first, paged."""
+    client = seeded.test_client()
+    bearer = {"Authorization": f"Bearer {seeded.seed_token}"}
+    first = client.get("/api/requests?q=needle&limit=5", headers=bearer)
+    assert first.status_code == 200
+    assert [r["id"] for r in first.get_json()["items"]] == [90, 80, 70, 60, 50]
+    assert {r["filename"] for r in first.get_json()["items"]} == {"needle-ct.raw"}
+    rest = client.get(f"/api/requests?q=needle&limit=5&after={first.get_json()['next']}",
+                      headers=bearer).get_json()
+    assert [r["id"] for r in rest["items"]] == [40, 30, 20, 10] and rest["next"] is None
+    rare = client.get("/api/requests?q=rare-user&status=success&job_type=load_array",
+                      headers=bearer).get_json()
+    assert [r["id"] for r in rare["items"]] == [160001, 120001, 80001, 40001, 1]
+    assert client.get("/api/requests?q=nobody", headers=bearer).get_json()["items"] == []
