@@ -154,7 +154,8 @@ def test_the_searches_find_what_they_should(seeded):
 
 
 def test_the_api_search_pages_through_the_seeded_table(seeded):
-    """Through the API and the list page: the needle files' requests, newest first, paged."""
+    """Through the API: the needle files' requests newest first and paged, a rare user with
+    two filters, and no one."""
     client = seeded.test_client()
     bearer = {"Authorization": f"Bearer {seeded.seed_token}"}
     first = client.get("/api/requests?q=needle&limit=5", headers=bearer)
