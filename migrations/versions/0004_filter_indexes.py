@@ -10,12 +10,12 @@ answers without reading every upload. Extended statistics on (status, job_type) 
 planner see a rare pair of common values.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0007
 """
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
