@@ -5,14 +5,14 @@ whatever runs twice (two beats, a beat killed mid-tick). Manual runs carry the
 schedule with a NULL fire time, so they never take a slot.
 
 Revision ID: 0006
-Revises: 0002
+Revises: 0004
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
