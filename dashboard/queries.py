@@ -1,5 +1,6 @@
 """Read-side queries for the dashboard and the API (keyset pagination, counts, versions)."""
 import re
+from typing import NamedTuple
 
 from flask import g
 from sqlalchemy import text
@@ -7,8 +8,12 @@ from sqlalchemy import text
 from .extensions import db, outside_transaction
 from .lifecycle import Status
 
-# The latest request version: the sequence every request change draws from.
-VERSION_SQL = "SELECT last_value FROM request_version_seq"
+# What the live poll compares, as one column: the latest request version (the sequence
+# every request change draws from), then this statement's snapshot "xmin:xmax:in-progress".
+POLL_STATE_SQL = ("SELECT (SELECT last_value FROM request_version_seq)::text"
+                  " || '/' || pg_current_snapshot()::text")
+# Tokens list at most this many in-progress transactions; more and the next poll renders.
+MAX_IN_FLIGHT = 32
 UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 STATUSES = [s.value for s in Status]
 
@@ -109,13 +114,45 @@ def counts():
     return {s: found.get(s, 0) for s in STATUSES}
 
 
-def latest_version():
-    """The version sequence's last value: it moves whenever any request changes.
+class PollState(NamedTuple):
+    """The latest request version and the transactions then in progress (32-bit ids)."""
+    version: int
+    in_progress: frozenset
 
-    Read along with the signed-in user when the session loaded it this request.
+
+def _xids(listed):
+    """32-bit transaction ids from "xid,xid" (xid8 values wrap to what pg_stat_activity shows)."""
+    return frozenset(int(x) % 2 ** 32 for x in listed.split(",") if x.isdigit())
+
+
+def poll_state():
+    """What a live poll compares with its token: the request version sequence's last
+    value (it moves whenever any request changes) and the transactions in progress.
+
+    The signed-in user's loader (sessions.load_user) reads this in the same round trip
+    as the user, so an unchanged poll costs one query; without it, one read of its own.
     """
-    version = g.pop("request_version", None)
-    if version is None:
-        version = db.session.execute(text(VERSION_SQL),
-                                     bind_arguments=outside_transaction()).scalar()
-    return version
+    found = g.pop("poll_state", None)
+    if found is None:
+        found = db.session.execute(text(POLL_STATE_SQL),
+                                   bind_arguments=outside_transaction()).scalar()
+    version, _, snapshot = found.partition("/")
+    return PollState(int(version), _xids(snapshot.rpartition(":")[2]))
+
+
+def in_flight():
+    """The transactions of this database in progress now, which may hold request changes
+    the rows read next cannot show yet.
+
+    Read after poll_state() and before the rows, it lists every transaction that drew a
+    version up to poll_state().version and has not committed: requests_touch takes the
+    transaction id before the version (migration 0003), so such a transaction already
+    has its id. Only this database's sessions count (others on the same server do not
+    touch requests); their ids are visible because the dashboard's processes share one role.
+    """
+    return _xids(db.session.execute(text(
+        "SELECT coalesce(string_agg(backend_xid::text, ','), '') FROM pg_stat_activity"
+        " WHERE datname = current_database() AND backend_xid IS NOT NULL"),
+        bind_arguments=outside_transaction()).scalar())
+
+

@@ -1,30 +1,19 @@
 """Sign-in and sign-out pages."""
 import re
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
 
-from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
-                   url_for)
-from flask_login import current_user, logout_user
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit
+from .. import audit, sessions
+from ..redirects import safe_next
 from ..auth import check_password, sign_in
 from ..extensions import db, limiter
 from ..models import User
 
 bp = Blueprint("auth", __name__)
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _safe_next(target):
-    """Only same-site relative paths are followed after sign-in."""
-    if not target or "\\" in target or _UNPRINTABLE.search(target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
 
 
 def _typed_username():
@@ -58,7 +47,7 @@ def login():
             user.last_login_at = datetime.now(timezone.utc)
             audit.record("sign_in", "ok", username=username)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")) or url_for("requests.index"))
+            return redirect(safe_next(request.args.get("next"), url_for("requests.index")))
         reason = ("unknown user" if user is None else
                   "disabled" if not user.active and check_password(user, password[:1024]) else
                   "wrong password")
@@ -78,10 +67,8 @@ def logout():
     fetched_by = request.headers.get("Sec-Fetch-Site", "none")
     if request.method == "GET" and fetched_by not in ("none", "same-origin"):
         return render_template("logout.html")
-    if current_user.is_authenticated:
-        audit.record("sign_out", "ok")
-        db.session.commit()
-    logout_user()
-    session.clear()
+    audit.record("sign_out", "ok")
+    sessions.end()
+    db.session.commit()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"))
