@@ -143,7 +143,8 @@ def reset_password(user_id):
     audit.record("user_password", "ok", detail={"user": user.username})
     db.session.commit()
     if user.id == current_user.id:
-        sign_in(user)  # an admin resetting their own password stays signed in
+        sign_in(user)  # an admin resetting their own password stays signed in (a new session)
+        db.session.commit()
     if generated:
         return _page(200, secret={"what": f"New password for {user.username}",
                                   "value": password})
