@@ -86,7 +86,11 @@ def load():
         # address or user). Point it at shared storage (redis://, memcached://) to count once.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Sign-in budgets (dashboard.throttle): attempts per address, failures per address
+        # and username, failing addresses per username.
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "LOGIN_ADDRESS_USER_LIMIT": os.environ.get("LOGIN_ADDRESS_USER_LIMIT", "5 per minute"),
+        "LOGIN_USER_LIMIT": os.environ.get("LOGIN_USER_LIMIT", "20 per hour"),
     }
 
 

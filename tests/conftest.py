@@ -26,6 +26,8 @@ os.environ.update({
     "POLL_INTERVAL_S": "0.5",
     "DISPATCH_SWEEP_S": "1",
     "LOGIN_RATE_LIMIT": "1000 per minute",
+    "LOGIN_ADDRESS_USER_LIMIT": "1000 per minute",
+    "LOGIN_USER_LIMIT": "1000 per minute",
     "LOG_LEVEL": "INFO",
 })
 os.environ.pop("SMTP_HOST", None)

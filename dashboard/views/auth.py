@@ -1,43 +1,29 @@
 """Sign-in and sign-out pages."""
-import re
 from datetime import datetime, timezone
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit, sessions
-from ..redirects import safe_next
+from .. import audit, sessions, throttle
 from ..auth import check_password, sign_in
 from ..extensions import db, limiter
 from ..models import User
+from ..redirects import safe_next
 
 bp = Blueprint("auth", __name__)
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _typed_username():
-    """The username from the form, trimmed, capped and without control characters."""
-    return _UNPRINTABLE.sub("", request.form.get("username", "") or "").strip()[:80]
-
-
-def _username_key():
-    """Rate-limit key: the username being tried (whatever address it comes from)."""
-    return "user:" + _typed_username().lower()
-
-
-def _login_limit():
-    """Sign-in attempts allowed per address and, separately, per username."""
-    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_username_key)
+@limiter.limit(throttle.per_address, methods=["POST"])
+@limiter.limit(throttle.per_address_and_user, methods=["POST"],
+               key_func=throttle.address_and_user_key, deduct_when=throttle.failed)
+@limiter.limit(throttle.per_user, methods=["POST"], key_func=throttle.user_key,
+               deduct_when=throttle.first_failure_from_address)
 def login():
     """Show the sign-in form; sign in on POST."""
     if request.method == "POST":
-        username = _typed_username()
+        username = throttle.typed_username()
         password = request.form.get("password") or ""
         user = db.session.execute(
             select(User).where(User.username == username)).scalar_one_or_none() \
