@@ -115,19 +115,27 @@ def counts():
 
 
 class PollState(NamedTuple):
-    """The latest request version and the transactions then in progress (32-bit ids)."""
+    """The latest request version, and which transactions were still running then: those
+    listed in progress and every one from `xmax` on (a PostgreSQL snapshot's xmax is one
+    past the latest completed transaction; running ones above it are not listed)."""
     version: int
+    xmax: int
     in_progress: frozenset
 
+    def running(self, xid):
+        """True when transaction `xid` (a 64-bit id) had not completed."""
+        return xid >= self.xmax or xid in self.in_progress
 
-def _xids(listed):
-    """32-bit transaction ids from "xid,xid" (xid8 values wrap to what pg_stat_activity shows)."""
-    return frozenset(int(x) % 2 ** 32 for x in listed.split(",") if x.isdigit())
+
+def _snapshot(text_value):
+    """(xmax, in-progress ids) from pg_current_snapshot()'s "xmin:xmax:xid,xid"."""
+    _, xmax, listed = text_value.split(":")
+    return int(xmax), frozenset(int(x) for x in listed.split(",") if x)
 
 
 def poll_state():
     """What a live poll compares with its token: the request version sequence's last
-    value (it moves whenever any request changes) and the transactions in progress.
+    value (it moves whenever any request changes) and the transactions then running.
 
     The signed-in user's loader (sessions.load_user) reads this in the same round trip
     as the user, so an unchanged poll costs one query; without it, one read of its own.
@@ -137,12 +145,12 @@ def poll_state():
         found = db.session.execute(text(POLL_STATE_SQL),
                                    bind_arguments=outside_transaction()).scalar()
     version, _, snapshot = found.partition("/")
-    return PollState(int(version), _xids(snapshot.rpartition(":")[2]))
+    return PollState(int(version), *_snapshot(snapshot))
 
 
 def in_flight():
-    """The transactions of this database in progress now, which may hold request changes
-    the rows read next cannot show yet.
+    """The transactions of this database running now (64-bit ids), which may hold request
+    changes that the rows read next cannot show yet.
 
     Read after poll_state() and before the rows, it lists every transaction that drew a
     version up to poll_state().version and has not committed: requests_touch takes the
@@ -150,9 +158,11 @@ def in_flight():
     has its id. Only this database's sessions count (others on the same server do not
     touch requests); their ids are visible because the dashboard's processes share one role.
     """
-    return _xids(db.session.execute(text(
-        "SELECT coalesce(string_agg(backend_xid::text, ','), '') FROM pg_stat_activity"
-        " WHERE datname = current_database() AND backend_xid IS NOT NULL"),
-        bind_arguments=outside_transaction()).scalar())
-
-
+    snapshot, listed = db.session.execute(text(
+        "SELECT pg_current_snapshot()::text, coalesce(string_agg(backend_xid::text, ','), '')"
+        " FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL"),
+        bind_arguments=outside_transaction()).one()
+    xmax = _snapshot(snapshot)[0]
+    # pg_stat_activity shows 32-bit ids: widen each to the 64-bit id nearest the snapshot's.
+    return frozenset(xmax + ((int(x) - xmax + 2 ** 31) % 2 ** 32) - 2 ** 31
+                     for x in listed.split(",") if x)

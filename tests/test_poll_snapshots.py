@@ -68,7 +68,6 @@ def test_a_change_committed_after_a_poll_rendered_shows_on_the_next_poll(app, qu
             wait_for(kill_waiting, 20, what="the kill's transaction waiting on the lock")
             status, shown, poll = _poll(viewer, poll)
             assert status == 200 and shown == {request_id: "running"}, "the kill is not committed"
-            assert "-" in parse_qs(urlsplit(poll).query)["since"][0].split("-", 2)[-1] or True
             assert _poll(viewer, poll)[0] == 204, "nothing new committed: the poll stays cheap"
         finally:
             held.rollback()

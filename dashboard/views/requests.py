@@ -30,11 +30,12 @@ def _poll_token(version, in_flight=frozenset()):
     return token + ("-" + ".".join(str(x) for x in sorted(in_flight)) if in_flight else "")
 
 
-def _unchanged(version, in_progress=None):
+def _unchanged(version, state=None):
     """True when the poll's token still matches (and is recent): answer 204, no body.
 
-    For the list, `in_progress` is the transactions in progress now: every one the token
-    lists must still be, or a change the page could not show may have committed since.
+    For the list, `state` (queries.poll_state) says which transactions are running now:
+    every one the token lists must still be, or a change its page could not show may have
+    committed since.
     """
     seen, _, rest = request.args.get("since", "").partition("-")
     at, _, listed = rest.partition("-")
@@ -43,7 +44,7 @@ def _unchanged(version, in_progress=None):
         return False
     listed = {int(x) for x in listed.split(".")} if listed else set()
     fresh = time.time() - int(at) < 10 * current_app.config["POLL_INTERVAL_S"]
-    still_running = not listed or (in_progress is not None and listed <= in_progress)
+    still_running = not listed or (state is not None and all(map(state.running, listed)))
     return int(seen) == version and fresh and still_running
 
 
@@ -68,7 +69,7 @@ def index():
     after = request.args.get("after", "")
     after = int(after) if after.isascii() and after.isdigit() else None
     state = queries.poll_state()
-    if is_htmx() and _unchanged(state.version, state.in_progress):
+    if is_htmx() and _unchanged(state.version, state):
         return _no_store(make_response("", 204))
     in_flight = queries.in_flight()  # read before the rows: see queries.in_flight
     if filters.errors:
