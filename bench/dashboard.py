@@ -15,7 +15,7 @@ from dashboard.extensions import db
 from . import users
 from .report import percentile
 
-DATA_TOKEN_RE = re.compile(r'data-token="([0-9]+-[0-9]+)"')
+DATA_TOKEN_RE = re.compile(r'data-token="([0-9]+-[0-9]+(?:-[0-9.]+)?)"')
 
 SEED_SQL = """
 WITH s AS (

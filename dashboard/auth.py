@@ -122,7 +122,8 @@ def init_app(app):
             page = urlsplit(request.headers.get("HX-Current-URL", ""))
             back = page.path + (f"?{page.query}" if page.query else "")
             return "", 401, {"HX-Redirect": url_for("auth.login", next=redirects.safe_next(back))}
-        return redirect(url_for("auth.login", next=redirects.safe_next(request.full_path.rstrip("?"))))
+        here = redirects.safe_next(request.full_path.rstrip("?"))
+        return redirect(url_for("auth.login", next=here))
 
     @app.before_request
     def csrf_for_sessions():
