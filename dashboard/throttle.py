@@ -10,18 +10,27 @@ they are counted):
   username's budget, so locking a user out takes 20 addresses within the hour, while
   guessing from one address stays at 5 a minute.
 
+A browser that has signed in as a username before carries a signed "known device"
+cookie naming it (OWASP's device cookies); its attempts at that username are not held
+to the username's budget, so even many addresses guessing cannot lock the user out of
+their usual browser. The other two budgets still apply to it.
+
 A refused attempt answers 429 before the password is checked, right or wrong, so the
 refusal says nothing about the password.
 """
 import re
 
-from flask import current_app, request
+from flask import current_app, request, url_for
 from flask_limiter.util import get_remote_address
+from itsdangerous import BadData, URLSafeTimedSerializer
 from limits import parse
 
 from .extensions import limiter
 
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
+DEVICE_COOKIE = "known_device"
+DEVICE_MAX_AGE_S = 180 * 24 * 3600
+DEVICE_NAMES = 5  # usernames one browser remembers
 
 
 def typed_username():
@@ -67,3 +76,33 @@ def first_failure_from_address(response):
     budget = parse(per_user())
     once = type(budget)(1, budget.multiples, "login-first-failure")
     return limiter.limiter.hit(once, address_and_user_key())
+
+
+def _devices():
+    """Signs and checks the known-device cookie with the app's secret key."""
+    return URLSafeTimedSerializer(current_app.secret_key, salt="known-device")
+
+
+def _known_names():
+    """The usernames this browser signed in as (lower-cased), from its signed cookie."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    try:
+        names = _devices().loads(raw, max_age=DEVICE_MAX_AGE_S) if raw else []
+    except BadData:
+        return []
+    return [n for n in names if isinstance(n, str)] if isinstance(names, list) else []
+
+
+def known_device():
+    """True when this browser signed in as the typed username before."""
+    return typed_username().lower() in _known_names()
+
+
+def remember_device(response, username):
+    """After a sign-in: the browser's cookie names `username` too (the last few kept)."""
+    names = [n for n in _known_names() if n != username.lower()][-(DEVICE_NAMES - 1):]
+    response.set_cookie(
+        DEVICE_COOKIE, _devices().dumps(names + [username.lower()]), max_age=DEVICE_MAX_AGE_S,
+        path=url_for("auth.login"), httponly=True, samesite="Lax",
+        secure=current_app.session_interface.get_cookie_secure(current_app))
+    return response

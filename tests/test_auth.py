@@ -181,13 +181,18 @@ def test_sign_in_is_rate_limited_per_address_and_user(limited_app, make_user):
 def test_many_addresses_spend_the_users_slow_budget(limited_app, make_user):
     """Failures at one name from three addresses (however many each) spend its hourly
     budget of three addresses: then a fourth address is refused with 429, even with the
-    password; successes spend nothing."""
+    password. The browser that signed in as the user before (its known-device cookie)
+    still signs in; a made-up cookie does not help."""
     username, password, _ = make_user("viewer", username="tried-from-many-addresses")
-    client = limited_app.test_client()
-    assert _attempt(client, username, "10.1.0.9", password).status_code == 302
-    assert [_attempt(client, username, f"10.1.0.{i}").status_code for i in (1, 1, 2, 2)] == \
-        [401, 401, 401, 401]
-    assert _attempt(client, username, "10.1.0.3").status_code == 401, "the third address"
-    right = _attempt(client, username, "10.1.0.8", password)
-    assert right.status_code == 429
-    assert _attempt(client, "someone-else", "10.1.0.8").status_code == 401
+    owner, stranger = limited_app.test_client(), limited_app.test_client()
+    assert _attempt(owner, username, "10.1.0.9", password).status_code == 302
+    assert owner.get_cookie("known_device", path="/login") is not None
+    assert [_attempt(stranger, username, f"10.1.0.{i}").status_code for i in (1, 1, 2, 2)] \
+        == [401, 401, 401, 401]
+    assert _attempt(stranger, username, "10.1.0.3").status_code == 401, "the third address"
+    assert _attempt(stranger, username, "10.1.0.8", password).status_code == 429
+    assert _attempt(stranger, "someone-else", "10.1.0.8").status_code == 401
+    forged = limited_app.test_client()
+    forged.set_cookie("known_device", "WyJ0cmllZC1mcm9tLW1hbnktYWRkcmVzc2VzIl0.x.y", path="/login")
+    assert _attempt(forged, username, "10.1.0.6", password).status_code == 429
+    assert _attempt(owner, username, "10.1.0.7", password).status_code == 302

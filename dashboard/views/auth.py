@@ -19,7 +19,8 @@ bp = Blueprint("auth", __name__)
 @limiter.limit(throttle.per_address_and_user, methods=["POST"],
                key_func=throttle.address_and_user_key, deduct_when=throttle.failed)
 @limiter.limit(throttle.per_user, methods=["POST"], key_func=throttle.user_key,
-               deduct_when=throttle.first_failure_from_address)
+               deduct_when=throttle.first_failure_from_address,
+               exempt_when=throttle.known_device)
 def login():
     """Show the sign-in form; sign in on POST."""
     if request.method == "POST":
@@ -33,7 +34,8 @@ def login():
             user.last_login_at = datetime.now(timezone.utc)
             audit.record("sign_in", "ok", username=username)
             db.session.commit()
-            return redirect(safe_next(request.args.get("next"), url_for("requests.index")))
+            return throttle.remember_device(redirect(
+                safe_next(request.args.get("next"), url_for("requests.index"))), username)
         reason = ("unknown user" if user is None else
                   "disabled" if not user.active and check_password(user, password[:1024]) else
                   "wrong password")
