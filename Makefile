@@ -5,29 +5,31 @@ SHELL := /bin/bash
 
 WEB_HOST ?= 127.0.0.1
 WEB_PORT ?= 8000
-DASHBOARD_ENV ?= development
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
-export WEB_HOST WEB_PORT DASHBOARD_ENV
+export WEB_HOST WEB_PORT
 
 VENV := .venv
+# The service manager runs with the system python3 (stdlib only): it comes before the venv.
+SERVICES := python3 deploy/services.py
 SUPERVISORCTL := $(VENV)/bin/supervisorctl -c deploy/supervisord.conf
 URL := http://$(WEB_HOST):$(WEB_PORT)/
 # True when the supervisord of this checkout answers on its socket.
 SUPERVISORD_RUNNING := [[ -x $(VENV)/bin/supervisorctl ]] && $(SUPERVISORCTL) pid >/dev/null 2>&1
 
-.PHONY: help venv services services-stop migrate admin run up down test bench chaos
+.PHONY: help venv services services-stop migrate admin run up down test test-unit bench chaos
 
 help:
 	@echo "make run            services, venv, migrations, admin user, then the whole stack in the foreground"
 	@echo "make up / down      the stack in the background (waits for $(URL)readyz) / stopped"
 	@echo "make test           the test suite (PYTEST_ARGS='-k ...' to narrow it)"
+	@echo "make test-unit      the unit tier only (tests/unit): no PostgreSQL, RabbitMQ or browser"
 	@echo "make bench          the benchmarks (BENCH_ARGS='--quick' or '--only throughput,latency')"
 	@echo "make chaos          the fault-injection suite (its own database and vhost)"
 	@echo "make services       start local PostgreSQL and RabbitMQ (data in var/); services-stop stops them"
 	@echo "make venv | migrate | admin"
-	@echo "Settings: WEB_HOST=$(WEB_HOST) WEB_PORT=$(WEB_PORT) DASHBOARD_ENV=$(DASHBOARD_ENV);"
-	@echo "          DATABASE_URL / CELERY_BROKER_URL to use existing servers instead of local ones."
+	@echo "Settings: WEB_HOST=$(WEB_HOST) WEB_PORT=$(WEB_PORT); the rest is in .env (make services writes it;"
+	@echo "          DATABASE_URL / CELERY_BROKER_URL there or in the environment use existing servers)."
 
 venv: $(VENV)/.stamp
 
@@ -39,27 +41,27 @@ $(VENV)/.stamp: requirements.txt
 	touch $@
 
 services:
-	bash deploy/services.sh start
+	$(SERVICES) start
 
 services-stop:
-	bash deploy/services.sh stop
+	$(SERVICES) stop
 
 migrate: venv services
-	source var/env.sh && $(VENV)/bin/flask --app wsgi db upgrade
+	$(VENV)/bin/flask --app wsgi db upgrade
 
 admin: venv services migrate
-	source var/env.sh && $(VENV)/bin/flask --app wsgi users ensure-admin
+	$(VENV)/bin/flask --app wsgi users ensure-admin
 
 run: venv services migrate admin
 	@if $(SUPERVISORD_RUNNING); then echo "The stack is already running in the background (make down)."; exit 1; fi
 	@echo "Dashboard: $(URL)  (Ctrl-C stops everything; logs in var/log/)"
-	source var/env.sh && exec $(VENV)/bin/supervisord -n -c deploy/supervisord.conf
+	exec $(VENV)/bin/supervisord -n -c deploy/supervisord.conf
 
 up: venv services migrate admin
 	@if $(SUPERVISORD_RUNNING); then \
 		$(SUPERVISORCTL) start all >/dev/null || true; \
 	else \
-		source var/env.sh && $(VENV)/bin/supervisord -c deploy/supervisord.conf; \
+		$(VENV)/bin/supervisord -c deploy/supervisord.conf; \
 	fi
 	@echo "Waiting for $(URL)readyz ..."
 	@deadline=$$((SECONDS + 60)); \
@@ -87,12 +89,20 @@ down:
 test: venv services
 	@if [[ $$(id -u) == 0 && ! -x /usr/bin/chromium ]]; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
-	source var/env.sh && $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# No services: tests/unit needs neither a database nor a broker (nor .env).
+test-unit: venv
+	$(VENV)/bin/python -m pytest tests/unit $(PYTEST_ARGS)
 
 bench: venv services
-	source var/env.sh && $(VENV)/bin/python -m bench $(BENCH_ARGS)
+	$(VENV)/bin/python -m bench $(BENCH_ARGS)
 
-# On the local services: a database and vhost of its own (dashboard_chaos), so `make test` can run alongside.
+# On the local services: a database and vhost of its own (dashboard_chaos), so `make test` can run
+# alongside; without them it stops here (never on the shared dashboard_test).
 chaos: venv services
-	source var/env.sh && eval "$$(bash deploy/services.sh test-env chaos 2>/dev/null || true)" && \
-		$(VENV)/bin/python -m pytest tests/chaos -p no:cacheprovider $(PYTEST_ARGS)
+	@chaos_env=$$($(SERVICES) test-env chaos) || { \
+		echo "make chaos: could not create its own database and vhost dashboard_chaos (above);" \
+			"refusing to run on the shared test database" >&2; exit 1; }; \
+	eval "$$chaos_env"; \
+	$(VENV)/bin/python -m pytest tests/chaos -p no:cacheprovider $(PYTEST_ARGS)

@@ -1,5 +1,10 @@
 """gunicorn settings read from the working directory by every `gunicorn wsgi:app` here
 (deploy/supervisord.conf, the tests and the bench all start it from the repository root)."""
+from dashboard import entry
+
+# A bad setting stops the master with one line, before it forks workers that would
+# each fail to import wsgi:app (and be respawned).
+entry.check()
 
 # Keep an idle connection open longer than the live list's poll interval
 # (POLL_INTERVAL_S, 2 s): with gunicorn's default of 2 s the server closed

@@ -1,4 +1,4 @@
-"""The web entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
-from dashboard import create_app
+"""The web entry point: `gunicorn wsgi:app`, `flask --app wsgi ...` (settings: .env, the environment)."""
+from dashboard import entry
 
-app = create_app()
+app = entry.app()

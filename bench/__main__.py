@@ -1,6 +1,7 @@
 """`python -m bench` (`make bench`): the measured goals of DESIGN.md section 10.
 
-Runs on its own database and broker vhost (deploy/services.sh test-env bench),
+Reads `.env` as every process here does (BENCH_DATABASE_URL / BENCH_BROKER_URL may
+be set there). Runs on its own database and broker vhost (deploy/services.py test-env bench),
 rebuilt from the migrations first; starts and stops its own workers,
 dispatcher and web server. Prints a table with PASS/MISS per goal and writes
 var/bench/bench-<time>.json (and latest.json).
@@ -10,6 +11,8 @@ import signal
 import sys
 import time
 import traceback
+
+from dashboard import entry
 
 from . import stack
 
@@ -53,6 +56,7 @@ def parse(argv):
 
 def main(argv=None):
     opts = parse(sys.argv[1:] if argv is None else argv)
+    entry.read_settings_file()
     database_url, broker_url = stack.isolated_env()
     extra = {"DISPATCH_BATCH": str(opts.dispatch_batch)} if opts.dispatch_batch else {}
     stack.configure(database_url, broker_url, **extra)

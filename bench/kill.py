@@ -2,7 +2,7 @@
 
 A `hang` request runs; its pool process pid comes from `inspect().active()`.
 The click is the API kill call (the page's button calls the same
-control.kill); the pid is then polled every 2 ms until it is gone (or a
+actions.kill); the pid is then polled every 2 ms until it is gone (or a
 zombie). Then one poll of the request's live partial with the token the page
 held before the click must answer 200 with status `killed`.
 """

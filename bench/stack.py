@@ -1,14 +1,14 @@
 """The benchmark's own database, broker vhost and processes (workers, dispatcher, web)."""
 import os
-import re
-import shlex
+import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
 from http.client import HTTPException
 from urllib.request import urlopen
+
+from deploy import services
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
@@ -20,16 +20,13 @@ ENV_NAME = "bench"
 def isolated_env(name=ENV_NAME):
     """DATABASE_URL / CELERY_BROKER_URL of our own database and vhost.
 
-    BENCH_DATABASE_URL and BENCH_BROKER_URL win when set; otherwise
-    `deploy/services.sh test-env NAME` creates dashboard_NAME on the local services.
+    BENCH_DATABASE_URL and BENCH_BROKER_URL win when set (in the environment or
+    .env); otherwise the service manager creates dashboard_NAME on the local services.
     """
     if os.environ.get("BENCH_DATABASE_URL") and os.environ.get("BENCH_BROKER_URL"):
         return os.environ["BENCH_DATABASE_URL"], os.environ["BENCH_BROKER_URL"]
-    out = subprocess.run(["bash", os.path.join(ROOT, "deploy", "services.sh"), "test-env", name],
-                         cwd=ROOT, check=True, capture_output=True, text=True).stdout
-    found = dict(re.findall(r"^export (\w+)=(.*)$", out, re.M))
-    return (shlex.split(found["TEST_DATABASE_URL"])[0],
-            shlex.split(found["TEST_BROKER_URL"])[0])
+    found = services.test_env(name)
+    return found["TEST_DATABASE_URL"], found["TEST_BROKER_URL"]
 
 
 def configure(database_url, broker_url, **extra):
@@ -37,8 +34,7 @@ def configure(database_url, broker_url, **extra):
     os.environ.update({
         "DATABASE_URL": database_url,
         "CELERY_BROKER_URL": broker_url,
-        "DASHBOARD_ENV": "development",
-        "SECRET_KEY": "bench-secret-key-not-for-production-0123456789",
+        "SECRET_KEY": secrets.token_urlsafe(32),   # production mode, as the local stack
         "LOG_LEVEL": "WARNING",
         "LOGIN_RATE_LIMIT": "100000 per minute",
         "PYTHONUNBUFFERED": "1",
@@ -59,11 +55,7 @@ def reset_schema(app):
         upgrade()
 
 
-def free_port():
-    """An unused TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+free_port = services.free_port   # an unused TCP port on loopback
 
 
 def wait_for(predicate, timeout=30.0, interval=0.05, what="condition", error=RuntimeError):
@@ -218,13 +210,14 @@ def children(pid):
         return []
 
 
-def gone(pid):
-    """True when the process no longer exists (or is a zombie awaiting its parent)."""
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except (FileNotFoundError, ProcessLookupError):
-        return True
+stat_fields = services.stat_fields  # /proc/PID/stat after the command name; None when gone
+gone = services.process_gone        # the process no longer runs (or is an unreaped zombie)
+
+
+def process_state(pid):
+    """'R', 'S', ... from /proc, 'Z' for a zombie, None when the pid is gone."""
+    fields = stat_fields(pid)
+    return fields[0] if fields else None
 
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -232,13 +225,10 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def cpu_seconds(pid, tree=True):
     """User + system CPU seconds of a process (and its live descendants)."""
-    total = 0.0
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / TICK
-    except (FileNotFoundError, ProcessLookupError):
+    fields = stat_fields(pid)
+    if fields is None:
         return 0.0
+    total = (int(fields[11]) + int(fields[12])) / TICK
     if tree:
         total += sum(cpu_seconds(child) for child in children(pid))
     return total

@@ -26,7 +26,7 @@ def create_app(test_config=None):
     app.config["SQLALCHEMY_BINDS"].setdefault(READS, {
         **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
         "url": app.config["SQLALCHEMY_DATABASE_URI"], "isolation_level": "AUTOCOMMIT"})
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"),
+    logging.basicConfig(level=app.config["LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     db.init_app(app)

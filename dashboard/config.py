@@ -1,9 +1,22 @@
-"""Defaults in code; the environment overrides them; tests pass a dict last."""
+"""Defaults in code; the environment overrides them; tests pass a dict last.
+
+The processes read the settings file `.env` into the environment first (dashboard/entry.py).
+A bad setting raises ConfigError, whose message names the variable.
+"""
 import os
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 # Initial admin passwords refused outside development (guessable or documented defaults).
 WEAK_ADMIN_PASSWORDS = {"admin", "password", "changeme", "change-me", "dashboard", "secret"}
+BROKER_SCHEMES = ("amqp", "amqps", "pyamqp")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or invalid; the message names the variable and what it needs."""
 
 
 def _env_number(name, default, kind):
@@ -14,7 +27,7 @@ def _env_number(name, default, kind):
     try:
         return kind(value)
     except ValueError:
-        raise RuntimeError(f"{name}={value!r} is not a valid {kind.__name__}") from None
+        raise ConfigError(f"{name}={value!r} is not a valid {kind.__name__}") from None
 
 
 def _env_int(name, default):
@@ -30,25 +43,28 @@ def _env_float(name, default):
 def load():
     """Settings as a dict, read from the environment now (not at import)."""
     env = os.environ.get("DASHBOARD_ENV", "production")
-    database_url = os.environ.get(
-        "DATABASE_URL", "postgresql+psycopg2://dashboard@127.0.0.1:55432/dashboard"
-    )
-    if database_url.startswith("postgresql://") or database_url.startswith("postgres://"):
-        # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; we ship psycopg2.
-        database_url = "postgresql+psycopg2://" + database_url.split("://", 1)[1]
+    database_url = _database_url(os.environ.get(
+        "DATABASE_URL", "postgresql+psycopg2://dashboard@127.0.0.1:55432/dashboard"))
+    broker_url = os.environ.get("CELERY_BROKER_URL",
+                                "amqp://guest:guest@127.0.0.1:55672/dashboard")
+    if broker_url.split("://", 1)[0] not in BROKER_SCHEMES or "://" not in broker_url:
+        raise ConfigError("CELERY_BROKER_URL is not a RabbitMQ URL"
+                          " (amqp://user:password@host:port/vhost)")
     max_upload_mb = _env_int("MAX_UPLOAD_MB", 64)
+    log_level = os.environ.get("LOG_LEVEL", "INFO").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL={log_level!r} is not one of {', '.join(LOG_LEVELS)}")
     web_host = os.environ.get("WEB_HOST", "127.0.0.1")
     web_port = _env_int("WEB_PORT", 8000)
     return {
         "ENV": env,
+        "LOG_LEVEL": log_level,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": database_url,
         # No pre-ping round trip per checkout: a dead connection raises (503 on the
         # web, requeue in workers) and SQLAlchemy then replaces the whole pool.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False, "pool_size": 10, "max_overflow": 10},
-        "BROKER_URL": os.environ.get(
-            "CELERY_BROKER_URL", "amqp://guest:guest@127.0.0.1:55672/dashboard"
-        ),
+        "BROKER_URL": broker_url,
         "WEB_HOST": web_host,
         "WEB_PORT": web_port,
         "FLOWER_URL": os.environ.get("FLOWER_URL", "/flower").rstrip("/"),
@@ -94,18 +110,34 @@ def load():
     }
 
 
+def _database_url(value):
+    """A PostgreSQL URL for psycopg2; ConfigError naming DATABASE_URL (never its password)."""
+    if value.startswith("postgresql://") or value.startswith("postgres://"):
+        # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; we ship psycopg2.
+        value = "postgresql+psycopg2://" + value.split("://", 1)[1]
+    try:
+        url = make_url(value)
+        url.port  # noqa: B018  (a non-numeric port raises only when read)
+    except (ArgumentError, ValueError):
+        url = None
+    if url is None or url.get_backend_name() != "postgresql":
+        raise ConfigError("DATABASE_URL is not a PostgreSQL URL"
+                          " (postgresql+psycopg2://user:password@host:port/dbname)")
+    return value
+
+
 def check(config):
     """Refuse to run outside development with development secrets (TESTING changes nothing)."""
     if config["ENV"] == "development":
         return
     if config["SECRET_KEY"] in ("", DEV_SECRET_KEY) or len(config["SECRET_KEY"]) < 16:
-        raise RuntimeError(
-            "SECRET_KEY is unset or the development default: set SECRET_KEY "
-            "(32+ random characters) or DASHBOARD_ENV=development"
+        raise ConfigError(
+            "SECRET_KEY is unset or the development default: set SECRET_KEY (32+ random"
+            " characters) in the environment or in .env (make services writes one there)"
         )
     password = config.get("ADMIN_PASSWORD") or ""
     if password and (len(password) < 12 or password.lower() in WEAK_ADMIN_PASSWORDS):
-        raise RuntimeError(
+        raise ConfigError(
             "DASHBOARD_ADMIN_PASSWORD is too weak for production (12+ characters, not a"
             " default); unset it to have a random one generated and printed"
         )

@@ -4,7 +4,8 @@ Claim and publish happen in one transaction: the rows are locked
 (`FOR UPDATE SKIP LOCKED`) until every message is confirmed by the broker and
 the transaction commits. A crash before the commit leaves the rows
 `unassigned`; a worker that receives a message before the commit waits on
-the row lock, then sees the committed claim.
+the row lock, then sees the committed claim. Which pending attempts were lost
+and must be published again is `recovery`'s call; the dispatcher publishes them.
 """
 import logging
 import select
@@ -15,7 +16,7 @@ import psycopg2
 from flask import current_app
 from sqlalchemy.engine import make_url
 
-from . import control, lifecycle
+from . import lifecycle, recovery
 from .extensions import db
 from .tasks import publish
 
@@ -60,13 +61,8 @@ def dispatch_all(limit):
 
 
 def republish_stale(older_than_s, limit):
-    """Publish again pending attempts that never started (message lost); same task id.
-
-    Only when the queue holds no ready message: a backlog explains a long wait.
-    """
-    if control.queue_depth() != 0:
-        return 0
-    n = _publish_claimed(lambda: lifecycle.requeue_stale_pending(older_than_s, limit))
+    """Publish again the pending attempts `recovery.stale_pending` finds lost; same task ids."""
+    n = _publish_claimed(lambda: recovery.stale_pending(older_than_s, limit))
     if n:
         log.warning("republished %d pending attempts older than %ss", n, older_than_s)
     return n

@@ -5,16 +5,16 @@ source states and, for anything a worker writes, the attempt's task id. Zero
 rows updated means the write is stale or illegal: it is logged and nothing
 changes. The request row and its `attempts` row change in the same statement.
 A trigger bumps `version` on every update (invariant 6). Callers commit.
+Each statement is a fixed text in psycopg2's own `%(name)s` style that takes
+values only; `recording()` lets tests see which statements a transition ran.
 """
+import contextlib
 import enum
-import functools
 import logging
-import re
 
 import psycopg2
 from psycopg2.extras import RealDictCursor
 from sqlalchemy.exc import DBAPIError
-
 
 from .extensions import db
 
@@ -46,34 +46,44 @@ def _in(states):
     return "(" + ", ".join(f"'{s.value}'" for s in states) + ")"
 
 
-_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_recorders = []  # the lists of open recording() blocks (tests look at the statements run)
 
 
-@functools.lru_cache(maxsize=256)
-def _pyformat(sql):
-    """`:name` parameters as psycopg2's `%(name)s` (literal % doubled)."""
-    return _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
+@contextlib.contextmanager
+def recording():
+    """Within the block, every transition statement this process runs is added to the list.
+
+    The statements as sent to the driver (psycopg2's `%(name)s` parameters), from
+    any thread: tests count and read them, e.g. `with lifecycle.recording() as ran:`.
+    """
+    statements = []
+    _recorders.append(statements)
+    try:
+        yield statements
+    finally:
+        _recorders.remove(statements)
 
 
 def _run(sql, **params):
-    """Execute transition SQL in the session's transaction; returns the rows as dicts.
+    """Execute transition SQL (`%(name)s` parameters) in the session's transaction; rows as dicts.
 
     It goes straight to the session's psycopg2 connection: these statements run
     on every task, and SQLAlchemy's per-statement overhead was most of their
     cost. Driver errors are raised as SQLAlchemy's (OperationalError, ...), and
     a dropped connection is invalidated, exactly as SQLAlchemy itself would.
     """
+    for statements in _recorders:
+        statements.append(sql)
     connection = db.session.connection()
-    statement = _pyformat(sql)
     try:
         with connection.connection.cursor(cursor_factory=RealDictCursor) as cursor:
-            cursor.execute(statement, params)
+            cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
     except psycopg2.Error as exc:
         lost = isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError))
         if lost:
             connection.invalidate(exc)
-        raise DBAPIError.instance(statement, params, exc, psycopg2.Error,
+        raise DBAPIError.instance(sql, params, exc, psycopg2.Error,
                                   connection_invalidated=lost) from exc
 
 
@@ -91,11 +101,11 @@ def _stale(what, request_id, **why):
 SUBMIT_SQL = """
 WITH r AS (
   INSERT INTO requests (job_type, params, upload_id, submitted_by)
-  VALUES (:job_type, CAST(:params AS jsonb), :upload_id, :submitted_by)
+  VALUES (%(job_type)s, CAST(%(params)s AS jsonb), %(upload_id)s, %(submitted_by)s)
   RETURNING id
 )
 INSERT INTO attempts (request_id, number, status, triggered_by)
-SELECT id, 1, 'unassigned', :submitted_by FROM r
+SELECT id, 1, 'unassigned', %(submitted_by)s FROM r
 RETURNING request_id
 """
 
@@ -109,7 +119,7 @@ def submit(job_type, params_json, upload_id, submitted_by):
 CLAIM_SQL = ASYNC_COMMIT + """
 WITH picked AS (
   SELECT id FROM requests WHERE status = 'unassigned'
-  ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+  ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 ), r AS (
   UPDATE requests SET status = 'pending', task_id = gen_random_uuid()::text,
          queued_at = now(), progress = 0, worker = NULL
@@ -136,14 +146,14 @@ def claim(limit):
 # holds it until the broker confirmed every message); the UPDATE, a separate
 # statement, then takes a fresh snapshot that sees the claim. One round trip.
 START_SQL = ASYNC_COMMIT + """
-SELECT id FROM requests WHERE id = :id FOR UPDATE;
+SELECT id FROM requests WHERE id = %(id)s FOR UPDATE;
 WITH r AS (
-  UPDATE requests SET status = 'running', worker = :worker, started_at = now(), progress = 0
-  WHERE id = :id AND task_id = :task_id
-    AND (status = 'pending' OR (status = 'running' AND :redelivered))
+  UPDATE requests SET status = 'running', worker = %(worker)s, started_at = now(), progress = 0
+  WHERE id = %(id)s AND task_id = %(task_id)s
+    AND (status = 'pending' OR (status = 'running' AND %(redelivered)s))
   RETURNING id, attempt, job_type, params, upload_id
 ), a AS (
-  UPDATE attempts SET status = 'running', worker = :worker, started_at = now()
+  UPDATE attempts SET status = 'running', worker = %(worker)s, started_at = now()
   FROM r WHERE attempts.request_id = r.id AND attempts.number = r.attempt
 )
 SELECT * FROM r
@@ -167,49 +177,64 @@ def start(request_id, task_id, worker, redelivered=False):
 def report_progress(request_id, task_id, percent):
     """Worker: record progress of a running attempt; False when stale."""
     rows = _run(
-        ASYNC_COMMIT + "UPDATE requests SET progress = :p WHERE id = :id AND task_id = :task_id"
-        " AND status = 'running' AND progress <> :p RETURNING id",
+        ASYNC_COMMIT + "UPDATE requests SET progress = %(p)s WHERE id = %(id)s"
+        " AND task_id = %(task_id)s AND status = 'running' AND progress <> %(p)s RETURNING id",
         p=max(0, min(100, int(percent))), id=request_id, task_id=task_id)
     return bool(rows)
 
 
 FINISH_SQL = """
 WITH r AS (
-  UPDATE requests SET status = :status, finished_at = now(),
-         progress = CASE WHEN :status = 'success' THEN 100 ELSE progress END,
-         result = CAST(:result AS jsonb), error = :error, traceback = :traceback
-  WHERE id = :id AND task_id = :task_id AND status IN ('pending', 'running')
+  UPDATE requests SET status = %(status)s, finished_at = now(),
+         progress = CASE WHEN %(status)s = 'success' THEN 100 ELSE progress END,
+         result = CAST(%(result)s AS jsonb), error = %(error)s, traceback = %(traceback)s
+  WHERE id = %(id)s AND task_id = %(task_id)s AND status IN ('pending', 'running')
   RETURNING id, attempt
 ), a AS (
-  UPDATE attempts SET status = :status, finished_at = now(), error = :error,
-         traceback = :traceback
+  UPDATE attempts SET status = %(status)s, finished_at = now(), error = %(error)s,
+         traceback = %(traceback)s
   FROM r WHERE attempts.request_id = r.id AND attempts.number = r.attempt
 )
 SELECT * FROM r
 """
 
 
-def finish(request_id, task_id, status, result_json=None, error=None, traceback=None):
-    """Worker: record the attempt's one terminal result; False when stale (invariant 4)."""
+ARTIFACT_SQL = """
+INSERT INTO artifacts (request_id, attempt, name, content_type, data)
+VALUES (%(id)s, %(attempt)s, %(name)s, %(content_type)s, %(data)s)
+"""
+
+
+def finish(request_id, task_id, status, result_json=None, error=None, traceback=None,
+           artifacts=()):
+    """Worker: record the attempt's one terminal result and its artifacts; None when stale.
+
+    `artifacts` are (name, content_type, bytes) the job produced; they are
+    stored, in the caller's transaction, only when the result is (invariant 4).
+    """
     status = Status(status)
     assert status in FINISHED_BY_WORKER, status
     rows = _run(FINISH_SQL, status=status.value, result=result_json, error=error,
                 traceback=traceback, id=request_id, task_id=task_id)
     if not rows:
         _stale("finish", request_id, task_id=task_id, status=status.value)
-    return rows[0] if rows else None
+        return None
+    for name, content_type, data in artifacts:
+        _run(ARTIFACT_SQL, id=request_id, attempt=rows[0]["attempt"], name=name,
+             content_type=content_type, data=data)
+    return rows[0]
 
 
 KILL_SQL = f"""
 WITH old AS (
   SELECT id, status, task_id, worker, attempt FROM requests
-  WHERE id = :id AND status IN {_in(KILLABLE)} FOR UPDATE
+  WHERE id = %(id)s AND status IN {_in(KILLABLE)} FOR UPDATE
 ), r AS (
-  UPDATE requests SET status = 'killed', finished_at = now(), error = :error
+  UPDATE requests SET status = 'killed', finished_at = now(), error = %(error)s
   FROM old WHERE requests.id = old.id
   RETURNING requests.id
 ), a AS (
-  UPDATE attempts SET status = 'killed', finished_at = now(), error = :error
+  UPDATE attempts SET status = 'killed', finished_at = now(), error = %(error)s
   FROM old WHERE attempts.request_id = old.id AND attempts.number = old.attempt
 )
 SELECT old.* FROM old JOIN r USING (id)
@@ -225,47 +250,71 @@ def kill(request_id, by):
     return rows[0]
 
 
-RETRY_SQL = f"""
+def _retry_sql(where):
+    """A retry statement: matching retryable rows -> unassigned, each with a new attempt."""
+    return f"""
 WITH r AS (
   UPDATE requests r SET status = 'unassigned', attempt = attempt + 1, task_id = NULL,
          worker = NULL, progress = 0, result = NULL, error = NULL, traceback = NULL,
          queued_at = NULL, started_at = NULL, finished_at = NULL
-  WHERE {{where}} AND status IN {_in(RETRYABLE)}
+  WHERE ({where}) AND status IN {_in(RETRYABLE)}
   RETURNING id, attempt
 )
 INSERT INTO attempts (request_id, number, status, triggered_by)
-SELECT id, attempt, 'unassigned', :by FROM r
+SELECT id, attempt, 'unassigned', %(by)s FROM r
 RETURNING request_id
 """
 
 
+RETRY_SQL = _retry_sql("r.id = %(id)s")
+
+# The list's filter as values: a NULL value matches everything (PostgreSQL folds
+# `NULL IS NULL OR ...` away when it plans the statement, so no index is lost).
+RETRY_FAILED_SQL = _retry_sql("""r.status = 'failure'
+    AND (%(status)s IS NULL OR r.status = %(status)s)
+    AND (%(job_type)s IS NULL OR r.job_type = %(job_type)s)
+    AND (%(request_id)s IS NULL OR r.id = %(request_id)s)
+    AND (%(task_id)s IS NULL OR r.task_id = %(task_id)s)
+    AND (%(who_or_file)s IS NULL OR r.submitted_by = %(who_or_file)s
+         OR r.upload_id IN (SELECT id FROM uploads WHERE filename ILIKE %(file_pattern)s))""")
+
+AUTO_RETRY_SQL = _retry_sql("""r.status = 'failure' AND r.job_type = %(job_type)s
+    AND r.attempt < %(max_attempts)s
+    AND r.finished_at <= now() - make_interval(secs => %(backoff)s * power(2, r.attempt - 1))""")
+
+
 def retry(request_id, by):
     """Operator: failure | timeout | killed -> unassigned as a new attempt; False if not allowed."""
-    rows = _run(RETRY_SQL.format(where="r.id = :id"), id=request_id, by=by)
+    rows = _run(RETRY_SQL, id=request_id, by=by)
     if not rows:
         _stale("retry", request_id)
     return bool(rows)
 
 
-def retry_failed(by, where="true", **params):
-    """Operator: retry every `failure` request matching a filter (on alias `r`), in one statement."""
-    where = f"status = 'failure' AND ({where})"
-    return len(_run(RETRY_SQL.format(where=where), by=by, **params))
+def retry_failed(by, status=None, job_type=None, request_id=None, task_id=None,
+                 who_or_file=None, file_pattern=None):
+    """Operator: retry every `failure` request matching the filter values, in one statement.
+
+    Each value left None matches every request; `who_or_file` matches the
+    submitter exactly or (as `file_pattern`, an ILIKE pattern) the file name.
+    Returns how many were retried.
+    """
+    return len(_run(RETRY_FAILED_SQL, by=by, status=status, job_type=job_type,
+                    request_id=request_id, task_id=task_id, who_or_file=who_or_file,
+                    file_pattern=file_pattern))
 
 
 def auto_retry(job_type, max_attempts, backoff_s):
     """Beat: re-queue `failure` rows of a job type whose backoff has passed, as `auto` attempts."""
-    where = ("status = 'failure' AND job_type = :job_type AND attempt < :max_attempts"
-             " AND finished_at <= now() - make_interval(secs => :backoff * power(2, attempt - 1))")
-    return len(_run(RETRY_SQL.format(where=where), by="auto", job_type=job_type,
-                    max_attempts=max_attempts, backoff=float(backoff_s)))
+    return len(_run(AUTO_RETRY_SQL, by="auto", job_type=job_type, max_attempts=max_attempts,
+                    backoff=float(backoff_s)))
 
 
 REQUEUE_SQL = """
 WITH picked AS (
   SELECT id FROM requests WHERE status = 'pending'
-    AND queued_at < now() - make_interval(secs => :s)
-  ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED
+    AND queued_at < now() - make_interval(secs => %(s)s)
+  ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 )
 UPDATE requests SET queued_at = now() FROM picked WHERE requests.id = picked.id
 RETURNING requests.id, requests.task_id, requests.attempt, requests.job_type, requests.params

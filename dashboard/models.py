@@ -6,8 +6,9 @@ from sqlalchemy import BigInteger, CheckConstraint, Index, LargeBinary, Sequence
 from sqlalchemy.dialects.postgresql import JSONB
 
 from .extensions import db
+from .lifecycle import Status
 
-STATUSES = ("unassigned", "pending", "running", "success", "failure", "timeout", "killed")
+STATUSES = tuple(s.value for s in Status)
 ROLES = ("viewer", "operator", "admin")
 version_seq = Sequence("request_version_seq", metadata=db.metadata)
 

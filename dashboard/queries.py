@@ -1,4 +1,5 @@
-"""Read-side queries for the dashboard and the API (keyset pagination, counts, versions)."""
+"""Read-side queries for the dashboard and the API: the list's filters (as values), keyset
+pagination, counts, versions."""
 import re
 from typing import NamedTuple
 
@@ -24,6 +25,26 @@ u.filename
 """
 
 
+def search_terms(q):
+    """What the search box's text means: a request id, a task id, or a submitter or file name.
+
+    {"request_id", "task_id", "who_or_file", "file_pattern"}, each None unless meant;
+    `file_pattern` is `who_or_file` as an ILIKE pattern matching it anywhere.
+    """
+    terms = dict.fromkeys(("request_id", "task_id", "who_or_file", "file_pattern"))
+    if not q:
+        return terms
+    if q.isascii() and q.isdigit() and len(q) < 19:
+        terms["request_id"] = int(q)
+    elif UUID_RE.match(q):
+        terms["task_id"] = q.lower()
+    else:
+        terms["who_or_file"] = q
+        terms["file_pattern"] = "%" + q.replace("\\", "\\\\").replace("%", "\\%")\
+            .replace("_", "\\_") + "%"
+    return terms
+
+
 class Filters:
     """The list's filters, parsed from query args; unknown values are errors, not ignored."""
 
@@ -37,29 +58,10 @@ class Filters:
         if self.job_type and self.job_type not in job_types:
             self.errors.append(f"job_type: unknown job type {self.job_type[:40]!r}")
 
-    def where(self):
-        """(SQL condition on requests `r`, params)."""
-        clauses, params = [], {}
-        if self.status:
-            clauses.append("r.status = :status")
-            params["status"] = self.status
-        if self.job_type:
-            clauses.append("r.job_type = :job_type")
-            params["job_type"] = self.job_type
-        if self.q:
-            if self.q.isascii() and self.q.isdigit() and len(self.q) < 19:
-                clauses.append("r.id = :q_id")
-                params["q_id"] = int(self.q)
-            elif UUID_RE.match(self.q):
-                clauses.append("r.task_id = :q")
-                params["q"] = self.q.lower()
-            else:
-                clauses.append("(r.submitted_by = :q OR r.upload_id IN"
-                               " (SELECT id FROM uploads WHERE filename ILIKE :pat))")
-                params["q"] = self.q
-                params["pat"] = "%" + self.q.replace("\\", "\\\\").replace("%", "\\%")\
-                    .replace("_", "\\_") + "%"
-        return (" AND ".join(clauses) or "true"), params
+    def values(self):
+        """The filters as the values a statement takes (None: not filtered on)."""
+        return {"status": self.status or None, "job_type": self.job_type or None,
+                **search_terms(self.q)}
 
     def args(self):
         """The filters as query args (for links that keep them)."""
@@ -67,9 +69,27 @@ class Filters:
                                   ("q", self.q)) if v}
 
 
+def _where(values):
+    """(SQL condition on requests `r`, params) for filter values; this module's own queries only."""
+    clauses = []
+    if values["status"]:
+        clauses.append("r.status = :status")
+    if values["job_type"]:
+        clauses.append("r.job_type = :job_type")
+    if values["request_id"] is not None:
+        clauses.append("r.id = :request_id")
+    if values["task_id"]:
+        clauses.append("r.task_id = :task_id")
+    if values["who_or_file"]:
+        clauses.append("(r.submitted_by = :who_or_file OR r.upload_id IN"
+                       " (SELECT id FROM uploads WHERE filename ILIKE :file_pattern))")
+    params = {k: v for k, v in values.items() if v is not None}
+    return (" AND ".join(clauses) or "true"), params
+
+
 def list_requests(filters, limit=50, after=None):
     """(rows, next cursor): newest first, `after` is the last id of the previous page."""
-    where, params = filters.where()
+    where, params = _where(filters.values())
     if after is not None:
         where += " AND r.id < :after"
         params["after"] = after

@@ -1,5 +1,5 @@
-"""One serializer per object, for the JSON API."""
-from flask import current_app
+"""One serializer per object (request, attempt), for the JSON API."""
+from . import flower_links
 
 
 def iso(value):
@@ -9,7 +9,6 @@ def iso(value):
 
 def request_dict(row, attempts=None):
     """A request as the API answers it (DESIGN.md section 7)."""
-    flower = current_app.config["FLOWER_URL"]
     out = {
         "id": row["id"],
         "job_type": row["job_type"],
@@ -25,7 +24,7 @@ def request_dict(row, attempts=None):
         "created_at": iso(row["created_at"]),
         "started_at": iso(row["started_at"]),
         "finished_at": iso(row["finished_at"]),
-        "flower_task_url": f"{flower}/task/{row['task_id']}" if row["task_id"] else None,
+        "flower_task_url": flower_links.task_url(row["task_id"]),
     }
     if attempts is not None:
         out["attempts"] = [attempt_dict(a) for a in attempts]

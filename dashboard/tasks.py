@@ -9,41 +9,12 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from . import jobs, lifecycle, notify as notifications
+from . import jobs, lifecycle, notify as notifications, recovery
 from .extensions import db
+from .jobs.context import JobContext
 from .lifecycle import Status
 
 log = logging.getLogger(__name__)
-
-
-class JobContext:
-    """What a job's run() sees: its params, its file, progress and artifacts."""
-
-    def __init__(self, request_id, task_id, row):
-        self.request_id, self.task_id = request_id, task_id
-        self.params, self.upload_id = row["params"], row["upload_id"]
-        self.attempt = row["attempt"]
-        self.artifacts = []
-        self._last = (0.0, -1)
-
-    def progress(self, percent):
-        """Record progress, at most five writes a second."""
-        now, pct = time.monotonic(), int(percent)
-        if pct != self._last[1] and now - self._last[0] >= 0.2:
-            self._last = (now, pct)
-            lifecycle.report_progress(self.request_id, self.task_id, pct)
-            db.session.commit()
-
-    def upload_bytes(self):
-        """The request's file as bytes (None when it has none)."""
-        if self.upload_id is None:
-            return None
-        return db.session.execute(text("SELECT data FROM uploads WHERE id = :id"),
-                                  {"id": self.upload_id}).scalar_one()
-
-    def add_artifact(self, name, content_type, data):
-        """Keep a produced file; stored with the success result."""
-        self.artifacts.append((name, content_type, data))
 
 
 @shared_task(bind=True, name="dashboard.run_request")
@@ -59,7 +30,7 @@ def run_request(self, request_id):
 
 
 def _run_attempt(task_request, request_id):
-    """start -> job.run -> finish(success), each write fenced by this attempt's task id."""
+    """start -> job.run -> finish(success, artifacts), each fenced by the attempt's task id."""
     task_id = task_request.id
     redelivered = bool((task_request.delivery_info or {}).get("redelivered"))
     row = lifecycle.start(request_id, task_id, task_request.hostname, redelivered)
@@ -68,12 +39,8 @@ def _run_attempt(task_request, request_id):
         return None
     ctx = JobContext(request_id, task_id, row)
     result = jobs.REGISTRY[row["job_type"]].run(ctx)
-    for name, content_type, data in ctx.artifacts:
-        db.session.execute(text(
-            "INSERT INTO artifacts (request_id, attempt, name, content_type, data)"
-            " VALUES (:r, :a, :n, :c, :d)"),
-            {"r": request_id, "a": ctx.attempt, "n": name, "c": content_type, "d": data})
-    if lifecycle.finish(request_id, task_id, Status.SUCCESS, json.dumps(result)) is None:
+    if lifecycle.finish(request_id, task_id, Status.SUCCESS, json.dumps(result),
+                        artifacts=ctx.artifacts) is None:
         db.session.rollback()
         return None
     db.session.commit()
@@ -121,19 +88,13 @@ def notify(request_id):
 @shared_task(name="dashboard.auto_retry")
 def auto_retry():
     """Beat: re-queue failures of job types with a retry policy, with backoff."""
-    total = 0
-    for job in jobs.REGISTRY.values():
-        if job.max_attempts > 1:
-            total += lifecycle.auto_retry(job.name, job.max_attempts, job.backoff_s)
-    db.session.commit()
-    return total
+    return recovery.auto_retry()
 
 
 @shared_task(name="dashboard.reap_lost")
 def reap_lost():
     """Beat: running attempts no worker holds any more (failure not recorded) end as failure."""
-    from . import control
-    return control.reap_lost()
+    return recovery.reap_lost()
 
 
 @shared_task(name="dashboard.compact_counts")

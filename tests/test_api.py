@@ -1,7 +1,7 @@
 """The JSON API end to end: submit -> dispatcher -> worker -> success, read back."""
 import json
 
-from conftest import wait_status
+from tests.support.db import wait_status
 
 
 def test_submit_runs_to_success(app, stack, api):
@@ -48,7 +48,7 @@ def test_unknown_request_is_404(api, clean_db):
 
 
 def test_bad_params_are_refused_and_nothing_stored(app, api, clean_db):
-    from conftest import fetch
+    from tests.support.db import fetch
     cases = [
         ({"job_type": "simulate", "params": "{not json"}, "params"),
         ({"job_type": "simulate", "params": '{"min_seconds": -1}'}, "params.min_seconds"),

@@ -4,7 +4,9 @@ and the outcome; /audit lists it with filters for operators and admins (viewers 
 import json
 from datetime import datetime, timedelta, timezone
 
-from authkit import Page, audit_rows, csrf_token, sign_in, signed_in, sql  # noqa: F401
+from tests.support.db import audit_rows, sql
+from tests.support.html import Page
+from tests.support.http import csrf_token, sign_in
 
 HANG = json.dumps({"hang": True})
 ADDRESS = "198.51.100.23"

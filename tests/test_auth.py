@@ -1,9 +1,12 @@
 """Sign-in, sign-out, sessions, API tokens and the sign-in rate limit."""
 import pytest
-from authkit import Page, audit_rows, csrf_token, extra_app, sign_in, sql
 from sqlalchemy import text
 
 from dashboard.extensions import db
+from tests.support.apps import extra_app
+from tests.support.db import audit_rows, sql
+from tests.support.html import Page
+from tests.support.http import csrf_token, sign_in
 
 
 def _cookie_flags(response):

@@ -11,7 +11,11 @@ import json
 import pytest
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
-from authkit import Page, counts, csrf_token, extra_app, signed_in, sql  # noqa: F401
+
+from tests.support.apps import extra_app
+from tests.support.db import counts, sql
+from tests.support.html import Page
+from tests.support.http import csrf_token
 
 
 NOTHING = (0, 0, 0)
@@ -71,7 +75,7 @@ def test_upload_over_the_limit_on_the_form_is_a_413_page(small_app, make_user):
     """The submit form answers a styled 413 page naming the limit; nothing stored."""
     username, password, _ = make_user("operator")
     client = small_app.test_client()
-    from authkit import sign_in
+    from tests.support.http import sign_in
     sign_in(client, username, password)
     token = csrf_token(client.get("/requests/new").get_data(as_text=True))
     body, content_type = multipart({"csrf_token": token, "job_type": "simulate", "params": "{}",
@@ -264,14 +268,3 @@ def test_non_utf8_form_on_the_page_is_not_a_500(app, signed_in):
     assert response.status_code == 422
     assert "job_type: unknown job type" in response.get_data(as_text=True)
     assert counts(app) == NOTHING
-
-
-@pytest.mark.parametrize("given, shown", [
-    ("C:\\Users\\me\\evil.bin", "evil.bin"), ("..", "upload"), ("\x00\x00", "upload"),
-    ("dir/\u200bname\u2028.txt", "name.txt"), ("\ud800bad.bin", "bad.bin"),
-])
-def test_display_name_rules(given, shown):
-    """Windows paths, dot names, NUL-only, zero-width/line separators, lone surrogates."""
-    from dashboard.uploads import display_name, safe_name
-    assert display_name(given) == shown
-    assert "/" not in safe_name(given) and "\\" not in safe_name(given)

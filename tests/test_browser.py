@@ -10,7 +10,7 @@ import re
 import pytest
 import requests
 
-from conftest import sign_in
+from tests.support.browser import browser_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -59,11 +59,17 @@ def watched(page):
     assert watch.csp_violations() == []
 
 
+def signed_in_page(watched, live_server, make_user, role):
+    """The watched page, signed in through the form as a new user with `role`:
+    (page, username, password, API token)."""
+    username, password, token = make_user(role)
+    browser_sign_in(watched.page, live_server, username, password)
+    return watched.page, username, password, token
+
+
 def test_submit_through_the_form_and_watch_it_succeed(live_server, stack, make_user, watched):
     """The form submits, the request page then reaches `success` by polling, same page object."""
-    page = watched.page
-    username, password, _ = make_user("operator")
-    sign_in(page, live_server, username, password)
+    page, _, _, _ = signed_in_page(watched, live_server, make_user, "operator")
 
     page.click("nav >> text=New request")
     page.wait_for_url(f"{live_server}/requests/new")
@@ -90,9 +96,7 @@ def test_submit_through_the_form_and_watch_it_succeed(live_server, stack, make_u
 
 def test_list_shows_a_new_request_and_its_success(live_server, stack, make_user, watched):
     """On the open list, a request submitted elsewhere appears and turns `success` by itself."""
-    page = watched.page
-    username, password, token = make_user("operator")
-    sign_in(page, live_server, username, password)
+    page, _, _, token = signed_in_page(watched, live_server, make_user, "operator")
     page.wait_for_selector("section#requests")
     page.evaluate("window.__marker = 1")
 
@@ -114,9 +118,7 @@ def test_list_shows_a_new_request_and_its_success(live_server, stack, make_user,
 
 def test_form_refuses_bad_parameters_and_keeps_the_input(live_server, stack, make_user, watched):
     """A bad parameter answers with a message naming the field; the typed input is kept."""
-    page = watched.page
-    username, password, _ = make_user("operator")
-    sign_in(page, live_server, username, password)
+    page, _, _, _ = signed_in_page(watched, live_server, make_user, "operator")
     page.goto(f"{live_server}/requests/new")
     bad = '{"min_seconds": 5, "max_seconds": 1}'
     page.fill("textarea[name=params]", bad)
@@ -133,9 +135,7 @@ def test_form_refuses_bad_parameters_and_keeps_the_input(live_server, stack, mak
 def test_polling_page_goes_to_sign_in_when_the_session_ends(live_server, stack, make_user,
                                                            watched):
     """When the session is gone, the next poll takes the whole tab to the sign-in page."""
-    page = watched.page
-    username, password, _ = make_user("viewer")
-    sign_in(page, live_server, username, password)
+    page, username, password, _ = signed_in_page(watched, live_server, make_user, "viewer")
     page.goto(f"{live_server}/?status=running")
     watched.expect("401")  # the poll's own answer, carrying the HX-Redirect
     page.context.clear_cookies()

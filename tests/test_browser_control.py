@@ -3,8 +3,10 @@ import time
 
 import pytest
 
-from conftest import fetch, sign_in, wait_status
-from control_helpers import ExitWatch, attempts, pool_pid, submit
+from tests.support.browser import browser_sign_in
+from tests.support.db import attempts, fetch, wait_status
+from tests.support.http import submit
+from tests.support.procs import ExitWatch, pool_pid
 
 pytestmark = pytest.mark.browser
 HANG = {"hang": True}
@@ -15,7 +17,7 @@ KILL_BOUND_S = 1.0
 def operator_page(page, live_server, make_user):
     """Chromium signed in as an operator; logs every POST the page sends."""
     username, password, _ = make_user("operator")
-    sign_in(page, live_server, username, password)
+    browser_sign_in(page, live_server, username, password)
     page.posts = []
     page.on("request", lambda r: page.posts.append(r.url) if r.method == "POST" else None)
     page.username = username

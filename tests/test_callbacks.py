@@ -5,8 +5,10 @@ a real local SMTP server (aiosmtpd), as a deployment with SMTP configured would.
 """
 import pytest
 
-from conftest import dispatcher_proc, free_port, wait_for, wait_status, worker_proc
-from control_helpers import SmtpSink, TokenClient, attempts, audit, sql, submit, wait_online
+from tests.support.db import attempts, audit_rows, sql, wait_status
+from tests.support.http import submit, TokenClient
+from tests.support.mail import SmtpSink
+from tests.support.procs import dispatcher_proc, free_port, wait_for, wait_online, worker_proc
 
 FAIL = {"min_seconds": 0, "max_seconds": 0, "fail_rate": 1}
 QUICK = {"min_seconds": 0, "max_seconds": 0}
@@ -76,7 +78,8 @@ def test_link_emails_the_submitter_on_success(app, mailer, make_user):
     [message] = mailer.messages
     assert message["to"] == ["alice@example.org"]
     assert message["subject"] == f"Request #{request_id} (simulate) succeeded"
-    [entry] = wait_for(lambda: audit(app, "notify", request_id), 30, what="notify audit entry")
+    [entry] = wait_for(lambda: audit_rows(app, "notify", request_id), 30,
+                       what="notify audit entry")
     assert entry["outcome"] == "sent" and entry["username"] == "system"
 
 
@@ -84,7 +87,8 @@ def test_link_without_email_leaves_an_audit_entry_only(app, mailer, api):
     """A submitter without an email gets no message; the notify task still leaves its trace."""
     request_id = submit(api, QUICK)
     wait_status(app, request_id, "success", timeout=60)
-    entries = wait_for(lambda: audit(app, "notify", request_id), 30, what="notify audit entry")
+    entries = wait_for(lambda: audit_rows(app, "notify", request_id), 30,
+                       what="notify audit entry")
     assert entries[0]["outcome"] == "skipped: submitter has no email"
     assert mailer.messages == []
 
@@ -98,6 +102,6 @@ def test_link_does_not_fire_on_failure(app, mailer, make_user):
     wait_status(app, failed, "failure", timeout=60)
     succeeded = submit(bob, QUICK)
     wait_status(app, succeeded, "success", timeout=60)
-    wait_for(lambda: audit(app, "notify", succeeded), 30, what="notify for the success")
-    assert audit(app, "notify", failed) == []
+    wait_for(lambda: audit_rows(app, "notify", succeeded), 30, what="notify for the success")
+    assert audit_rows(app, "notify", failed) == []
     assert [m["subject"] for m in mailer.messages] == [f"Request #{succeeded} (simulate) succeeded"]

@@ -5,13 +5,15 @@ weak initial admin passwords, both from create_app and from the `flask --app wsg
 """
 import os
 import subprocess
-from html.parser import HTMLParser
 
 import pytest
-from authkit import audit_rows, csrf_token, extra_app, sign_in
 
 from dashboard import config, create_app
-from conftest import BIN, ROOT
+from tests.support.apps import extra_app
+from tests.support.db import audit_rows
+from tests.support.env import BIN, ROOT
+from tests.support.html import parse
+from tests.support.http import csrf_token, sign_in
 
 GOOD_KEY = "k" * 40
 TEMPLATES = os.path.join(ROOT, "templates")
@@ -59,7 +61,7 @@ def test_production_starts_with_real_secrets(production):
 
 
 def test_development_may_use_the_development_key(production):
-    """DASHBOARD_ENV=development accepts the default key (for `make run` on a laptop)."""
+    """DASHBOARD_ENV=development accepts the default key (tests only; the stack has its own)."""
     production.setenv("DASHBOARD_ENV", "development")
     assert _built().config["SECRET_KEY"] == config.DEV_SECRET_KEY
 
@@ -145,26 +147,21 @@ def test_security_headers_everywhere(app, make_user):
         response.close()
 
 
-class _InlineFinder(HTMLParser):
-    """Collects inline script, event-handler attributes, style attributes and <style>."""
-
-    def __init__(self):
-        """Nothing found yet."""
-        super().__init__()
-        self.found = []
-
-    def handle_starttag(self, tag, attrs):
-        """Flag what a CSP without 'unsafe-inline' would block (or what needs eval)."""
-        names = dict(attrs)
-        if tag == "script" and "src" not in names:
-            self.found.append("inline <script>")
-        if tag == "style":
-            self.found.append("<style> block")
-        for name, value in attrs:
+def inline_code(html):
+    """What a CSP without 'unsafe-inline' would block (or what needs eval): inline script,
+    <style> blocks, event-handler and style attributes, javascript: URLs."""
+    found = []
+    for node in list(parse(html).iter())[1:]:
+        if node.tag == "script" and "src" not in node.attrs:
+            found.append("inline <script>")
+        if node.tag == "style":
+            found.append("<style> block")
+        for name, value in node.attrs.items():
             if name.startswith("on") or name.startswith("hx-on") or name == "style":
-                self.found.append(f"{tag} {name}=")
+                found.append(f"{node.tag} {name}=")
             if value and value.strip().lower().startswith("javascript:"):
-                self.found.append(f"{tag} {name}=javascript:")
+                found.append(f"{node.tag} {name}=javascript:")
+    return found
 
 
 def test_templates_have_no_inline_script_or_style():
@@ -173,11 +170,8 @@ def test_templates_have_no_inline_script_or_style():
     for folder, _, files in os.walk(TEMPLATES):
         for name in files:
             if name.endswith(".html"):
-                finder = _InlineFinder()
                 with open(os.path.join(folder, name)) as fh:
-                    finder.feed(fh.read())
-                problems += [f"{name}: {p}" for p in finder.found]
+                    problems += [f"{name}: {p}" for p in inline_code(fh.read())]
     assert problems == []
-    finder = _InlineFinder()
-    finder.feed('<div style="x" onclick="y"><script>1</script></div>')
-    assert len(finder.found) == 3, "the finder itself must see what it looks for"
+    found = inline_code('<div style="x" onclick="y"><script>1</script></div>')
+    assert len(found) == 3, "the finder itself must see what it looks for"

@@ -5,8 +5,9 @@ nothing; bearer-token API calls need no CSRF token.
 """
 import json
 
-from authkit import Page, audit_rows, counts, csrf_token, htmx_token, signed_in  # noqa: F401
-from conftest import fetch
+from tests.support.db import audit_rows, counts, fetch
+from tests.support.html import Page
+from tests.support.http import csrf_token, htmx_token
 
 HANG = json.dumps({"hang": True})
 

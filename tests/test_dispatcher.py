@@ -12,9 +12,11 @@ import statistics
 from kombu import Connection, Queue
 from sqlalchemy import text
 
-from conftest import BIN, RUN_DIR, Proc, fetch, wait_for, wait_status
 from dashboard import jobs, lifecycle
 from dashboard.extensions import db
+from tests.support.db import fetch, wait_status
+from tests.support.env import BIN, RUN_DIR
+from tests.support.procs import Proc, wait_for
 
 QUEUE = "requests"
 ZERO_PARAMS = {"min_seconds": 0, "max_seconds": 0}

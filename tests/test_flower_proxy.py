@@ -9,34 +9,31 @@ the proxy forwards and strips.
 import http.client
 import json
 import os
-import time
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from authkit import Page, audit_rows, signed_in  # noqa: F401
-from bench.stack import answers, web_argv
-from conftest import fetch
-from conftest import BIN, Proc, free_port, sign_in, wait_for, wait_status
 
+from bench.stack import web_argv
 from dashboard.security import FLOWER_CSP
+from tests.support.browser import browser_sign_in
+from tests.support.db import audit_rows, fetch, wait_status
+from tests.support.env import BIN
+from tests.support.html import Page
+from tests.support.procs import free_port, serving, wait_for
 
 
 @pytest.fixture(scope="module")
 def flower_url(app):
     """A real Flower on loopback (its API open only to this proxy); stopped after the module."""
     port = free_port()
-    proc = Proc("flower", [os.path.join(BIN, "celery"), "-A", "worker", "flower",
-                           "--address=127.0.0.1", f"--port={port}", "--url_prefix=flower",
-                           "--persistent=False"],
-                env={"FLOWER_UNAUTHENTICATED_API": "true"}).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: answers(f"{url}/flower/healthcheck"), 60, 0.2, what="flower answering")
+    argv = [os.path.join(BIN, "celery"), "-A", "worker", "flower", "--address=127.0.0.1",
+            f"--port={port}", "--url_prefix=flower", "--persistent=False"]
+    with serving("flower", argv, port, "/flower/healthcheck",
+                 env={"FLOWER_UNAUTHENTICATED_API": "true"}) as url:
         yield url
-    finally:
-        proc.stop()
 
 
 @pytest.fixture
@@ -232,14 +229,9 @@ def test_proxy_cleans_the_answer(echo, signed_in):
 def flower_web(app, flower_url):
     """gunicorn serving the dashboard with FLOWER_UPSTREAM at the test Flower."""
     port = free_port()
-    proc = Proc("web-flower", web_argv(port, workers=1, threads=4),
-                env={"FLOWER_UPSTREAM": flower_url}).start()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: answers(f"{url}/healthz"), 60, 0.2, what="gunicorn with the Flower proxy")
+    with serving("web-flower", web_argv(port, workers=1, threads=4), port, "/healthz",
+                 env={"FLOWER_UPSTREAM": flower_url}) as url:
         yield url
-    finally:
-        proc.stop()
 
 
 @pytest.mark.browser
@@ -251,7 +243,7 @@ def test_flower_works_in_chromium_through_gunicorn(flower_web, stack, page, make
     page.goto(f"{flower_web}/flower/")
     page.wait_for_url(re.compile(re.escape(f"{flower_web}/login?next=/flower/")))
     username, password, _ = make_user("viewer")
-    sign_in(page, flower_web, username, password)
+    browser_sign_in(page, flower_web, username, password)
     page.goto(f"{flower_web}/flower/")
     assert page.evaluate("typeof window.jQuery") == "function", "Flower's static JS loaded"
     # A locator waits in Playwright's own world: a string predicate polled by

@@ -52,7 +52,7 @@ def test_readyz_503_when_database_is_away(other_app):
 
 def test_metrics_count_requests_by_status(app, stack, api):
     """/metrics is Prometheus text with counts by status that follow the requests."""
-    from conftest import wait_status
+    from tests.support.db import wait_status
     ids = [api.post("/api/requests", data={
         "job_type": "simulate", "params": '{"min_seconds": 0, "max_seconds": 0}'}).get_json()["id"]
         for _ in range(3)]

@@ -3,11 +3,11 @@ import time
 
 import pytest
 
-from conftest import fetch, wait_for, wait_status
-from control_helpers import solo  # noqa: F401  (fixture)
-from control_helpers import (ExitWatch, attempts, is_dead, pool_pid, process_state, submit,
-                             task_log_line, wait_offline)
-from dashboard import control
+from dashboard import actions
+from tests.support.db import attempts, fetch, wait_status
+from tests.support.http import submit
+from tests.support.procs import (ExitWatch, is_dead, parent_pid, pool_pid, process_state,
+                                 task_log_line, wait_for, wait_offline)
 
 HANG = {"hang": True}
 QUICK = {"min_seconds": 0, "max_seconds": 0}
@@ -18,12 +18,6 @@ def kill(api, request_id):
     """POST the kill; returns (status code, JSON body)."""
     response = api.post(f"/api/requests/{request_id}/kill")
     return response.status_code, response.get_json()
-
-
-def parent_pid(pid):
-    """The parent pid of a process, from /proc."""
-    with open(f"/proc/{pid}/stat") as fh:
-        return int(fh.read().rsplit(")", 1)[1].split()[1])
 
 
 @pytest.fixture
@@ -193,14 +187,14 @@ def test_kill_running_while_its_worker_is_dead_is_not_redelivered(app, solo, api
     assert attempt["status"] == "killed" and attempt["worker"] == "worker1@test"
 
 
-def test_control_kill_records_and_audits(app, stack, ctx):
-    """control.kill returns the old row for an active request and audits both outcomes."""
-    from control_helpers import audit
+def test_actions_kill_records_and_audits(app, stack, ctx):
+    """actions.kill returns the old row for an active request and audits both outcomes."""
+    from tests.support.db import audit_rows
     from dashboard import lifecycle
     from dashboard.extensions import db
     stack.stop_dispatcher()
     request_id = lifecycle.submit("simulate", '{"min_seconds": 0, "max_seconds": 0}', None, "t")
     db.session.commit()
-    assert control.kill(request_id, "tester")["status"] == "unassigned"
-    assert control.kill(request_id, "tester") is None
-    assert [e["outcome"] for e in audit(app, "kill", request_id)] == ["ok", "refused"]
+    assert actions.kill(request_id, "tester")["status"] == "unassigned"
+    assert actions.kill(request_id, "tester") is None
+    assert [e["outcome"] for e in audit_rows(app, "kill", request_id)] == ["ok", "refused"]

@@ -260,13 +260,54 @@ def test_retry_failed_takes_only_matching_failures(tx):
     failed = [make("failure") for _ in range(2)]
     other_type = make("failure", job_type="simulate_flaky")
     others = [make(s) for s in ("timeout", "killed", "success", "running")]
-    assert lifecycle.retry_failed("bob", "r.job_type = :jt", jt="simulate") == 2
+    assert lifecycle.retry_failed("bob", job_type="simulate") == 2
     assert [row(i)["status"] for i in failed] == ["unassigned", "unassigned"]
     assert [row(i)["attempt"] for i in failed] == [2, 2]
     assert row(other_type)["status"] == "failure"
     assert [row(i)["status"] for i in others] == ["timeout", "killed", "success", "running"]
     assert lifecycle.retry_failed("bob") == 1
     assert row(other_type)["status"] == "unassigned"
+
+
+def test_retry_failed_takes_filter_values_the_way_the_list_reads_them(tx):
+    """The search values match as the list's search box does: id, submitter, file; status too."""
+    from dashboard.queries import search_terms
+    mine, theirs = make("failure", by="carol"), make("failure", by="dave")
+    assert lifecycle.retry_failed("bob", status="success") == 0
+    assert lifecycle.retry_failed("bob", **search_terms("nobody")) == 0
+    assert lifecycle.retry_failed("bob", **search_terms(str(theirs))) == 1
+    assert (row(mine)["status"], row(theirs)["status"]) == ("failure", "unassigned")
+    assert lifecycle.retry_failed("bob", status="failure", **search_terms("carol")) == 1
+    assert row(mine)["status"] == "unassigned"
+
+
+def test_recording_shows_the_statements_a_transition_ran(tx):
+    """lifecycle.recording() lists each statement run inside the block, in psycopg2's style."""
+    request_id = make("failure")
+    with lifecycle.recording() as statements:
+        assert lifecycle.retry(request_id, "bob")
+        assert lifecycle.retry(request_id, "bob") is False
+    assert len(statements) == 2 and statements[0] == statements[1] == lifecycle.RETRY_SQL
+    assert "%(id)s" in statements[0] and statements[0].count("UPDATE requests") == 1
+    lifecycle.kill(submit(), "op")
+    assert len(statements) == 2  # the block has ended: nothing more is recorded
+
+
+def test_finish_stores_the_artifacts_with_the_result_only(tx):
+    """Artifacts are written by the finish that records the result, for that attempt; a stale
+    finish stores none."""
+    request_id = submit()
+    task_id = claim_one(request_id)
+    assert lifecycle.start(request_id, task_id, "w1@test") is not None
+    made = [("x.png", "image/png", b"\x89PNG x"), ("y.txt", "text/plain", b"y")]
+    assert lifecycle.finish(request_id, "not-this-attempt", "success", "{}",
+                            artifacts=made) is None
+    assert lifecycle.finish(request_id, task_id, "success", "{}", artifacts=made) is not None
+    assert lifecycle.finish(request_id, task_id, "success", "{}", artifacts=made) is None
+    stored = db.session.execute(text(
+        "SELECT attempt, name, content_type, data FROM artifacts WHERE request_id = :id"
+        " ORDER BY id"), {"id": request_id}).all()
+    assert [(a, n, c, bytes(d)) for a, n, c, d in stored] == [(1, *m) for m in made]
 
 
 def test_every_change_bumps_a_global_version(tx):

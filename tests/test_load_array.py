@@ -1,16 +1,16 @@
 """load_array end to end: a generated volume through the API, real workers, stats and MIP PNGs."""
 import io
 import json
-from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import text
 
-from conftest import fetch, wait_status
 from dashboard.extensions import db
-from dashboard.jobs import load_array
+from tests.support.db import fetch, wait_status
+from tests.support.html import parse
+from tests.support.http import sign_in
 
 SHAPE = (20, 30, 40)          # x, y, z
 HOT = (7, 11, 23)             # the one voxel far above the rest
@@ -135,34 +135,10 @@ def test_wrong_size_is_refused_and_nothing_stored(app, api, clean_db):
     assert fetch(app, 1) is None
 
 
-class _Images(HTMLParser):
+def artifact_images(html):
     """The src of every <img> inside the artifacts block of a request page."""
-
-    def __init__(self):
-        super().__init__()
-        self.depth, self.sources = 0, []
-
-    def handle_starttag(self, tag, attrs):
-        attrs = dict(attrs)
-        if self.depth:
-            self.depth += tag != "img"
-            if tag == "img":
-                self.sources.append(attrs["src"])
-        elif "artifacts" in (attrs.get("class") or "").split():
-            self.depth = 1
-
-    def handle_endtag(self, tag):
-        if self.depth and tag != "img":
-            self.depth -= 1
-
-
-def sign_in(client, username, password):
-    """Sign in through the login form (with its CSRF token)."""
-    page = client.get("/login").get_data(as_text=True)
-    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    response = client.post("/login", data={"csrf_token": token, "username": username,
-                                           "password": password})
-    assert response.status_code == 302, response.status_code
+    blocks = [n for n in parse(html).iter() if "artifacts" in n.classes()]
+    return [img.attrs["src"] for img in (blocks[0].find_all("img") if blocks else [])]
 
 
 def test_request_page_shows_the_projections(app, stack, api, make_user):
@@ -172,37 +148,17 @@ def test_request_page_shows_the_projections(app, stack, api, make_user):
     sign_in(browser, viewer, password)
     page = browser.get(f"/requests/{body['id']}")
     assert page.status_code == 200
-    parser = _Images()
-    parser.feed(page.get_data(as_text=True))
-    assert len(parser.sources) == 3
+    sources = artifact_images(page.get_data(as_text=True))
+    assert len(sources) == 3
     fetched = {}
-    for src in parser.sources:
+    for src in sources:
         response = browser.get(src)
         assert response.status_code == 200 and response.content_type == "image/png"
         fetched[src] = response.get_data()
     assert sorted(fetched.values()) == sorted(pngs.values())
 
-    anonymous = app.test_client().get(parser.sources[0])
+    anonymous = app.test_client().get(sources[0])
     assert anonymous.status_code in (302, 401)
     if anonymous.status_code == 302:
         assert "/login" in anonymous.headers["Location"]
     assert not anonymous.get_data().startswith(b"\x89PNG")
-
-
-def test_constant_volume_has_no_division_by_zero():
-    vol = np.full(SHAPE, 3.5, dtype=np.float32)
-    with np.errstate(all="raise"):
-        stats = load_array.statistics(vol)
-        image = load_array.to_gray8(load_array.projection(vol, 0))
-    assert (stats["min"], stats["max"], stats["mean"], stats["std"]) == (3.5, 3.5, 3.5, 0.0)
-    assert stats["histogram"]["counts"][32] == vol.size   # numpy's [v-0.5, v+0.5] range
-    assert image.shape == SHAPE[1:] and not image.any()
-    assert decode(load_array.png(image)).shape == SHAPE[1:]
-
-
-def test_all_nan_volume_reports_no_statistics():
-    vol = np.full((2, 3, 4), np.nan, dtype=np.float32)
-    stats = load_array.statistics(vol)
-    assert stats["nan"] == 24 and stats["finite"] == 0
-    assert stats["mean"] is None and stats["histogram"]["counts"] == []
-    assert not load_array.to_gray8(load_array.projection(vol, 2)).any()

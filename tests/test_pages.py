@@ -5,7 +5,6 @@ dispatcher is stopped, so they stay as written); the answers are parsed as
 HTML and checked for what a user sees: which rows, which statuses, which
 links and buttons, and whether the partial keeps polling.
 """
-from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -13,75 +12,10 @@ from sqlalchemy import text
 
 from dashboard import lifecycle
 from dashboard.extensions import db
+from tests.support.html import parse
+from tests.support.http import sign_in
 
 HX = {"HX-Request": "true"}
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source",
-        "track", "wbr"}
-
-
-class Node:
-    """An HTML element: tag, attributes, children (nodes and strings)."""
-
-    def __init__(self, tag, attrs, parent=None):
-        self.tag, self.attrs, self.parent, self.children = tag, dict(attrs), parent, []
-
-    def text(self):
-        """The element's text, whitespace collapsed."""
-        parts = [c if isinstance(c, str) else c.text() for c in self.children]
-        return " ".join(" ".join(parts).split())
-
-    def iter(self):
-        """This element and every element below it, in document order."""
-        yield self
-        for child in self.children:
-            if isinstance(child, Node):
-                yield from child.iter()
-
-    def find_all(self, tag=None, **attrs):
-        """Descendant elements with this tag and these attribute values (True: present)."""
-        return [n for n in self.iter() if (tag is None or n.tag == tag) and all(
-            (name in n.attrs) if want is True else n.attrs.get(name) == want
-            for name, want in ((k.rstrip("_").replace("_", "-"), v) for k, v in attrs.items()))]
-
-    def find(self, tag=None, **attrs):
-        """The first matching element, or None."""
-        found = self.find_all(tag, **attrs)
-        return found[0] if found else None
-
-
-class TreeBuilder(HTMLParser):
-    """A forgiving tree builder on top of html.parser."""
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.root = self.current = Node("#document", {})
-
-    def handle_starttag(self, tag, attrs):
-        node = Node(tag, attrs, self.current)
-        self.current.children.append(node)
-        if tag not in VOID:
-            self.current = node
-
-    def handle_startendtag(self, tag, attrs):
-        self.current.children.append(Node(tag, attrs, self.current))
-
-    def handle_endtag(self, tag):
-        node = self.current
-        while node is not None and node.tag != tag:
-            node = node.parent
-        if node is not None and node.parent is not None:
-            self.current = node.parent
-
-    def handle_data(self, data):
-        self.current.children.append(data)
-
-
-def parse(response):
-    """The response body as a tree."""
-    builder = TreeBuilder()
-    builder.feed(response.get_data(as_text=True))
-    builder.close()
-    return builder.root
 
 
 def rows(doc):
@@ -134,11 +68,7 @@ def signed_in(app, make_user, role="operator"):
     """A test client signed in through the login form."""
     username, password, _ = make_user(role)
     client = app.test_client()
-    form = parse(client.get("/login"))
-    token = form.find("input", name="csrf_token").attrs["value"]
-    response = client.post("/login", data={"username": username, "password": password,
-                                           "csrf_token": token})
-    assert response.status_code == 302, response.get_data(as_text=True)
+    sign_in(client, username, password)
     return client
 
 

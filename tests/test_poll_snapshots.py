@@ -5,10 +5,12 @@ import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from authkit import Page, sign_in, sql
-from conftest import wait_for
 
 from dashboard.extensions import db
+from tests.support.db import sql
+from tests.support.html import Page
+from tests.support.http import sign_in
+from tests.support.procs import wait_for
 
 HX = {"HX-Request": "true"}
 

@@ -3,9 +3,9 @@ import json
 
 from sqlalchemy import text
 
-from conftest import fetch, wait_status
-from dashboard import control, lifecycle
+from dashboard import lifecycle, recovery
 from dashboard.extensions import db
+from tests.support.db import fetch, wait_status
 
 
 def _orphan(app, worker):
@@ -29,7 +29,7 @@ def test_lost_running_attempt_ends_as_failure(app, stack):
     stack.stop_dispatcher()
     request_id = _orphan(app, "worker1@test")
     with app.app_context():
-        assert control.reap_lost(grace_s=30) == 1
+        assert recovery.reap_lost(grace_s=30) == 1
     row = fetch(app, request_id)
     assert row["status"] == "failure"
     assert row["error"] == "lost: worker1@test no longer runs this attempt"
@@ -41,7 +41,7 @@ def test_running_task_is_not_reaped(app, stack, api):
         "job_type": "simulate", "params": json.dumps({"hang": True})}).get_json()["id"]
     wait_status(app, request_id, "running")
     with app.app_context():
-        assert control.reap_lost(grace_s=0) == 0
+        assert recovery.reap_lost(grace_s=0) == 0
     assert fetch(app, request_id)["status"] == "running"
 
 
@@ -50,5 +50,5 @@ def test_attempt_of_silent_worker_is_left_alone(app, stack):
     stack.stop_dispatcher()
     request_id = _orphan(app, "gone@nowhere")
     with app.app_context():
-        assert control.reap_lost(grace_s=30) == 0
+        assert recovery.reap_lost(grace_s=30) == 0
     assert fetch(app, request_id)["status"] == "running"

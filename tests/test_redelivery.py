@@ -2,8 +2,9 @@
 import os
 import signal
 
-from conftest import fetch, wait_status
-from control_helpers import ExitWatch, attempts, pool_pid, submit, wait_offline
+from tests.support.db import attempts, fetch, wait_status
+from tests.support.http import submit
+from tests.support.procs import ExitWatch, pool_pid, wait_offline
 
 SLOW = {"min_seconds": 4, "max_seconds": 4}
 TERMINAL = ("success", "failure", "timeout", "killed")

@@ -2,7 +2,9 @@
 from urllib.parse import urljoin, urlsplit
 
 import pytest
-from authkit import csrf_token, sign_in, sql
+
+from tests.support.db import sql
+from tests.support.http import csrf_token, sign_in
 
 OFF_SITE = ["/\t/evil.example/x", "\\\\evil.example/x", "/\\evil.example/x", "//evil.example/x",
             "https://evil.example/x", "/%09/evil.example/x", "/%5C/evil.example/x",

@@ -5,9 +5,11 @@ import threading
 
 import pytest
 
-from conftest import BIN, RUN_DIR, Proc, fetch, wait_for, wait_status
-from control_helpers import Browserless, TokenClient, attempts, audit, submit
 from dashboard.extensions import db
+from tests.support.db import attempts, audit_rows, fetch, wait_status
+from tests.support.env import BIN, RUN_DIR
+from tests.support.http import Browserless, submit, TokenClient
+from tests.support.procs import Proc, wait_for
 
 QUICK = {"min_seconds": 0, "max_seconds": 0}
 FAIL = {**QUICK, "fail_rate": 1}
@@ -58,7 +60,7 @@ def test_retry_runs_a_new_attempt_to_the_end(app, stack, api, make_user, state, 
     assert new["task_id"] and new["task_id"] != first["task_id"] == old["task_id"]
     assert row["task_id"] == new["task_id"] and new["started_at"] and new["worker"]
     assert old["triggered_by"] == "api-operator"
-    assert [e["outcome"] for e in audit(app, "retry", request_id)] == ["ok"]
+    assert [e["outcome"] for e in audit_rows(app, "retry", request_id)] == ["ok"]
 
 
 def assert_not_retryable(app, api, session, request_id, status):
@@ -145,8 +147,8 @@ def test_two_retries_at_once_make_one_attempt(app, stack, api, make_user):
 
 
 def test_two_retries_at_once_in_app_contexts(app, stack, api):
-    """control.retry from eight threads with their own app contexts: one wins."""
-    from dashboard import control
+    """actions.retry from eight threads with their own app contexts: one wins."""
+    from dashboard import actions
     # The new attempt runs 2 s before failing again, so a thread that reaches its retry
     # late (a slow connect) is still refused; with an instant failure it would rightly win.
     request_id = submit(api, {"min_seconds": 2, "max_seconds": 2, "fail_rate": 1})
@@ -156,7 +158,7 @@ def test_two_retries_at_once_in_app_contexts(app, stack, api):
     def go(n):
         with app.app_context():
             barrier.wait()
-            results.append(control.retry(request_id, f"thread{n}"))
+            results.append(actions.retry(request_id, f"thread{n}"))
             db.session.remove()
     threads = [threading.Thread(target=go, args=(n,)) for n in range(8)]
     for t in threads:
@@ -168,16 +170,11 @@ def test_two_retries_at_once_in_app_contexts(app, stack, api):
 
 
 @pytest.fixture
-def statements(monkeypatch):
+def statements():
     """Every SQL text the status writer (dashboard.lifecycle) executes while the test runs."""
     from dashboard import lifecycle
-    seen, run = [], lifecycle._run
-
-    def record(sql, **params):
-        seen.append(sql)
-        return run(sql, **params)
-    monkeypatch.setattr(lifecycle, "_run", record)
-    return seen
+    with lifecycle.recording() as seen:
+        yield seen
 
 
 def test_retry_failed_honours_the_filter_in_one_statement(app, stack, api, statements):
@@ -199,8 +196,11 @@ def test_retry_failed_honours_the_filter_in_one_statement(app, stack, api, state
     assert [fetch(app, i)["attempt"] for i in (flaky, ok, timed_out)] == [1, 1, 1]
     assert [fetch(app, i)["status"] for i in (flaky, ok, timed_out)] == [
         "failure", "success", "timeout"]
-    [entry] = audit(app, "retry_failed")
+    [entry] = audit_rows(app, "retry_failed")
     assert entry["outcome"] == "retried 2"
+    # The entry keeps the filter as the operator gave it: values, not SQL.
+    assert {k: v for k, v in entry["detail"].items() if k not in ("http", "via")} == {
+        "job_type": "simulate"}
     for request_id in plain:
         wait_for(lambda: fetch(app, request_id)["status"] == "failure", 60, what="re-failure")
     nothing = api.post("/api/requests/retry-failed?job_type=simulate&q=nobody")
@@ -274,7 +274,8 @@ def test_request_page_shows_every_attempt(app, stack, api, make_user):
     error and traceback (escaped, collapsed)."""
     from urllib.parse import unquote
 
-    from control_helpers import parse_table, sql
+    from tests.support.db import sql
+    from tests.support.html import parse_table
     user, password, token = make_user("operator", username="dave")
     request_id = submit(api, FAIL)
     wait_status(app, request_id, "failure", timeout=60)

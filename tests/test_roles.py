@@ -7,9 +7,10 @@ answer a 403 page. A refused action changes nothing.
 import json
 
 import pytest
-from authkit import (Page, audit_rows, counts, csrf_token, htmx_token, signed_in,  # noqa: F401
-                     sql)
-from conftest import fetch, wait_status
+
+from tests.support.db import audit_rows, counts, fetch, sql, wait_status
+from tests.support.html import Page
+from tests.support.http import csrf_token, htmx_token
 
 HANG = json.dumps({"hang": True})
 ROLES = ("viewer", "operator", "admin")

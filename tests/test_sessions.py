@@ -1,7 +1,9 @@
 """Sessions end server-side: a saved cookie replayed after sign-out or an account change
 signs nobody in (dashboard.sessions, migration 0003)."""
 import pytest
-from authkit import csrf_token, sign_in, sql
+
+from tests.support.db import sql
+from tests.support.http import csrf_token, sign_in
 
 
 def _replay(app, cookie):

@@ -1,43 +1,14 @@
 """Time limits: per job type, lowered (never raised) by `timeout_seconds`; both end as `timeout`."""
 import os
 import re
-import subprocess
 
 import pytest
 
-from conftest import ROOT, wait_status
-from control_helpers import attempts, submit
 from dashboard import jobs
-
-
-def test_limits_default_to_the_job_type():
-    """Without `timeout_seconds` a request gets its job type's soft and hard limits."""
-    assert jobs.get("simulate").limits({}) == (600, 630)
-    assert jobs.get("load_array").limits({"shape": [1, 1, 1]}) == (300, 330)
-
-
-@pytest.mark.parametrize("wanted, expected_hard", [(10, 10), (629, 629), (630, 630),
-                                                    (631, 630), (3600, 630), (10**9, 630)])
-def test_timeout_seconds_lowers_but_never_raises(wanted, expected_hard):
-    """`timeout_seconds` lowers the hard limit; above the job type's limit it changes nothing."""
-    soft, hard = jobs.get("simulate").limits({"timeout_seconds": wanted})
-    assert hard == expected_hard
-    assert 0 < soft < hard <= 630 and soft <= 600
-
-
-def test_soft_limit_stays_below_a_lowered_hard_limit():
-    """A lowered limit keeps the soft limit first, so the job gets a chance to clean up."""
-    soft, hard = jobs.get("simulate").limits({"timeout_seconds": 2})
-    assert (soft, hard) == (1.6, 2)
-    soft, hard = jobs.get("simulate").limits({"timeout_seconds": 0.5})
-    assert 0 < soft < hard == 0.5
-
-
-def test_every_job_type_declares_consistent_limits():
-    """Each registered job type's soft limit is below its hard limit."""
-    for job in jobs.REGISTRY.values():
-        assert 0 < job.soft_limit_s < job.hard_limit_s, job.name
-    assert jobs.max_hard_limit() == max(j.hard_limit_s for j in jobs.REGISTRY.values())
+from tests.support.db import attempts, wait_status
+from tests.support.env import ROOT
+from tests.support.http import submit
+from deploy import services
 
 
 def test_hang_ends_as_timeout_by_the_soft_limit(app, stack, api):
@@ -71,7 +42,7 @@ def test_hang_ignoring_the_soft_limit_ends_as_timeout_by_the_hard_limit(app, sta
 
 def fetch_status(app, request_id):
     """The request's status now."""
-    from conftest import fetch
+    from tests.support.db import fetch
     return fetch(app, request_id)["status"]
 
 
@@ -85,46 +56,27 @@ def _consumer_timeout_ms(conf_text):
 
 
 def _local_rabbit():
-    """True when the tests run against the RabbitMQ that deploy/services.sh runs under var/."""
+    """True when the tests run against the RabbitMQ that deploy/services.py runs under var/."""
     return os.path.exists(os.path.join(RABBIT_DIR, "rabbitmq.conf"))
 
 
 @pytest.mark.skipif(not _local_rabbit(), reason="external RabbitMQ: not configured by this stack")
 def test_rabbitmq_config_consumer_timeout_exceeds_the_largest_hard_limit():
-    """rabbitmq.conf (from deploy/services.sh) sets consumer_timeout above every hard limit."""
+    """rabbitmq.conf (from deploy/services.py) sets consumer_timeout above every hard limit."""
     with open(os.path.join(RABBIT_DIR, "rabbitmq.conf")) as fh:
         timeout_ms = _consumer_timeout_ms(fh.read())
     assert timeout_ms is not None, "consumer_timeout is not set (RabbitMQ's default is 30 min)"
     assert timeout_ms > jobs.max_hard_limit() * 1000
-    with open(os.path.join(ROOT, "deploy", "services.sh")) as fh:
-        assert _consumer_timeout_ms(fh.read()) == timeout_ms  # what a fresh machine gets
+    assert services.CONSUMER_TIMEOUT_MS == timeout_ms  # what a fresh machine gets
 
 
 @pytest.mark.skipif(not _local_rabbit() or os.geteuid() != 0,
                     reason="asking the broker needs the local node's Erlang cookie (root)")
 def test_running_broker_consumer_timeout_exceeds_the_largest_hard_limit():
     """The running broker itself reports a consumer_timeout above every hard limit."""
-    answer = subprocess.run(
-        ["runuser", "-u", "rabbitmq", "--", "env", f"HOME={RABBIT_DIR}",
-         f"RABBITMQ_CONF_ENV_FILE={RABBIT_DIR}/rabbitmq-env.conf",
-         "/usr/lib/rabbitmq/bin/rabbitmqctl", "-n",
-         os.environ.get("RABBITMQ_NODENAME", "dashboard@localhost"), "eval",
-         "application:get_env(rabbit, consumer_timeout)."],
-        capture_output=True, text=True, timeout=60)
+    answer = services.local_rabbit().ctl("eval", "application:get_env(rabbit, consumer_timeout).",
+                                          check=False, timeout=60)
     assert answer.returncode == 0, answer.stderr
     found = re.fullmatch(r"\{ok,(\d+)\}", answer.stdout.strip())
     assert found, answer.stdout
     assert int(found.group(1)) > jobs.max_hard_limit() * 1000
-
-
-def test_describe_names_the_limit_that_fired():
-    """The error text names the soft or hard limit, and survives a missing limit."""
-    from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
-
-    from dashboard.tasks import describe
-    soft = "timeout: soft time limit (1.6 s) exceeded"
-    assert describe(SoftTimeLimitExceeded(), (2, 1.6)) == soft
-    assert describe(TimeLimitExceeded(2.0), (2, 1.6)) == "timeout: hard time limit (2 s) exceeded"
-    assert describe(TimeLimitExceeded(), [630, 600]) == "timeout: hard time limit (630 s) exceeded"
-    assert describe(SoftTimeLimitExceeded(), None) == "timeout: soft time limit (?) exceeded"
-    assert describe(ValueError("bad <input>"), None) == "ValueError: bad <input>"

@@ -6,11 +6,12 @@ effect at once, secrets are shown once and stored hashed, and each change is aud
 import pytest
 from sqlalchemy import select
 
-from authkit import Page, audit_rows, csrf_token, sign_in, signed_in, sql  # noqa: F401
 from dashboard.auth import hash_password
 from dashboard.extensions import db
 from dashboard.models import User
-
+from tests.support.db import audit_rows, sql
+from tests.support.html import Page
+from tests.support.http import csrf_token, sign_in
 
 
 @pytest.fixture
@@ -24,6 +25,15 @@ def _user(app, username):
     """The users row, or None."""
     rows = sql(app, "SELECT * FROM users WHERE username = :u", u=username)
     return rows[0] if rows else None
+
+
+def _signed_in_user(app, make_user, role):
+    """A new user with `role`, signed in on a client of its own:
+    (client, username, password, API token, user id)."""
+    username, password, api_token = make_user(role)
+    client = app.test_client()
+    sign_in(client, username, password)
+    return client, username, password, api_token, _user(app, username)["id"]
 
 
 def _secret(response):
@@ -91,10 +101,7 @@ def test_change_role_takes_effect(app, admin, make_user):
 def test_disable_and_enable(app, admin, make_user):
     """Disabled: the user's session ends, sign-in and token fail; enabled: they work again."""
     client, token = admin
-    username, password, api_token = make_user("operator")
-    victim = app.test_client()
-    sign_in(victim, username, password)
-    user_id = _user(app, username)["id"]
+    victim, username, password, api_token, user_id = _signed_in_user(app, make_user, "operator")
     client.post(f"/users/{user_id}/active", data={"csrf_token": token, "active": "0"})
     assert victim.get("/").status_code == 302
     sign_in(app.test_client(), username, password, expect=401)
@@ -121,10 +128,7 @@ def test_last_admin_cannot_be_disabled_or_demoted(app, admin):
 def test_reset_password(app, admin, make_user):
     """A reset: old password refused, new one works, the user's open session ends."""
     client, token = admin
-    username, password, _ = make_user("viewer")
-    victim = app.test_client()
-    sign_in(victim, username, password)
-    user_id = _user(app, username)["id"]
+    victim, username, password, _, user_id = _signed_in_user(app, make_user, "viewer")
     done = client.post(f"/users/{user_id}/password",
                        data={"csrf_token": token, "password": "the new password 1"})
     assert done.status_code == 303
@@ -227,7 +231,7 @@ def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, signed_in, 
     locked until both requests are inside their transactions, so they really overlap."""
     import threading
 
-    from conftest import wait_for
+    from tests.support.procs import wait_for
     first, first_name, _ = signed_in("admin")
     second, second_name, _ = signed_in("admin")
     ids = {r["username"]: r["id"] for r in sql(app, "SELECT id, username FROM users")}

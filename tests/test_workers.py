@@ -3,12 +3,15 @@ import os
 import re
 import signal
 import time
+from urllib.parse import quote
 
 import pytest
 
-from conftest import wait_for, wait_status
-from control_helpers import Browserless, parse_table, submit, wait_online
 from dashboard import control
+from tests.support.db import wait_status
+from tests.support.html import parse_table
+from tests.support.http import Browserless, submit
+from tests.support.procs import wait_for, wait_online
 
 QUICK = {"min_seconds": 0, "max_seconds": 0}
 PAGE_BOUND_S = 1.5  # inspect waits 0.5 s; Celery's default (1 s per call, two calls) would not pass
@@ -57,7 +60,7 @@ def test_api_lists_workers_with_tasks_concurrency_and_processed(app, stack, api,
     for name in ("worker1@test", "worker2@test"):
         w = workers[name]
         assert w["online"] is True and w["concurrency"] == 2
-        assert w["flower_url"] == f"/flower/worker/{name}"
+        assert w["flower_url"] == f"/flower/worker/{quote(name, safe='')}"  # worker1%40test
         assert isinstance(w["processed"], int) and len(w["processes"]) == 2
     busy = workers[row["worker"]]
     assert busy["active"] == 1 and busy["active_tasks"] == [row["task_id"]]
@@ -79,7 +82,7 @@ def test_page_shows_workers_flower_links_and_queue_depth(app, stack, api, viewer
         assert cells[0]["text"].strip() == name and cells[1]["text"].strip() == "online"
         assert cells[3]["text"].strip() == "2"
         assert cells[4]["text"].strip().isdigit()
-        assert cells[6]["links"] == [f"/flower/worker/{name}"]
+        assert cells[6]["links"] == [f"/flower/worker/{quote(name, safe='')}"]
     busy = rows[row["worker"]]["cells"]
     assert busy[2]["text"].split()[0] == "1"
     assert busy[2]["links"] == [f"/flower/task/{row['task_id']}"]

@@ -10,8 +10,10 @@ violation (so the pages themselves need no inline script either).
 import json
 
 import pytest
-from authkit import sql
-from conftest import sign_in, wait_for
+
+from tests.support.browser import browser_sign_in
+from tests.support.db import sql
+from tests.support.procs import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -58,7 +60,7 @@ def test_file_name_from_the_form_renders_as_text(live_server, watched, make_user
     """A file uploaded with an HTML name shows that name as text on the request's page."""
     page = watched
     username, password, _ = make_user("operator")
-    sign_in(page, live_server, username, password)
+    browser_sign_in(page, live_server, username, password)
     page.goto(f"{live_server}/requests/new")
     page.select_option("#job_type", "simulate")
     page.set_input_files("#file", files=[{"name": NAME, "mimeType": "text/html",
@@ -78,7 +80,7 @@ def test_params_in_the_form_error_render_as_text(live_server, watched, make_user
     """Unknown-parameter names are echoed in the 422 error and the textarea, as text only."""
     page = watched
     username, password, _ = make_user("operator")
-    sign_in(page, live_server, username, password)
+    browser_sign_in(page, live_server, username, password)
     page.goto(f"{live_server}/requests/new")
     params = json.dumps({KEY: 1})
     page.fill("#params", params)
@@ -97,7 +99,7 @@ def test_error_text_params_and_traceback_render_as_text(live_server, watched, ma
     page = watched
     request_id = _failed_request(app)
     username, password, _ = make_user("viewer")
-    sign_in(page, live_server, username, password)
+    browser_sign_in(page, live_server, username, password)
     page.goto(f"{live_server}/requests/{request_id}")
     assert page.inner_text("#error") == ERROR
     page.click("#request-detail details summary")

@@ -132,9 +132,15 @@ def to_gray8(image):
     out = np.zeros(values.shape, dtype=np.uint8)
     if ok.any():
         lo, hi = values[ok].min(), values[ok].max()
-        if hi > lo:  # halves: no overflow even for a float64 range near its limits
-            scaled = np.where(ok, (values / 2 - lo / 2) * (255.0 / (hi / 2 - lo / 2)), 0.0)
-            out = np.rint(np.clip(scaled, 0, 255)).astype(np.uint8)
+        if hi > lo:
+            # Divide by the span itself (a subnormal one too: 255 / span would overflow);
+            # by halves only when the span is wider than a float64 holds.
+            half_span = hi / 2 - lo / 2
+            if half_span <= np.finfo(np.float64).max / 2:
+                fraction = (np.where(ok, values, lo) - lo) / (hi - lo)
+            else:
+                fraction = (np.where(ok, values, lo) / 2 - lo / 2) / half_span
+            out = np.rint(np.clip(fraction * 255.0, 0, 255)).astype(np.uint8)
     out[np.isposinf(values)] = 255
     return out
 

@@ -1,5 +1,7 @@
-"""One blueprint per area, and the navigation entries they add."""
+"""One blueprint per area, the navigation entries they add, and what every template sees."""
 from flask_login import current_user
+
+from .. import flower_links, lifecycle
 
 NAV = []  # (endpoint, label, role): extra top-bar links added by blueprints
 
@@ -25,6 +27,11 @@ def init_app(app):
     app.register_blueprint(flower.bp)  # CSRF-exempt itself: Flower's pages cannot send our token
     csrf.exempt(api.bp)  # bearer calls; session calls are checked in auth.csrf_for_sessions
     app.register_blueprint(api.bp)
+    # The status sets are lifecycle's: templates test `r.status in RETRYABLE`, never literals.
+    app.jinja_env.globals.update(
+        Status=lifecycle.Status, ACTIVE=lifecycle.ACTIVE, TERMINAL=lifecycle.TERMINAL,
+        RETRYABLE=lifecycle.RETRYABLE, KILLABLE=lifecycle.KILLABLE)
+    flower_links.init_app(app)
 
     @app.context_processor
     def navigation():

@@ -4,7 +4,7 @@ import re
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from .. import control, jobs, openapi, queries, submission
+from .. import actions, control, jobs, openapi, queries, submission
 from ..auth import require_role
 from ..jobs import InvalidInput
 from ..serializers import request_dict
@@ -84,7 +84,7 @@ def retry(request_id):
     """Retry: 202 with the request, 409 when it is not failure/timeout/killed."""
     if queries.get_request(request_id) is None:
         return error(f"request {request_id} not found", 404)
-    if not control.retry(request_id, current_user.username):
+    if not actions.retry(request_id, current_user.username):
         row = queries.get_request(request_id)
         return error(f"request {request_id} is {row['status']}: only failure, timeout and"
                      " killed requests can be retried", 409)
@@ -97,7 +97,7 @@ def kill(request_id):
     """Kill: 202 with the request, 409 when it is already terminal."""
     if queries.get_request(request_id) is None:
         return error(f"request {request_id} not found", 404)
-    if control.kill(request_id, current_user.username) is None:
+    if actions.kill(request_id, current_user.username) is None:
         row = queries.get_request(request_id)
         return error(f"request {request_id} is already {row['status']}", 409)
     return _one(request_id, 202)
@@ -110,8 +110,7 @@ def retry_failed():
     filters = queries.Filters(request.values, jobs.REGISTRY)
     if filters.errors:
         return error("; ".join(filters.errors), 422)
-    where, params = filters.where()
-    return jsonify(retried=control.retry_failed(current_user.username, where, **params))
+    return jsonify(retried=actions.retry_failed(current_user.username, **filters.args()))
 
 
 @bp.route("/workers", methods=["GET"])

@@ -6,10 +6,12 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
                    render_template, request, url_for)
 from flask_login import current_user, login_required
 
-from .. import control, jobs, queries, submission
+from .. import actions, jobs, queries, submission
 from ..auth import require_role
+from ..extensions import db
 from ..jobs import InvalidInput
 from ..lifecycle import ACTIVE, KILLABLE, RETRYABLE
+from ..models import Artifact
 from ..redirects import safe_next
 
 bp = Blueprint("requests", __name__)
@@ -144,7 +146,7 @@ def _htmx_answer(message, ok):
 @require_role("operator")
 def retry(request_id):
     """Retry a failed, timed-out or killed request."""
-    ok = control.retry(request_id, current_user.username)
+    ok = actions.retry(request_id, current_user.username)
     return _after_action(request_id, ok, f"Request #{request_id} queued again.",
                          f"Request #{request_id} cannot be retried: only "
                          + ", ".join(s.value for s in RETRYABLE) + " requests can.")
@@ -154,7 +156,7 @@ def retry(request_id):
 @require_role("operator")
 def kill(request_id):
     """Kill an unassigned, pending or running request."""
-    old = control.kill(request_id, current_user.username)
+    old = actions.kill(request_id, current_user.username)
     return _after_action(request_id, old is not None, f"Request #{request_id} killed.",
                          f"Request #{request_id} cannot be killed: only "
                          + ", ".join(s.value for s in KILLABLE) + " requests can.")
@@ -168,8 +170,7 @@ def retry_failed():
     if filters.errors:
         flash("; ".join(filters.errors), "error")
         return redirect(url_for("requests.index"))
-    where, params = filters.where()
-    n = control.retry_failed(current_user.username, where, **params)
+    n = actions.retry_failed(current_user.username, **filters.args())
     message = f"Retried {n} failed request{'s' if n != 1 else ''}."
     if is_htmx():
         return _htmx_answer(message, True)
@@ -181,8 +182,6 @@ def retry_failed():
 @login_required
 def artifact(artifact_id):
     """A file a job produced, for signed-in users."""
-    from ..models import Artifact
-    from ..extensions import db
     item = db.session.get(Artifact, artifact_id)
     if item is None:
         abort(404)

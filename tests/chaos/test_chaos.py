@@ -11,9 +11,8 @@ import signal
 import requests
 
 from bench.stack import answers, children, web_argv
-from conftest import Proc, free_port, wait_for
-
-from .conftest import Killer, report, settle, statuses, submit_flow
+from tests.support.chaos import Killer, report, settle, statuses, submit_flow
+from tests.support.procs import free_port, Proc, wait_for
 
 N = int(os.environ.get("CHAOS_REQUESTS", 150))
 SPREAD_S = float(os.environ.get("CHAOS_SECONDS", 15))

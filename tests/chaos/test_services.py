@@ -12,10 +12,11 @@ from kombu import Connection
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from conftest import BIN, Proc, wait_for
 from dashboard import lifecycle
+from tests.support.chaos import Killer, REPORTS, TERMINAL
+from tests.support.env import BIN
+from tests.support.procs import Proc, wait_for
 
-from .conftest import REPORTS, TERMINAL, Killer
 from .services import PrivatePostgres, PrivateRabbit
 
 N = int(os.environ.get("CHAOS_REQUESTS", 150))
@@ -76,7 +77,7 @@ class PrivateStack:
         """Commit one request; None when the database refused (down or restarting)."""
         try:
             with self.engine.begin() as conn:
-                return conn.execute(text(lifecycle.SUBMIT_SQL), {
+                return conn.exec_driver_sql(lifecycle.SUBMIT_SQL, {
                     "job_type": "simulate", "params": PARAMS, "upload_id": None,
                     "submitted_by": "chaos"}).scalar()
         except DBAPIError:

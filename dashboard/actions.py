@@ -1,0 +1,55 @@
+"""Operator actions on requests: retry, kill, and retry of every failure a filter matches.
+
+Each action changes the row through `lifecycle`, writes its audit entry in the
+same transaction and commits; kill then revokes the task through Celery.
+"""
+import logging
+
+from flask import current_app
+
+from . import audit, lifecycle, queries
+from .extensions import db
+from .lifecycle import Status
+
+log = logging.getLogger(__name__)
+
+
+def kill(request_id, by):
+    """Kill a request: record `killed` first, then revoke its task; None when not killable."""
+    old = lifecycle.kill(request_id, by)
+    audit.record("kill", "ok" if old else "refused", request_id=request_id)
+    db.session.commit()
+    if old is None:
+        return None
+    control = current_app.extensions["celery"].control
+    try:
+        if old["status"] == Status.PENDING:
+            control.revoke(old["task_id"])
+        elif old["status"] == Status.RUNNING:
+            control.revoke(old["task_id"], terminate=True, signal="SIGKILL")
+    except Exception as exc:  # broker away: the row says killed, so the task will not start
+        log.error("revoke of request %s (task %s) failed: %s: %s", request_id, old["task_id"],
+                  exc.__class__.__name__, exc)
+    return old
+
+
+def retry(request_id, by):
+    """Retry a failure/timeout/killed request as a new attempt; False when not retryable."""
+    ok = lifecycle.retry(request_id, by)
+    audit.record("retry", "ok" if ok else "refused", request_id=request_id)
+    db.session.commit()
+    return ok
+
+
+def retry_failed(by, status=None, job_type=None, q=None):
+    """Retry every failed request matching the list's filter values; returns how many.
+
+    The values are the list's own (status, job type, search text); the audit
+    entry keeps them as given.
+    """
+    n = lifecycle.retry_failed(by, status=status or None, job_type=job_type or None,
+                               **queries.search_terms(q))
+    given = {"status": status, "job_type": job_type, "q": q}
+    audit.record("retry_failed", f"retried {n}", detail={k: v for k, v in given.items() if v})
+    db.session.commit()
+    return n

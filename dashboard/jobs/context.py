@@ -1,0 +1,37 @@
+"""What a job's run() sees: its params, its file, progress reports and the artifacts it makes."""
+import time
+
+from sqlalchemy import text
+
+from .. import lifecycle
+from ..extensions import db
+
+
+class JobContext:
+    """One attempt of a request, as its job type's run(ctx) sees it."""
+
+    def __init__(self, request_id, task_id, row):
+        self.request_id, self.task_id = request_id, task_id
+        self.params, self.upload_id = row["params"], row["upload_id"]
+        self.attempt = row["attempt"]
+        self.artifacts = []
+        self._last = (0.0, -1)
+
+    def progress(self, percent):
+        """Record progress, at most five writes a second."""
+        now, pct = time.monotonic(), int(percent)
+        if pct != self._last[1] and now - self._last[0] >= 0.2:
+            self._last = (now, pct)
+            lifecycle.report_progress(self.request_id, self.task_id, pct)
+            db.session.commit()
+
+    def upload_bytes(self):
+        """The request's file as bytes (None when it has none)."""
+        if self.upload_id is None:
+            return None
+        return db.session.execute(text("SELECT data FROM uploads WHERE id = :id"),
+                                  {"id": self.upload_id}).scalar_one()
+
+    def add_artifact(self, name, content_type, data):
+        """Keep a produced file: stored with the success result, in the same transaction."""
+        self.artifacts.append((name, content_type, data))

@@ -1,0 +1,1 @@
+"""Deployment: the service manager (services.py, stdlib only) and supervisord.conf."""
