@@ -1,5 +1,5 @@
 """Read-side queries for the dashboard and the API: the list's filters (as values), keyset
-pagination, counts, versions."""
+pagination, counts, and what the live poll compares (poll_state, in_flight)."""
 import re
 from typing import NamedTuple
 
