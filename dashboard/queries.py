@@ -176,7 +176,8 @@ def in_flight():
     version up to poll_state().version and has not committed: requests_touch takes the
     transaction id before the version (migration 0003), so such a transaction already
     has its id. Only this database's sessions count (others on the same server do not
-    touch requests); their ids are visible because the dashboard's processes share one role.
+    touch requests); pg_stat_activity shows every session's database and transaction id
+    to any role.
     """
     snapshot, listed = db.session.execute(text(
         "SELECT pg_current_snapshot()::text, coalesce(string_agg(backend_xid::text, ','), '')"
