@@ -129,7 +129,7 @@ def _database_url(value):
         value = "postgresql+psycopg2://" + value.split("://", 1)[1]
     try:
         url = make_url(value)
-        url.port  # noqa: B018  (a non-numeric port raises only when read)
+        url.port  # a non-numeric port raises only when it is read
     except (ArgumentError, ValueError):
         url = None
     if url is None or url.get_backend_name() != "postgresql":

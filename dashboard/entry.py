@@ -11,6 +11,8 @@ import sys
 
 import dotenv
 from flask.helpers import get_load_dotenv
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from . import config, create_app
 
@@ -35,9 +37,24 @@ def app():
     """The Flask app from `.env` and the environment, or exit with one line."""
     read_settings_file()
     try:
-        return create_app()
+        built = create_app()
     except config.ConfigError as error:
         refuse(error)
+    sys.excepthook = _unreachable_database_as_one_line
+    return built
+
+
+def _unreachable_database_as_one_line(kind, error, tb, default=sys.excepthook):
+    """A command (flask users ..., flask db upgrade) that cannot connect with DATABASE_URL says
+    so in one line, naming the server, not in a driver traceback; anything else as usual."""
+    if isinstance(error, OperationalError) and error.connection_invalidated is False \
+            and getattr(error, "statement", None) is None:
+        url = make_url(config.load()["SQLALCHEMY_DATABASE_URI"])
+        reason = str(error.orig).strip().splitlines()[0]
+        print(f"database error: cannot connect with DATABASE_URL ({url.host}:{url.port}/"
+              f"{url.database}): {reason}", file=sys.stderr, flush=True)
+        return
+    default(kind, error, tb)
 
 
 def check():

@@ -484,20 +484,11 @@ def stop():
 def status():
     """One line per service."""
     pg, rabbit = local_postgres(), local_rabbit()
-    lines = []
-    if _given("DATABASE_URL", PG_PORT):
-        lines.append("postgresql: not ours (DATABASE_URL is set)")
-    elif pg.ready():
-        lines.append(f"postgresql: running on 127.0.0.1:{pg.port} (data {pg.data})")
-    else:
-        lines.append("postgresql: not running")
-    if _given("CELERY_BROKER_URL", AMQP_PORT):
-        lines.append("rabbitmq: not ours (CELERY_BROKER_URL is set)")
-    elif rabbit.running():
-        lines.append(f"rabbitmq: running on 127.0.0.1:{rabbit.port} (node {rabbit.node})")
-    else:
-        lines.append("rabbitmq: not running")
-    return lines
+    rows = [("postgresql", "DATABASE_URL", PG_PORT, pg.ready, f"data {pg.data}"),
+            ("rabbitmq", "CELERY_BROKER_URL", AMQP_PORT, rabbit.running, f"node {rabbit.node}")]
+    return [f"{name}: not ours ({variable} is set)" if _given(variable, port) else
+            f"{name}: running on 127.0.0.1:{port} ({where})" if running() else
+            f"{name}: not running" for name, variable, port, running, where in rows]
 
 
 def test_env(name):

@@ -3,13 +3,13 @@
 The helpers they use (and the tests import) live in tests/support. Everything
 runs against the test database and broker vhost named by TEST_DATABASE_URL /
 TEST_BROKER_URL (from the environment, else from `.env`: see tests/support/env.py).
-Subprocesses inherit this environment; their logs are in var/test/<test database name>/. The unit tier (tests/unit, `make test-unit`)
-needs neither variable: its conftest replaces the fixtures that need services.
+Subprocesses inherit this environment; their logs are in var/test/<test database
+name>/. The unit tier (tests/unit, `make test-unit`) needs neither variable: its
+conftest replaces the fixtures that need services.
 """
 import os
 
 import pytest
-from dotenv import dotenv_values
 
 from tests.support import env
 

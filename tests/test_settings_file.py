@@ -20,11 +20,12 @@ from kombu import Connection
 from sqlalchemy import create_engine, select, text
 
 from bench import stack as procs
-from conftest import BIN, ROOT, free_port, wait_for
 from dashboard import config
 from dashboard.extensions import db
 from dashboard.models import User
 from deploy import services
+from tests.support.env import BIN, ROOT
+from tests.support.procs import free_port, wait_for
 
 # What a login shell has; nothing of the dashboard's.
 BARE_ENV = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TZ")}
@@ -217,3 +218,22 @@ def test_test_env_gives_a_database_and_vhost_of_its_own_every_time():
         assert conn.connected
     code, _, err = _run([*argv[:3], "Bad-Name"], ROOT, env)
     assert code == 1 and "lowercase letters, digits, _" in err
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_for_the_cli():
+    """`flask users create` and `flask db upgrade` against a wrong DATABASE_URL (nothing listens,
+    or a wrong password) say which server in one line, without the password or a traceback."""
+    wrong_password = os.environ["TEST_DATABASE_URL"].replace("://dashboard:", "://dashboard:no", 1)
+    for url, reason in (("postgresql://dashboard:secretpw@127.0.0.1:1/dashboard", "refused"),
+                        (wrong_password, "password authentication failed")):
+        for command in (["users", "create", "bob", "--password", "a long password"],
+                        ["db", "upgrade"]):
+            env = {**BARE_ENV, "FLASK_SKIP_DOTENV": "1", "SECRET_KEY": "k" * 40,
+                   "DATABASE_URL": url}
+            code, out, err = _run([os.path.join(BIN, "flask"), "--app", "wsgi", *command],
+                                  ROOT, env)
+            lines = [line for line in (out + err).splitlines() if line.strip()
+                     and not line.startswith("INFO  [alembic")]
+            assert code != 0 and len(lines) == 1, lines
+            assert lines[0].startswith("database error: cannot connect with DATABASE_URL")
+            assert reason in lines[0] and "secretpw" not in lines[0]
