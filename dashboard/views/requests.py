@@ -13,6 +13,7 @@ from ..jobs import InvalidInput
 from ..lifecycle import ACTIVE, KILLABLE, RETRYABLE
 from ..models import Artifact
 from ..redirects import safe_next
+from ..volumes import viewer
 
 bp = Blueprint("requests", __name__)
 
@@ -118,6 +119,7 @@ def detail(request_id):
         "requests/detail.html", "requests/_detail.html", r=row,
         attempts=queries.attempts(request_id),
         artifacts=queries.artifacts(request_id, row["attempt"]),
+        volume=viewer.describe(request_id) if row["status"] == "success" else None,
         token=_poll_token(row["version"]), polling=row["status"] in ACTIVE)
 
 
