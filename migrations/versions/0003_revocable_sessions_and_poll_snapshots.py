@@ -12,13 +12,13 @@ progress in any snapshot taken after that read (queries.in_flight), and the poll
 token can say which changes its page could not see yet.
 
 Revision ID: 0003
-Revises: 0007
+Revises: 0004
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-down_revision = "0007"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
