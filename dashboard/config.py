@@ -5,6 +5,7 @@ A bad setting raises ConfigError, whose message names the variable.
 """
 import os
 
+import limits
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -119,8 +120,23 @@ def load():
         # address or user). Point it at shared storage (redis://, memcached://) to count once.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
-        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Sign-in budgets (dashboard.throttle): attempts per address, failures per address
+        # and username, failing addresses per username.
+        "LOGIN_RATE_LIMIT": _env_rate("LOGIN_RATE_LIMIT", "10 per minute"),
+        "LOGIN_ADDRESS_USER_LIMIT": _env_rate("LOGIN_ADDRESS_USER_LIMIT", "5 per minute"),
+        "LOGIN_USER_LIMIT": _env_rate("LOGIN_USER_LIMIT", "20 per hour"),
     }
+
+
+def _env_rate(name, default):
+    """A rate limit such as "5 per minute" from the environment, or the default."""
+    value = os.environ.get(name) or default
+    try:
+        limits.parse(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a rate limit (e.g. '5 per minute')") \
+            from None
+    return value
 
 
 def _database_url(value):

@@ -231,3 +231,17 @@ class PeriodicRun(db.Model):
     duration_s = db.Column(db.Float, nullable=False)
     outcome = db.Column(db.String(400), nullable=False)
     ok = db.Column(db.Boolean, nullable=False)
+
+
+class UserSession(db.Model):
+    """A signed-in browser: the cookie carries the random id, this row its SHA-256.
+
+    A trigger (migration 0003) deletes a user's rows when their password, role or active
+    flag changes; signing out deletes one row (dashboard.sessions).
+    """
+    __tablename__ = "user_sessions"
+    id_hash = db.Column(db.String(64), primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
+                        nullable=False, index=True)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    address = db.Column(db.String(64))
