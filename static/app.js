@@ -21,3 +21,30 @@
     }
   });
 })();
+
+// The theme toggle: the system setting until chosen, then the choice, remembered for a
+// year in the `theme` cookie so the server renders <html data-theme> without a flash.
+(function () {
+  var root = document.documentElement;
+  function dark() {
+    var chosen = root.getAttribute("data-theme");
+    if (chosen) return chosen === "dark";
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  }
+  function label(button) {
+    var on = dark();
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    button.textContent = on ? "Dark theme: on" : "Dark theme: off";
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var button = document.querySelector("[data-theme-toggle]");
+    if (!button) return;
+    label(button);
+    button.addEventListener("click", function () {
+      var next = dark() ? "light" : "dark";
+      root.setAttribute("data-theme", next);
+      document.cookie = "theme=" + next + "; path=/; max-age=31536000; SameSite=Lax";
+      label(button);
+    });
+  });
+})();
