@@ -48,3 +48,23 @@
     });
   });
 })();
+
+// Relative times ("3 min ago") rendered by the server stay current between list
+// updates (the poll answers 204 while nothing changed): same wording as humanize.py.
+(function () {
+  function ago(seconds) {
+    if (seconds < 10) return "just now";
+    if (seconds < 60) return Math.floor(seconds) + " s ago";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
+    if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
+    return Math.floor(seconds / 86400) + " d ago";
+  }
+  function refresh() {
+    var now = Date.now();
+    document.querySelectorAll("time[data-relative]").forEach(function (t) {
+      var at = Date.parse(t.getAttribute("datetime"));
+      if (!isNaN(at)) t.textContent = ago(Math.max(0, (now - at) / 1000));
+    });
+  }
+  setInterval(refresh, 30000);
+})();

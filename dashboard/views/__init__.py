@@ -1,7 +1,7 @@
 """One blueprint per area, the navigation entries they add, and what every template sees."""
 from flask_login import current_user
 
-from .. import flower_links, lifecycle
+from .. import flower_links, humanize, lifecycle
 
 NAV = []  # (endpoint, label, role): extra top-bar links added by blueprints
 
@@ -32,6 +32,7 @@ def init_app(app):
         Status=lifecycle.Status, ACTIVE=lifecycle.ACTIVE, TERMINAL=lifecycle.TERMINAL,
         RETRYABLE=lifecycle.RETRYABLE, KILLABLE=lifecycle.KILLABLE)
     flower_links.init_app(app)
+    humanize.init_app(app)
 
     @app.context_processor
     def navigation():

@@ -19,7 +19,7 @@ LONG_NAME = "survey-2026-11-30_station-north-east_calibrated_final_v3_really-fin
 ROWS = [
     ("failure", "simulate", 75, 4.2, {"error": "RuntimeError: the simulated step failed at 40%",
                                       "traceback": TRACEBACK, "progress": 40}),
-    ("success", "load_array", 30, 3725, {"result": '{"shape": [512, 512], "dtype": "float32"}',
+    ("success", "load_array", 90, 3725, {"result": '{"shape": [512, 512], "dtype": "float32"}',
                                          "progress": 100}),
     ("running", "simulate", 3, None, {"progress": 55}),
     ("pending", "simulate_flaky", 1, None, {}),
