@@ -107,6 +107,13 @@ def compact_counts():
     db.session.commit()
 
 
+@shared_task(name="dashboard.compact_finish_stats")
+def compact_finish_stats():
+    """Beat: fold the finish statistics into one row per minute and key; drop old minutes."""
+    from . import stats
+    stats.compact()
+
+
 def publish(row, producer=None):
     """Send one claimed attempt to the broker (callers hold the claim's transaction)."""
     job = jobs.REGISTRY[row["job_type"]]
