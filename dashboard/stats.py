@@ -41,13 +41,14 @@ WHERE minute >= :keep_from GROUP BY 1, 2, 3, 4
 """
 
 
-def bucket_upper_s(bucket):
-    """The longest run time (seconds) counted in run-time bucket `bucket` (see migration 0009)."""
-    return 2 ** (bucket / 4) / 1000
+def bucket_mid_s(bucket):
+    """The middle (geometric) of run-time bucket `bucket` in seconds: within 10 % of any run
+    time counted in it (see migration 0009)."""
+    return 2 ** ((bucket - 0.5) / 4) / 1000
 
 
 def percentile(histogram, q):
-    """The q-th percentile (0..1) of [(bucket, n), ...] sorted by bucket: its bucket's upper bound."""
+    """The q-th percentile (0..1) of [(bucket, n), ...] sorted by bucket: its bucket's middle."""
     total = sum(n for _, n in histogram)
     if not total:
         return None
@@ -56,7 +57,7 @@ def percentile(histogram, q):
     for bucket, n in histogram:
         seen += n
         if seen >= rank:
-            return round(bucket_upper_s(bucket), 3)
+            return round(bucket_mid_s(bucket), 3)
     return None
 
 

@@ -68,7 +68,6 @@ def test_every_page_passes_axe(browser, live_server, make_user, seeded, scheme):
             path = entry(seeded) if callable(entry) else entry
             response = page.goto(live_server + path)
             assert response.status == 200, path
-            page.wait_for_load_state("networkidle")
             found[path] = blocking_violations(page)
         dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert (dark == "rgb(18, 22, 30)") == (scheme == "dark"), dark
