@@ -1,7 +1,7 @@
 """One blueprint per area, the navigation entries they add, and what every template sees."""
 from flask_login import current_user
 
-from .. import flower_links, humanize, lifecycle
+from .. import flower_links, humanize, lifecycle, sla
 
 NAV = []  # (endpoint, label, role): extra top-bar links added by blueprints
 
@@ -34,6 +34,7 @@ def init_app(app):
         RETRYABLE=lifecycle.RETRYABLE, KILLABLE=lifecycle.KILLABLE)
     flower_links.init_app(app)
     humanize.init_app(app)
+    sla.init_app(app)
 
     @app.context_processor
     def navigation():
