@@ -68,3 +68,43 @@
   }
   setInterval(refresh, 30000);
 })();
+
+// Live updates: polls pause while the tab is hidden (Page Visibility) and resume when it
+// is shown; when the server cannot be reached the page says so, and says when it is back.
+(function () {
+  var lost = false;
+  function isPoll(detail) {
+    var verb = detail.requestConfig ? detail.requestConfig.verb : (detail.verb || "get");
+    var trigger = detail.elt && detail.elt.getAttribute("hx-trigger") || "";
+    return verb === "get" && trigger.indexOf("every") !== -1;
+  }
+  function say(text, kind) {
+    var box = document.getElementById("connection");
+    if (!box) return;
+    box.textContent = text;
+    box.className = "notice " + kind;
+    box.hidden = !text;
+  }
+  document.addEventListener("htmx:confirm", function (e) {
+    if (document.hidden && e.detail.elt && (e.detail.elt.getAttribute("hx-trigger") || "").indexOf("every") !== -1) {
+      e.preventDefault();  // hidden: skip this poll; the interval keeps ticking
+      document.documentElement.dataset.polling = "paused";
+    }
+  });
+  document.addEventListener("visibilitychange", function () {
+    document.documentElement.dataset.polling = document.hidden ? "paused" : "live";
+  });
+  document.addEventListener("htmx:sendError", function () {
+    lost = true;
+    say("The server cannot be reached. Retrying…", "error");
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var xhr = e.detail.xhr;
+    if (lost && xhr && xhr.status > 0) {
+      lost = false;
+      say("Connection to the server is back.", "info");
+      setTimeout(function () { if (!lost) say("", "info"); }, 5000);
+    }
+  });
+  document.documentElement.dataset.polling = document.hidden ? "paused" : "live";
+})();
