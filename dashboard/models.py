@@ -32,8 +32,22 @@ class Upload(db.Model):
     size = db.Column(BigInteger, nullable=False)
     sha256 = db.Column(db.String(64), nullable=False)
     content_type = db.Column(db.String(255), nullable=False)
-    data = db.Column(LargeBinary, nullable=False)
+    data = db.Column(LargeBinary)  # rows before 0007 only; new bytes are in upload_chunks
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    __table_args__ = (
+        # The list's file-name search (ILIKE '%text%'); pg_trgm, created by migration 0004.
+        Index("uploads_filename_trgm_idx", "filename", postgresql_using="gin",
+              postgresql_ops={"filename": "gin_trgm_ops"}),
+    )
+
+
+class UploadChunk(db.Model):
+    """An upload's bytes, ~1 MB per row, in order of `seq` (dashboard.uploads)."""
+    __tablename__ = "upload_chunks"
+    upload_id = db.Column(BigInteger, db.ForeignKey("uploads.id", ondelete="CASCADE"),
+                          primary_key=True)
+    seq = db.Column(db.Integer, primary_key=True)
+    data = db.Column(LargeBinary, nullable=False)
 
 
 class Request(db.Model):
@@ -64,6 +78,9 @@ class Request(db.Model):
         CheckConstraint("progress BETWEEN 0 AND 100", name="requests_progress_check"),
         Index("requests_status_id_idx", "status", "id"),
         Index("requests_job_type_id_idx", "job_type", "id"),
+        Index("requests_status_job_type_id_idx", "status", "job_type", "id"),
+        Index("requests_submitted_by_id_idx", "submitted_by", "id"),
+        Index("requests_upload_id_id_idx", "upload_id", "id"),
         Index("requests_task_id_idx", "task_id"),
         Index("requests_finished_at_idx", "finished_at"),
         Index("requests_active_idx", "id",
@@ -102,6 +119,21 @@ class Artifact(db.Model):
     content_type = db.Column(db.String(255), nullable=False)
     data = db.Column(LargeBinary, nullable=False)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+
+
+class VolumeCache(db.Model):
+    """The canonical [x, y, z] volume of a load_array attempt, as bytes of an upload."""
+    __tablename__ = "volume_caches"
+    request_id = db.Column(BigInteger, db.ForeignKey("requests.id", ondelete="CASCADE"),
+                           primary_key=True)
+    attempt = db.Column(db.Integer, primary_key=True)
+    upload_id = db.Column(BigInteger, db.ForeignKey("uploads.id", ondelete="CASCADE"),
+                          nullable=False)
+    byte_offset = db.Column(BigInteger, nullable=False, server_default="0")
+    dtype = db.Column(db.String(16), nullable=False)
+    shape = db.Column(db.ARRAY(db.Integer), nullable=False)
+    fortran_order = db.Column(db.Boolean, nullable=False, server_default=text("false"))
+    __table_args__ = (Index("volume_caches_upload_idx", "upload_id"),)
 
 
 class StatusCount(db.Model):

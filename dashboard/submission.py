@@ -2,7 +2,7 @@
 import json
 import math
 
-from . import audit, jobs, lifecycle, uploads
+from . import audit, jobs, lifecycle, limits, uploads
 from .extensions import db
 from .jobs import InvalidInput
 
@@ -25,7 +25,14 @@ def _non_finite(value, path="params"):
 
 
 def parse_params(text):
-    """Params from the form's JSON text: an object of finite values, or InvalidInput."""
+    """Params from the form's JSON text (or the object a JSON body carried): an object of
+    finite values, or InvalidInput.
+
+    One size limit whatever the encoding (multipart, urlencoded, JSON): 413 past it.
+    """
+    if isinstance(text, dict):  # measured and checked as the same JSON text would be
+        text = json.dumps(text, ensure_ascii=False)
+    limits.check_params_size(text)
     params = jobs.parse_params(text)
     if not isinstance(params, dict):
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
@@ -41,10 +48,10 @@ def submit(job_type, params_text, file_storage, username, max_bytes):
     """Validate and store a new `unassigned` request; returns its id or raises InvalidInput."""
     job = jobs.get(job_type)
     params = parse_params(params_text)
-    data, meta = uploads.read(file_storage, max_bytes)
-    params = job.validate(params, meta)
+    stream, meta = uploads.read(file_storage, max_bytes)
+    params = job.validate(params, {**meta, "file": stream} if meta else None)
     try:
-        upload_id = uploads.store(data, meta) if data is not None else None
+        upload_id = uploads.store(stream, meta) if stream is not None else None
         request_id = lifecycle.submit(job.name, json.dumps(params), upload_id, username)
         audit.record("submit", "ok", request_id=request_id, username=username,
                      detail={"job_type": job.name, "file": meta["filename"] if meta else None})

@@ -6,12 +6,13 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
                    render_template, request, url_for)
 from flask_login import current_user, login_required
 
-from .. import actions, jobs, queries, submission
+from .. import actions, jobs, limits, queries, submission
 from ..auth import require_role
 from ..extensions import db
 from ..jobs import InvalidInput
 from ..lifecycle import ACTIVE, KILLABLE, RETRYABLE
 from ..models import Artifact
+from ..volumes import viewer
 
 bp = Blueprint("requests", __name__)
 
@@ -71,6 +72,7 @@ def index():
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
+@limits.accepts_upload
 @require_role("operator")
 def new():
     """The submit form; POST stores the request and goes to its page."""
@@ -103,7 +105,20 @@ def detail(request_id):
         "requests/detail.html", "requests/_detail.html", r=row,
         attempts=queries.attempts(request_id),
         artifacts=queries.artifacts(request_id, row["attempt"]),
+        volume=viewer.describe(request_id) if row["status"] == "success" else None,
         token=_poll_token(row["version"]), polling=row["status"] in ACTIVE)
+
+
+def _exists(request_id):
+    """404 (as the API answers) when there is no such request: a page, or for htmx the
+    reason as plain text (shown as the notice, like a 409's)."""
+    if queries.get_request(request_id) is None:
+        message = f"There is no request #{request_id}."
+        if is_htmx():
+            response = make_response(message, 404)
+            response.headers["Content-Type"] = "text/plain; charset=utf-8"
+            abort(response)
+        abort(404, description=message)
 
 
 def _after_action(request_id, ok, done, refused):
@@ -133,6 +148,7 @@ def _htmx_answer(message, ok):
 @require_role("operator")
 def retry(request_id):
     """Retry a failed, timed-out or killed request."""
+    _exists(request_id)
     ok = actions.retry(request_id, current_user.username)
     return _after_action(request_id, ok, f"Request #{request_id} queued again.",
                          f"Request #{request_id} cannot be retried: only "
@@ -143,6 +159,7 @@ def retry(request_id):
 @require_role("operator")
 def kill(request_id):
     """Kill an unassigned, pending or running request."""
+    _exists(request_id)
     old = actions.kill(request_id, current_user.username)
     return _after_action(request_id, old is not None, f"Request #{request_id} killed.",
                          f"Request #{request_id} cannot be killed: only "

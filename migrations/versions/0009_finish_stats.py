@@ -10,12 +10,12 @@ wide), which is what the p50/p95 per job type are read from. Rows finished in th
 last 25 hours before this migration are counted in by it.
 
 Revision ID: 0009
-Revises: 0002
+Revises: 0004
 """
 from alembic import op
 
 revision = "0009"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
