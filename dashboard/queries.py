@@ -16,7 +16,7 @@ STATUSES = [s.value for s in Status]
 LIST_COLUMNS = """
 r.id, r.job_type, r.status, r.attempt, r.task_id, r.worker, r.params, r.progress, r.result,
 r.error, r.submitted_by, r.created_at, r.queued_at, r.started_at, r.finished_at, r.version,
-u.filename
+r.parent_id, u.filename
 """
 
 

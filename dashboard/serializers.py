@@ -25,6 +25,7 @@ def request_dict(row, attempts=None):
         "started_at": iso(row["started_at"]),
         "finished_at": iso(row["finished_at"]),
         "flower_task_url": flower_links.task_url(row["task_id"]),
+        "parent_id": row.get("parent_id"),
     }
     if attempts is not None:
         out["attempts"] = [attempt_dict(a) for a in attempts]

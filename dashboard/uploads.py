@@ -65,3 +65,20 @@ def store(data, meta):
     db.session.add(upload)
     db.session.flush()
     return upload.id
+
+
+def meta(upload_id):
+    """A stored upload's meta (filename, safe_name, size, sha256, content_type), or None."""
+    if upload_id is None:
+        return None
+    upload = db.session.get(Upload, upload_id)
+    if upload is None:
+        return None
+    return {"filename": upload.filename, "safe_name": upload.safe_name, "size": upload.size,
+            "sha256": upload.sha256, "content_type": upload.content_type}
+
+
+def data(upload_id):
+    """A stored upload's bytes, or None."""
+    upload = db.session.get(Upload, upload_id) if upload_id is not None else None
+    return upload.data if upload is not None else None

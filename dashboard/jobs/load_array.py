@@ -156,7 +156,9 @@ def run(ctx):
     """Statistics of the volume and one MIP per axis, saved as PNG artifacts."""
     p = ctx.params
     shape = tuple(p["shape"])
+    ctx.log(f"reading a {'x'.join(map(str, shape))} {p['dtype']} volume ({p['byte_order']}-endian)")
     vol = volume(ctx.upload_bytes(), shape, p["dtype"], p["byte_order"])
+    ctx.log("computing statistics")
     result = {"shape": list(shape), "dtype": p["dtype"], "byte_order": p["byte_order"]}
     # Signalling NaNs and huge values in real files raise FP flags; they are counted, not errors.
     with np.errstate(invalid="ignore", over="ignore"):
@@ -173,6 +175,7 @@ def _projections(vol, ctx):
         gray = to_gray8(projection(vol, axis))
         filename = f"mip_{name}.png"
         ctx.add_artifact(filename, "image/png", png(gray))
+        ctx.log(f"projection along {name}: {gray.shape[1]}x{gray.shape[0]} PNG")
         projections.append({"name": filename, "axis": name, "rows": rows, "cols": cols,
                             "height": int(gray.shape[0]), "width": int(gray.shape[1])})
         ctx.progress(90 + 10 * (axis + 1) / len(AXES))

@@ -16,6 +16,7 @@ def init_app(app):
     from ..extensions import csrf
     from . import api, auth, health, requests, schedules, workers
     from . import audit, flower, users
+    from . import story  # noqa: F401  (its routes join the api and requests blueprints)
 
     app.register_blueprint(auth.bp)
     app.register_blueprint(requests.bp)

@@ -6,7 +6,7 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
                    render_template, request, url_for)
 from flask_login import current_user, login_required
 
-from .. import actions, jobs, queries, submission
+from .. import actions, jobs, queries, submission, timeline
 from ..auth import require_role
 from ..extensions import db
 from ..jobs import InvalidInput
@@ -103,7 +103,8 @@ def detail(request_id):
         "requests/detail.html", "requests/_detail.html", r=row,
         attempts=queries.attempts(request_id),
         artifacts=queries.artifacts(request_id, row["attempt"]),
-        token=_poll_token(row["version"]), polling=row["status"] in ACTIVE)
+        token=_poll_token(row["version"]), polling=row["status"] in ACTIVE,
+        **timeline.page_context(row))
 
 
 def _after_action(request_id, ok, done, refused):
