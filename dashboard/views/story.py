@@ -34,7 +34,7 @@ def _int_arg(name, default, low, high):
 def _log_query():
     """(attempt, after, level, limit) from the query, or ValueError naming the field."""
     attempt = _int_arg("attempt", None, 1, 2 ** 31 - 1)
-    after = _int_arg("after", 0, 0, 2 ** 63 - 1)
+    after = _int_arg("after", 0, 0, 10 ** 18 - 1)
     limit = _int_arg("limit", 500, 1, 1000)
     level = (request.args.get("level") or "DEBUG").upper()
     if level not in joblog.LEVELS:
