@@ -33,7 +33,7 @@
     if (!form || form.id !== "bulk-form") return;
     var action = e.submitter ? e.submitter.value : "";
     var all = form.querySelector("input[name=all_matching]:checked");
-    var n = all ? Number(all.getAttribute("data-count")) : picked().length;
+    var n = all ? Number(all.getAttribute("data-matching")) : picked().length;
     if (!n) { e.preventDefault(); alert("Select at least one request first."); return; }
     var verb = action === "kill" ? "Kill" : "Retry";
     if (!confirm(verb + " " + n + " request" + (n === 1 ? "" : "s") + "?")) e.preventDefault();
