@@ -267,3 +267,29 @@ def test_racing_bulk_kills_make_one_kill_each(app, stack, api):
     assert all(r["reason"].startswith("is killed") for b in bodies for r in b["refused"])
     assert {a["status"] for i in ids for a in attempts(app, i)} == {"killed"}
     assert len([e for e in audit_rows(app, "bulk_kill")]) == 2
+
+
+def test_a_timed_out_attempt_keeps_its_lines(app, stack, api):
+    """The soft time limit ends the job through the writer's last flush: nothing is lost."""
+    request_id = submit(api, {"hang": True, "timeout_seconds": 2.5})
+    assert wait_status(app, request_id, TERMINAL, timeout=60)["status"] == "timeout"
+    messages = [line["message"] for line in all_lines(api, request_id)]
+    assert "hanging until killed or timed out" in messages
+    assert any("still hanging after 1 s" in m for m in messages)
+    [finished] = [i for i in timeline(api, request_id) if i["kind"] == "finished"]
+    assert finished["status"] == "timeout"
+
+
+def test_bulk_kill_of_running_requests_stops_their_processes(app, stack, api, celery_app):
+    ids = [submit(api, HANG) for _ in range(2)]
+    rows = [wait_status(app, i, "running", timeout=60) for i in ids]
+    pids = [pool_pid(celery_app, row) for row in rows]
+    watches = [ExitWatch(pid) for pid in pids]
+    try:
+        body = api.post("/api/requests/bulk", json={"action": "kill", "ids": ids}).get_json()
+        assert body == {"done": sorted(ids), "refused": []}
+        assert all(w.wait(10) is not None for w in watches), "a killed task's process lives on"
+    finally:
+        for w in watches:
+            w.close()
+    assert [fetch(app, i)["error"] for i in ids] == ["killed by api-operator"] * 2
