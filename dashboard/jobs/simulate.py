@@ -24,7 +24,7 @@ SCHEMA = {
         "hang": {"type": "boolean", "default": False},
         "ignore_soft_limit": {"type": "boolean", "default": False},
         "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
-        "log_lines": {"type": "integer", "minimum": 0, "maximum": 100000, "default": 0},
+        "log_lines": {"type": "integer", "minimum": 0, "maximum": 100000},  # extra lines, for tests
     },
 }
 
