@@ -16,7 +16,7 @@ from dashboard import entry
 
 from . import stack
 
-SECTIONS = ("throughput", "latency", "kill", "dashboard", "memory")
+SECTIONS = ("throughput", "latency", "kill", "dashboard", "memory", "upload")
 
 
 def parse(argv):
@@ -39,6 +39,7 @@ def parse(argv):
     p.add_argument("--kills", type=int, default=5, help="kill measurements (default 5)")
     p.add_argument("--soak", type=float, help="memory soak seconds (default 60; goal: 600)")
     p.add_argument("--viewers", type=int, default=50, help="polling viewers (default 50)")
+    p.add_argument("--upload-mb", type=int, help="upload: file size in MB (default 512)")
     opts = p.parse_args(argv)
     opts.only = [s.strip() for s in opts.only.split(",") if s.strip()]
     unknown = set(opts.only) - set(SECTIONS)
@@ -46,7 +47,8 @@ def parse(argv):
         p.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     quick = opts.quick
     for name, full, small in (("n", 3000, 300), ("rounds", 3, 1), ("samples", 200, 40),
-                              ("rows", 1_000_000, 50_000), ("soak", 60.0, 10.0)):
+                              ("rows", 1_000_000, 50_000), ("soak", 60.0, 10.0),
+                              ("upload_mb", 512, 32)):
         if getattr(opts, name) is None:
             setattr(opts, name, small if quick else full)
     if quick:
@@ -63,9 +65,9 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     from dashboard import create_app
-    from . import dashboard, kill, latency, memory, report, throughput
+    from . import dashboard, kill, latency, memory, report, throughput, upload
     runners = {"throughput": throughput.run, "latency": latency.run, "kill": kill.run,
-               "dashboard": dashboard.run, "memory": memory.run}
+               "dashboard": dashboard.run, "memory": memory.run, "upload": upload.run}
 
     app = create_app()
     print(f"bench: database {database_url.rsplit('/', 1)[-1]}, sections {','.join(opts.only)}"

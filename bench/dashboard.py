@@ -72,7 +72,8 @@ def seed(app, rows, active=200, uploads=10_000):
     t0 = time.monotonic()
     with app.app_context():
         db.session.execute(text(
-            "TRUNCATE requests, attempts, uploads, artifacts, status_counts RESTART IDENTITY"))
+            "TRUNCATE requests, attempts, uploads, artifacts, status_counts RESTART IDENTITY"
+            " CASCADE"))  # upload_chunks, volume_caches
         db.session.execute(text(UPLOADS_SQL), {"uploads": uploads})
         db.session.execute(text(SEED_SQL), {"rows": rows, "active": min(active, rows),
                                             "uploads": uploads})

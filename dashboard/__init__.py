@@ -16,6 +16,8 @@ def create_app(test_config=None):
     """Build the Flask app: defaults, then the environment, then `test_config`."""
     app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
                 static_folder=os.path.join(ROOT, "static"))
+    from .uploads import SpoolingRequest
+    app.request_class = SpoolingRequest  # multipart files go to disk, never to memory
     app.config.from_mapping(settings.load())
     app.config.from_mapping(test_config or {})
     app.config["CELERY"] = celery_settings(app.config)

@@ -50,7 +50,7 @@ def load():
     if broker_url.split("://", 1)[0] not in BROKER_SCHEMES or "://" not in broker_url:
         raise ConfigError("CELERY_BROKER_URL is not a RabbitMQ URL"
                           " (amqp://user:password@host:port/vhost)")
-    max_upload_mb = _env_int("MAX_UPLOAD_MB", 64)
+    max_upload_mb = _env_int("MAX_UPLOAD_MB", 1024)
     log_level = os.environ.get("LOG_LEVEL", "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"LOG_LEVEL={log_level!r} is not one of {', '.join(LOG_LEVELS)}")
@@ -79,6 +79,13 @@ def load():
         # Werkzeug refuses bodies past this with 413 before anything is stored.
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 64 * 1024,
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+        # The largest volume load_array takes, also what an archive may unpack to.
+        "MAX_VOLUME_MB": _env_int("MAX_VOLUME_MB", 2048),
+        # Where the web keeps local copies of loaded volumes for the slice viewer.
+        "VOLUME_CACHE_DIR": os.environ.get("VOLUME_CACHE_DIR", os.path.join(
+            os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "var", "cache",
+            "volumes")),
+        "VOLUME_CACHE_MB": _env_int("VOLUME_CACHE_MB", 8192),
         "POLL_INTERVAL_S": _env_float("POLL_INTERVAL_S", 2.0),
         # Log lines kept per attempt (then one "truncated" line), and the worker's flush period.
         "LOG_LINES_PER_ATTEMPT": _env_int("LOG_LINES_PER_ATTEMPT", 10000),

@@ -32,8 +32,17 @@ class Upload(db.Model):
     size = db.Column(BigInteger, nullable=False)
     sha256 = db.Column(db.String(64), nullable=False)
     content_type = db.Column(db.String(255), nullable=False)
-    data = db.Column(LargeBinary, nullable=False)
+    data = db.Column(LargeBinary)  # rows before 0007 only; new bytes are in upload_chunks
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+
+
+class UploadChunk(db.Model):
+    """An upload's bytes, ~1 MB per row, in order of `seq` (dashboard.uploads)."""
+    __tablename__ = "upload_chunks"
+    upload_id = db.Column(BigInteger, db.ForeignKey("uploads.id", ondelete="CASCADE"),
+                          primary_key=True)
+    seq = db.Column(db.Integer, primary_key=True)
+    data = db.Column(LargeBinary, nullable=False)
 
 
 class Request(db.Model):
@@ -102,6 +111,21 @@ class Artifact(db.Model):
     content_type = db.Column(db.String(255), nullable=False)
     data = db.Column(LargeBinary, nullable=False)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+
+
+class VolumeCache(db.Model):
+    """The canonical [x, y, z] volume of a load_array attempt, as bytes of an upload."""
+    __tablename__ = "volume_caches"
+    request_id = db.Column(BigInteger, db.ForeignKey("requests.id", ondelete="CASCADE"),
+                           primary_key=True)
+    attempt = db.Column(db.Integer, primary_key=True)
+    upload_id = db.Column(BigInteger, db.ForeignKey("uploads.id", ondelete="CASCADE"),
+                          nullable=False)
+    byte_offset = db.Column(BigInteger, nullable=False, server_default="0")
+    dtype = db.Column(db.String(16), nullable=False)
+    shape = db.Column(db.ARRAY(db.Integer), nullable=False)
+    fortran_order = db.Column(db.Boolean, nullable=False, server_default=text("false"))
+    __table_args__ = (Index("volume_caches_upload_idx", "upload_id"),)
 
 
 class StatusCount(db.Model):

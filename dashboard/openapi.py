@@ -83,9 +83,30 @@ def _schemas():
                            "concurrency": {"type": "integer", "nullable": True},
                            "flower_url": {"type": "string"}}},
         **_story_schemas(),
+        "Volume": _volume_schema(),
         "Retried": {"type": "object", "required": ["retried"], "additionalProperties": False,
                     "properties": {"retried": {"type": "integer", "minimum": 0}}},
     }
+
+
+def _volume_schema():
+    """GET /api/requests/{id}/volume (DESIGN.md section 13; dashboard.volumes.viewer)."""
+    three = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
+    window = {"type": "object", "required": ["level", "width", "label"],
+              "properties": {"level": {"type": "number"}, "width": {"type": "number"},
+                             "label": {"type": "string"}}}
+    views = {v: {"type": "integer", "minimum": 1} for v in ("axial", "coronal", "sagittal")}
+    props = {
+        "shape": {**three, "items": {"type": "integer", "minimum": 1}},
+        "spacing_mm": {**three, "nullable": True},
+        "format": {"type": "string", "enum": ["raw", "npy", "nifti", "dicom-zip"]},
+        "dtype": {"type": "string"}, "modality": {"type": "string", "nullable": True},
+        "units": {"type": "string", "nullable": True},
+        "slices": {"type": "object", "required": list(views), "properties": views},
+        "windows": {"type": "object", "additionalProperties": window},
+        "default_window": {"type": "string"},
+    }
+    return {"type": "object", "required": list(props), "properties": props}
 
 
 def _submit_body():
@@ -99,7 +120,7 @@ def _submit_body():
             "params": {"type": "string", "description": "a JSON object as text, validated"
                        " against the job type's schema (see x-job-types); empty means {}"},
             "file": {"type": "string", "format": "binary",
-                     "description": "the input file (kept in PostgreSQL, never on disk)"},
+                     "description": "the input file (kept in PostgreSQL in chunks)"},
         },
     }
     urlencoded = copy.deepcopy(form)
@@ -151,6 +172,16 @@ def _paths():
                     "parameters": [_id_param()],
                     "responses": {"200": _json(_ref("RequestWithAttempts"), "the request"),
                                   "404": _error("no such request"), **AUTH_ERRORS}},
+        },
+        "/api/requests/{request_id}/volume": {
+            "get": {"operationId": "getVolume", "summary": "A loaded volume, for the slice"
+                    " viewer (images: /requests/{id}/volume/{view}/{index}.png and"
+                    " .../{view}/mip.png, ?window= or ?level=&width=)",
+                    "parameters": [_id_param()],
+                    "responses": {"200": _json(_ref("Volume"), "shape, spacing, slices,"
+                                               " windows"),
+                                  "404": _error("no such request, or no loaded volume"),
+                                  **AUTH_ERRORS}},
         },
         "/api/requests/{request_id}/retry": {
             "post": {"operationId": "retryRequest", "summary": "Retry as a new attempt",

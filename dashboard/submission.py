@@ -41,10 +41,10 @@ def submit(job_type, params_text, file_storage, username, max_bytes):
     """Validate and store a new `unassigned` request; returns its id or raises InvalidInput."""
     job = jobs.get(job_type)
     params = parse_params(params_text)
-    data, meta = uploads.read(file_storage, max_bytes)
-    params = job.validate(params, meta)
+    stream, meta = uploads.read(file_storage, max_bytes)
+    params = job.validate(params, {**meta, "file": stream} if meta else None)
     try:
-        upload_id = uploads.store(data, meta) if data is not None else None
+        upload_id = uploads.store(stream, meta) if stream is not None else None
         request_id = lifecycle.submit(job.name, json.dumps(params), upload_id, username)
         audit.record("submit", "ok", request_id=request_id, username=username,
                      detail={"job_type": job.name, "file": meta["filename"] if meta else None})
@@ -71,7 +71,10 @@ def rerun(parent, params, file_storage, username, max_bytes):
     reused = data is None and parent["upload_id"] is not None
     if reused:
         meta = uploads.meta(parent["upload_id"])
-    params = job.validate(params, meta)
+        with uploads.spooled(parent["upload_id"]) as path, open(path, "rb") as stored:
+            params = job.validate(params, {**meta, "file": stored})  # checked as at submit
+    else:
+        params = job.validate(params, {**meta, "file": data} if meta else None)
     try:
         upload_id = (parent["upload_id"] if reused
                      else uploads.store(data, meta) if data is not None else None)

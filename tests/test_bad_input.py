@@ -114,7 +114,8 @@ def test_hostile_filenames_are_stored_sanitized_and_shown_escaped(app, client, o
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["filename"] == shown
-    row = sql(app, "SELECT filename, safe_name, data FROM uploads")[0]
+    row = sql(app, "SELECT filename, safe_name, (SELECT string_agg(c.data, ''::bytea ORDER BY"
+                   " c.seq) FROM upload_chunks c WHERE c.upload_id = u.id) AS data FROM uploads u")[0]
     assert row["filename"] == shown and bytes(row["data"]) == b"payload"
     assert "/" not in row["safe_name"] and "\\" not in row["safe_name"]
     assert "<" not in row["safe_name"] and len(row["safe_name"]) <= 100

@@ -2,8 +2,6 @@
 import logging
 import time
 
-from sqlalchemy import text
-
 from .. import lifecycle
 from ..extensions import db
 
@@ -49,8 +47,8 @@ class JobContext:
         """The request's file as bytes (None when it has none)."""
         if self.upload_id is None:
             return None
-        return db.session.execute(text("SELECT data FROM uploads WHERE id = :id"),
-                                  {"id": self.upload_id}).scalar_one()
+        from .. import uploads
+        return uploads.read_all(self.upload_id)   # reassembled from its chunks
 
     def add_artifact(self, name, content_type, data):
         """Keep a produced file: stored with the success result, in the same transaction."""

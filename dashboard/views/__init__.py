@@ -15,7 +15,7 @@ def init_app(app):
     """Register every blueprint."""
     from ..extensions import csrf
     from . import api, auth, health, requests, schedules, workers
-    from . import audit, flower, users
+    from . import audit, flower, users, volumes
     from . import story  # noqa: F401  (its routes join the api and requests blueprints)
 
     app.register_blueprint(auth.bp)
@@ -25,6 +25,7 @@ def init_app(app):
     app.register_blueprint(health.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(users.bp)
+    app.register_blueprint(volumes.bp)
     app.register_blueprint(flower.bp)  # CSRF-exempt itself: Flower's pages cannot send our token
     csrf.exempt(api.bp)  # bearer calls; session calls are checked in auth.csrf_for_sessions
     app.register_blueprint(api.bp)

@@ -12,6 +12,7 @@ from ..extensions import db
 from ..jobs import InvalidInput
 from ..lifecycle import ACTIVE, KILLABLE, RETRYABLE
 from ..models import Artifact
+from ..volumes import viewer
 
 bp = Blueprint("requests", __name__)
 
@@ -103,6 +104,7 @@ def detail(request_id):
         "requests/detail.html", "requests/_detail.html", r=row,
         attempts=queries.attempts(request_id),
         artifacts=queries.artifacts(request_id, row["attempt"]),
+        volume=viewer.describe(request_id) if row["status"] == "success" else None,
         token=_poll_token(row["version"]), polling=row["status"] in ACTIVE,
         **timeline.page_context(row))
 

@@ -5,9 +5,10 @@ page routes join `requests`. Thin: the work is in timeline, joblog, bulk and
 submission.
 """
 import re
+import tempfile
 
 from flask import (abort, current_app, flash, jsonify, make_response, redirect,
-                   render_template, request, url_for)
+                   render_template, request, send_file, url_for)
 from flask_login import current_user, login_required
 
 from .. import bulk, joblog, jobs, queries, submission, timeline, uploads
@@ -221,9 +222,10 @@ def download(request_id):
     meta = uploads.meta(row["upload_id"]) if row is not None else None
     if meta is None:
         abort(404, description=f"Request #{request_id} has no file.")
-    response = make_response(uploads.data(row["upload_id"]))
-    response.headers["Content-Type"] = "application/octet-stream"
-    response.headers["Content-Disposition"] = f'attachment; filename="{meta["safe_name"]}"'
-    response.headers["X-Content-Type-Options"] = "nosniff"
+    spool = tempfile.TemporaryFile()  # streamed from disk, not held in memory; closed by send_file
+    uploads.copy_to(row["upload_id"], spool)
+    spool.seek(0)
+    response = send_file(spool, mimetype="application/octet-stream", as_attachment=True,
+                         download_name=meta["safe_name"], conditional=False, etag=False)
     response.headers["Cache-Control"] = "private, no-store"
     return response

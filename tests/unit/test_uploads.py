@@ -59,8 +59,9 @@ def test_a_file_over_the_limit_is_413():
 
 
 def test_an_upload_records_its_names_size_and_digest():
-    data, meta = uploads.read(upload(b"\x00\x01" * 10, filename="dir/Scan 1.raw",
-                                     content_type="application/x-raw"), MB)
+    stream, meta = uploads.read(upload(b"\x00\x01" * 10, filename="dir/Scan 1.raw",
+                                       content_type="application/x-raw"), MB)
+    data = stream.read()                  # the spooled file, rewound; stored later in chunks
     assert data == b"\x00\x01" * 10
     assert meta == {"filename": "Scan 1.raw", "safe_name": "Scan_1.raw", "size": 20,
                     "sha256": hashlib.sha256(data).hexdigest(),

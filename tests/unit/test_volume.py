@@ -6,6 +6,7 @@ import pytest
 from PIL import Image
 
 from dashboard.jobs import load_array
+from dashboard.volumes import stats as stats_module
 
 SHAPE = (20, 30, 40)
 
@@ -54,7 +55,7 @@ def test_non_finite_values_are_counted_and_left_out():
 
 def test_statistics_over_many_chunks_match_numpy(monkeypatch):
     """Chunked sums give numpy's answer when the volume spans several chunks."""
-    monkeypatch.setattr(load_array, "CHUNK", 1000)
+    monkeypatch.setattr(stats_module, "CHUNK", 1000)   # the statistics live in dashboard.volumes
     rng = np.random.default_rng(7)
     vol = rng.normal(100.0, 15.0, size=(10, 20, 35)).astype(np.float32)
     seen = []

@@ -1,0 +1,488 @@
+"""Volume file formats: recognised from the content, checked at submit, loaded in the worker.
+
+`raw` (anything not recognised: shape, dtype and byte order from the params), `npy`
+(NumPy's own header), `nifti` (.nii and .nii.gz, read with nibabel) and `dicom-zip`
+(a zip of one DICOM series, read with pydicom). `inspect` reads headers only (and
+counts what a gzip or a zip would unpack to) so that a bad file is refused at submit
+with what is wrong; `load` gives the worker the volume as an [x, y, z] array.
+"""
+import gzip
+import io
+import posixpath
+import zipfile
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+FORMATS = ("raw", "npy", "nifti", "dicom-zip")
+DTYPES = ["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"]
+MB = 1024 * 1024
+READ = MB                                   # bytes read at a time when counting or copying
+MAX_MEMBERS = 20_000                        # zip entries looked at (a DICOM series has < 5000)
+NIFTI_HEAD = 540                            # NIfTI-2's header size (NIfTI-1's is 348)
+
+
+class BadFile(ValueError):
+    """The file cannot be used: `message` names the field (`file:` or `params.x:`)."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Found:
+    """What a file holds, as far as its headers tell (shape as stored, [x, y, z] for DICOM)."""
+    format: str
+    shape: tuple
+    dtype: str
+    spacing_mm: list = None
+    modality: str = None
+    units: str = None
+
+
+@dataclass
+class Loaded:
+    """A volume in the worker: the [x, y, z] array and where its bytes already are.
+
+    `in_file` is (byte offset, numpy dtype string, Fortran order) when the array is a
+    memory map of the uploaded file itself (raw, npy), else None (a copy must be kept).
+    """
+    array: np.ndarray
+    format: str
+    spacing_mm: list = None
+    modality: str = None
+    units: str = None
+    in_file: tuple = None
+
+
+def detect(head):
+    """The format of a file from its first bytes (`raw` when nothing is recognised)."""
+    import nibabel as nib
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head[:2] == b"\x1f\x8b":
+        return "nifti"                      # the one gzipped format taken: .nii.gz
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
+        return "dicom-zip"
+    if nib.Nifti1Header.may_contain_header(head) or (
+            head[4:7] == b"n+2" and nib.Nifti2Header.may_contain_header(head)):
+        return "nifti"
+    return "raw"
+
+
+def inspect(fileobj, size, params, max_volume_bytes):
+    """Found for a seekable binary file of `size` bytes, or BadFile saying what is wrong."""
+    fileobj.seek(0)
+    head = fileobj.read(NIFTI_HEAD)
+    fileobj.seek(0)
+    fmt = params.get("format") or detect(head)
+    if fmt != "raw":
+        for key in ("shape", "dtype", "byte_order"):
+            if key in params:
+                raise BadFile(f"params.{key}: only for raw files (this file is {fmt})")
+    if fmt not in ("raw", "npy") and "spacing" in params:
+        raise BadFile(f"params.spacing: only for raw and npy files ({fmt} files carry"
+                      " their own voxel spacing)")
+    try:
+        found = {"raw": _inspect_raw, "npy": _inspect_npy, "nifti": _inspect_nifti,
+                 "dicom-zip": _inspect_zip}[fmt](fileobj, size, params, max_volume_bytes)
+    except BadFile:
+        raise
+    except Exception as exc:  # noqa: BLE001  (whatever a parser trips on, the file is bad)
+        raise BadFile(f"file: not a readable {fmt} volume ({exc.__class__.__name__}:"
+                      f" {str(exc)[:160]})") from exc
+    finally:
+        fileobj.seek(0)
+    voxels = int(np.prod(found.shape, dtype=np.int64))
+    if voxels * np.dtype(found.dtype).itemsize > max_volume_bytes:
+        raise BadFile(f"file: the volume {list(found.shape)} of {found.dtype} is larger than"
+                      f" MAX_VOLUME_MB ({max_volume_bytes // MB} MB)")
+    return found
+
+
+def raw_dtype(params):
+    """The numpy dtype of a raw file's voxels (params dtype and byte_order)."""
+    order = "<" if params.get("byte_order", "little") == "little" else ">"
+    return np.dtype(params.get("dtype", "float32")).newbyteorder(order)
+
+
+def raw_volume(data, shape, dtype, byte_order):
+    """Raw bytes as a read-only (x, y, z) array in C order, without copying."""
+    dt = np.dtype(dtype).newbyteorder("<" if byte_order == "little" else ">")
+    expected = int(np.prod(shape)) * dt.itemsize
+    if len(data) != expected:
+        raise ValueError(f"file holds {len(data)} bytes, shape {list(shape)} of {dtype}"
+                         f" needs {expected}")
+    return np.frombuffer(data, dtype=dt).reshape(shape)
+
+
+def _spacing(params):
+    """The params' spacing in mm, or None."""
+    spacing = params.get("spacing")
+    return [float(s) for s in spacing] if spacing else None
+
+
+def _inspect_raw(fileobj, size, params, max_volume_bytes):
+    """A raw file: the params give its shape; the size must match exactly."""
+    if "shape" not in params:
+        raise BadFile("params.shape: is required for a raw file (the file was not recognised"
+                      " as npy, NIfTI or a zip of DICOM files; `format` forces one)")
+    shape, dtype = tuple(params["shape"]), params.get("dtype", "float32")
+    expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if size != expected:
+        raise BadFile(f"file: size {size} bytes does not match shape {list(shape)}"
+                      f" of {dtype} ({expected} bytes expected)")
+    return Found("raw", shape, dtype, _spacing(params))
+
+
+def _npy_header(fileobj):
+    """(shape, fortran_order, dtype, data offset) from NumPy's header, or BadFile."""
+    fmt = np.lib.format
+    try:
+        version = fmt.read_magic(fileobj)
+        reader = {(1, 0): fmt.read_array_header_1_0, (2, 0): fmt.read_array_header_2_0}.get(version)
+        if reader is None:
+            raise ValueError(f"npy format version {version} is not supported")
+        shape, fortran_order, dtype = reader(fileobj)
+    except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+        raise BadFile(f"file: corrupt or truncated NumPy (npy) header ({str(exc)[:200]})")
+    return shape, fortran_order, dtype, fileobj.tell()
+
+
+def _inspect_npy(fileobj, size, params, max_volume_bytes):
+    """An npy file: 3 dimensions of a number type, and exactly the bytes its header says."""
+    shape, _, dtype, offset = _npy_header(fileobj)
+    if len(shape) != 3:
+        raise BadFile(f"file: the npy array has shape {list(shape)}; a volume has 3 dimensions")
+    if dtype.hasobject or dtype.kind not in "iuf" or dtype.itemsize > 8:
+        raise BadFile(f"file: the npy dtype {dtype} is not a number type a volume can have")
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if size != expected:
+        raise BadFile(f"file: size {size} bytes does not match the npy header (shape"
+                      f" {list(shape)} of {dtype.name}: {expected} bytes expected)")
+    return Found("npy", tuple(shape), dtype.name, _spacing(params))
+
+
+def _unpacked(fileobj, max_bytes, limit_mb):
+    """(first NIFTI_HEAD bytes, total size) of a gzip stream, read in chunks, or BadFile.
+
+    Stops (refusing) as soon as the content passes `max_bytes`: the size in a gzip's
+    trailer is the sender's word, the count while reading is not.
+    """
+    head, total = b"", 0
+    try:
+        with gzip.GzipFile(fileobj=fileobj, mode="rb") as stream:
+            while True:
+                chunk = stream.read(READ)
+                if not chunk:
+                    break
+                if len(head) < NIFTI_HEAD:
+                    head += chunk[:NIFTI_HEAD - len(head)]
+                total += len(chunk)
+                if total > max_bytes:
+                    raise BadFile(f"file: the gzip unpacks to more than MAX_VOLUME_MB"
+                                  f" ({limit_mb} MB); refused")
+    except (OSError, EOFError, zlib.error) as exc:
+        raise BadFile(f"file: corrupt or truncated gzip ({str(exc)[:200]})")
+    return head, total
+
+
+def _inspect_nifti(fileobj, size, params, max_volume_bytes):
+    """A NIfTI-1/2 file, maybe gzipped: a sound header and at least the bytes it needs."""
+    import nibabel as nib
+    from nibabel.spatialimages import HeaderDataError
+    head = fileobj.read(NIFTI_HEAD)
+    packed = head[:2] == b"\x1f\x8b"
+    total = size
+    if packed:
+        fileobj.seek(0)
+        head, total = _unpacked(fileobj, max_volume_bytes + NIFTI_HEAD + MB,
+                                max_volume_bytes // MB)
+    where = " inside the gzip" if packed else ""
+    if nib.Nifti1Header.may_contain_header(head):
+        klass = nib.Nifti1Header
+        if head[344:347] == b"ni1":
+            raise BadFile("file: a two-file NIfTI header (.hdr/.img); send one .nii or .nii.gz")
+    elif nib.Nifti2Header.may_contain_header(head):
+        klass = nib.Nifti2Header
+    else:
+        raise BadFile(f"file: no NIfTI-1 or NIfTI-2 header{where} (truncated or not NIfTI)")
+    try:
+        header = klass.from_fileobj(io.BytesIO(head), check=True)
+        shape = tuple(int(n) for n in header.get_data_shape())
+        dtype = header.get_data_dtype()
+        offset = int(header.get_data_offset())
+        zooms = [float(z) for z in header.get_zooms()]
+        affine = header.get_best_affine()
+    except (HeaderDataError, ValueError, TypeError, IndexError) as exc:
+        raise BadFile(f"file: corrupt NIfTI header ({str(exc)[:200]})")
+    if len(shape) < 3 or any(n != 1 for n in shape[3:]):
+        raise BadFile(f"file: the NIfTI image has shape {list(shape)}; a volume has 3 dimensions")
+    if dtype.fields or dtype.kind not in "iuf":
+        raise BadFile(f"file: the NIfTI data type {dtype} is not one a volume can have")
+    shape = shape[:3]
+    if min(shape) < 1:
+        raise BadFile(f"file: corrupt NIfTI header: shape {list(shape)} has an empty axis")
+    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if total < expected:
+        raise BadFile(f"file: truncated NIfTI: {total} bytes{where}, its header (shape"
+                      f" {list(shape)} of {dtype.name} from byte {offset}) needs {expected}")
+    slope, inter = header.get_slope_inter()
+    scaled = slope is not None and (slope != 1 or (inter or 0) != 0)
+    ornt = nib.orientations.io_orientation(affine)
+    canonical = [0, 0, 0]
+    spacing = [0.0, 0.0, 0.0]
+    for axis, (target, _) in enumerate(ornt[:3]):
+        canonical[int(target)], spacing[int(target)] = shape[axis], zooms[axis]
+    small = dtype.itemsize <= 2 or dtype == np.float32
+    return Found("nifti", tuple(canonical),
+                 ("float32" if small else "float64") if scaled else dtype.name, spacing)
+
+
+def _safe_members(archive):
+    """The zip's file entries whose names stay inside it (absolute or `..` names skipped)."""
+    members = []
+    for info in archive.infolist():
+        name = info.filename.replace("\\", "/")
+        if info.is_dir() or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+            continue
+        if ".." in posixpath.normpath(name).split("/") or ".." in name.split("/"):
+            continue
+        members.append(info)
+        if len(members) > MAX_MEMBERS:
+            raise BadFile(f"file: the zip has more than {MAX_MEMBERS} files")
+    return members
+
+
+def _open_zip(fileobj, max_bytes):
+    """(ZipFile, safe members) after checking what they would unpack to, or BadFile."""
+    try:
+        archive = zipfile.ZipFile(fileobj)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise BadFile(f"file: corrupt or truncated zip ({str(exc)[:200]})")
+    members = _safe_members(archive)
+    declared = sum(info.file_size for info in members)
+    if declared > max_bytes:
+        raise BadFile(f"file: the zip would unpack to {declared / MB:.0f} MB, more than"
+                      f" MAX_VOLUME_MB ({max_bytes // MB} MB); nothing was unpacked")
+    return archive, members
+
+
+def _dicom(archive, info, pixels):
+    """The DICOM dataset in one zip member (None when it is not DICOM), or BadFile.
+
+    zipfile stops each member at its declared size and checks its CRC, so a header
+    that lies about a size ends in BadZipFile here, not in an unbounded unpack.
+    """
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+    try:
+        with archive.open(info) as member:
+            if pixels:
+                return pydicom.dcmread(member)
+            return pydicom.dcmread(member, defer_size=1024)  # pixel data skipped, not read
+    except InvalidDicomError:
+        return None
+    except zipfile.BadZipFile as exc:
+        raise BadFile(f"file: {info.filename[:100]}: corrupt zip member ({str(exc)[:200]})")
+    except Exception as exc:  # noqa: BLE001  (a parser's failure on untrusted bytes)
+        raise BadFile(f"file: {info.filename[:100]}: truncated or corrupt DICOM"
+                      f" ({exc.__class__.__name__}: {str(exc)[:160]})")
+
+
+def _check_pixel_length(ds, info):
+    """BadFile when a slice's pixel data is cut off or shorter than rows x columns needs."""
+    element = ds.get_item("PixelData", keep_deferred=True)
+    length, start = getattr(element, "length", None), getattr(element, "value_tell", None)
+    if length is None or start is None or length == 0xFFFFFFFF:  # encapsulated: not checked
+        return
+    if start + length > info.file_size:
+        raise BadFile(f"file: {info.filename[:100]}: truncated DICOM (pixel data needs"
+                      f" {start + length} bytes, the file has {info.file_size})")
+    try:
+        needed = (int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1) or 1)
+                  * int(ds.BitsAllocated) // 8)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise BadFile(f"file: {info.filename[:100]}: no usable Rows, Columns or BitsAllocated"
+                      f" ({str(exc)[:120]})")
+    if length < needed:
+        raise BadFile(f"file: {info.filename[:100]}: {length} bytes of pixel data,"
+                      f" {ds.Rows} x {ds.Columns} needs {needed}")
+
+
+def _series(archive, members):
+    """[(dataset header, member)] of the image slices, in order along the slice normal."""
+    slices, looked = [], 0
+    for info in members:
+        looked += 1
+        ds = _dicom(archive, info, pixels=False)
+        if ds is not None and "PixelData" in ds:
+            _check_pixel_length(ds, info)
+            slices.append((ds, info))
+    if not slices:
+        raise BadFile(f"file: no readable DICOM slice in the zip ({looked} files looked at)")
+    uids = sorted({str(ds.get("SeriesInstanceUID", "")) for ds, _ in slices})
+    if len(uids) > 1:
+        raise BadFile(f"file: the zip holds {len(uids)} series ({', '.join(u[-24:] for u in uids[:3])}"
+                      f"{', …' if len(uids) > 3 else ''}); send one series per request")
+    sizes = sorted({(int(ds.Rows), int(ds.Columns)) for ds, _ in slices})
+    if len(sizes) > 1:
+        raise BadFile("file: slices of different sizes in one series: "
+                      + ", ".join(f"{r}x{c}" for r, c in sizes[:4]) + " (rows x columns)")
+    for ds, info in slices:
+        if int(ds.get("NumberOfFrames", 1) or 1) > 1:
+            raise BadFile(f"file: {info.filename[:100]} is a multi-frame DICOM; send one"
+                          " slice per file")
+    if len(slices) == 1:
+        return slices, None
+    for ds, info in slices:
+        if "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds:
+            raise BadFile(f"file: {info.filename[:100]} has no ImagePositionPatient or"
+                          " ImageOrientationPatient: the slices cannot be ordered")
+    iop = np.asarray(slices[0][0].ImageOrientationPatient, dtype=np.float64)
+    normal = np.cross(iop[:3], iop[3:])
+    positions = np.array([np.dot(normal, np.asarray(ds.ImagePositionPatient, dtype=np.float64))
+                          for ds, _ in slices])
+    order = np.argsort(positions, kind="stable")
+    positions = positions[order]
+    gaps = np.diff(positions)
+    if (np.abs(gaps) < 1e-4).any():
+        raise BadFile(f"file: two slices at the same position ({positions[np.argmin(gaps)]:.3f}"
+                      " mm along the normal)")
+    return [slices[i] for i in order], float(np.median(gaps))
+
+
+def _check_decodable(ds, info):
+    """BadFile unless pydicom can decode this slice's transfer syntax here."""
+    from pydicom.pixels import get_decoder
+    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
+    if syntax is None:
+        return
+    try:
+        available = get_decoder(syntax).is_available
+    except (NotImplementedError, ValueError):
+        available = False
+    if not available:
+        raise BadFile(f"file: {info.filename[:100]}: pixel data in {syntax.name}, which"
+                      " cannot be decoded here (send uncompressed DICOM)")
+
+
+def _rescale(ds):
+    """(slope, intercept) of a slice (1, 0 when absent)."""
+    slope = float(ds.get("RescaleSlope", 1) or 1)
+    return slope, float(ds.get("RescaleIntercept", 0) or 0)
+
+
+def _describe_series(slices, gap):
+    """(dtype, spacing, modality, units) of an ordered series."""
+    first = slices[0][0]
+    rescaled = any(_rescale(ds) != (1.0, 0.0) for ds, _ in slices)
+    if rescaled:
+        dtype = "float32"
+    else:
+        kind = "int" if int(first.get("PixelRepresentation", 0)) else "uint"
+        dtype = f"{kind}{int(first.get('BitsAllocated', 16))}"
+    spacing = None
+    if "PixelSpacing" in first:
+        rows_mm, cols_mm = (float(v) for v in first.PixelSpacing)
+        thickness = first.get("SliceThickness")
+        depth = abs(gap) if gap else float(thickness) if thickness else 1.0
+        spacing = [cols_mm, rows_mm, depth]
+    modality = str(first.get("Modality", "")) or None
+    units = str(first.get("Units", "") or first.get("RescaleType", "")) or None
+    if units is None and modality == "CT":
+        units = "HU"
+    return dtype, spacing, modality, units
+
+
+def _inspect_zip(fileobj, size, params, max_volume_bytes):
+    """A zip of one DICOM series: readable slices of one size, orderable along their normal."""
+    archive, members = _open_zip(fileobj, max_volume_bytes)
+    with archive:
+        slices, gap = _series(archive, members)
+        _check_decodable(*slices[0])
+    dtype, spacing, modality, units = _describe_series(slices, gap)
+    first = slices[0][0]
+    return Found("dicom-zip", (int(first.Columns), int(first.Rows), len(slices)), dtype,
+                 spacing, modality, units)
+
+
+def load(path, params, max_volume_bytes):
+    """The volume in the file at `path` as Loaded (the worker's side; the file was inspected)."""
+    with open(path, "rb") as fh:
+        head = fh.read(NIFTI_HEAD)
+    fmt = params.get("format") or detect(head)
+    return {"raw": _load_raw, "npy": _load_npy, "nifti": _load_nifti,
+            "dicom-zip": _load_zip}[fmt](path, params, max_volume_bytes)
+
+
+def _load_raw(path, params, max_volume_bytes):
+    """A memory map of the raw file (C order: z varies fastest)."""
+    dtype, shape = raw_dtype(params), tuple(params["shape"])
+    array = np.memmap(path, dtype=dtype, mode="r", shape=shape)
+    return Loaded(array, "raw", _spacing(params), in_file=(0, dtype.str, False))
+
+
+def _load_npy(path, params, max_volume_bytes):
+    """A memory map of the npy file's array."""
+    with open(path, "rb") as fh:
+        _, fortran_order, dtype, offset = _npy_header(fh)
+    array = np.load(path, mmap_mode="r", allow_pickle=False)
+    return Loaded(array, "npy", _spacing(params), in_file=(offset, dtype.str, fortran_order))
+
+
+def _load_nifti(path, params, max_volume_bytes):
+    """The NIfTI image scaled and in nibabel's closest canonical (RAS+) orientation.
+
+    `path` must end in .nii or .nii.gz (nibabel picks the opener from the name).
+    """
+    import os
+
+    import nibabel as nib
+    with open(path, "rb") as fh:
+        packed = fh.read(2) == b"\x1f\x8b"
+    named = path + (".nii.gz" if packed else ".nii")
+    os.symlink(path, named)
+    try:
+        image = nib.load(named)
+        proxy = image.dataobj
+        stored = proxy.get_unscaled()               # a memory map of a plain .nii
+    finally:
+        os.unlink(named)                            # a memory map keeps the file itself
+    stored = stored.reshape(stored.shape[:3], order="A")
+    slope, inter = float(proxy.slope), float(proxy.inter)
+    if (slope, inter) != (1.0, 0.0):
+        # scl_slope / scl_inter applied one z slab at a time, into float32 for 8- and 16-bit
+        # data (exact there), so the peak is the scaled volume, not a float64 temporary.
+        small = stored.dtype.itemsize <= 2 or stored.dtype == np.float32
+        scaled = np.empty(stored.shape, np.float32 if small else np.float64, order="F")
+        for k in range(stored.shape[2]):
+            scaled[:, :, k] = stored[:, :, k] * slope + inter
+        stored = scaled
+    image = nib.Nifti1Image(stored, image.affine, image.header) if isinstance(
+        image, nib.Nifti1Image) else nib.Nifti2Image(stored, image.affine, image.header)
+    canonical = nib.as_closest_canonical(image)     # flips and transposes: views, no copy
+    array = np.asanyarray(canonical.dataobj)
+    spacing = [float(z) for z in canonical.header.get_zooms()[:3]]
+    return Loaded(array, "nifti", spacing)
+
+
+def _load_zip(path, params, max_volume_bytes):
+    """The series as [x = column, y = row, z = slice ascending along the normal]."""
+    with open(path, "rb") as fh, zipfile.ZipFile(fh) as archive:
+        members = _safe_members(archive)
+        slices, gap = _series(archive, members)
+        dtype, spacing, modality, units = _describe_series(slices, gap)
+        first = slices[0][0]
+        array = np.empty((int(first.Columns), int(first.Rows), len(slices)), dtype=dtype)
+        for k, (_, info) in enumerate(slices):
+            ds = _dicom(archive, info, pixels=True)
+            pixels = ds.pixel_array
+            if dtype == "float32":
+                slope, intercept = _rescale(ds)
+                array[:, :, k] = pixels.T.astype(np.float64) * slope + intercept
+            else:
+                array[:, :, k] = pixels.T
+    return Loaded(array, "dicom-zip", spacing, modality, units)

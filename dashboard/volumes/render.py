@@ -1,0 +1,138 @@
+"""The viewer's images: slices and projections oriented as DESIGN.md section 13 says, windowed.
+
+Index order is [x, y, z]. `axial` k shows v[:, :, k], `coronal` j shows v[:, j, :],
+`sagittal` i shows v[i, :, :]. In every image x (y for sagittal) runs left to right;
+axial rows are y from top to bottom; coronal and sagittal rows are z with the highest
+at the top. Images are scaled (nearest neighbour) to the voxel spacing, so a
+position is the same fraction of the image whatever the spacing.
+"""
+import io
+
+import numpy as np
+from PIL import Image
+
+VIEWS = ("axial", "coronal", "sagittal")
+AXIS = {"axial": 2, "coronal": 1, "sagittal": 0}     # the axis a view's index walks along
+# The image's (columns, rows) axes of the volume, per view.
+PLANE = {"axial": (0, 1), "coronal": (0, 2), "sagittal": (1, 2)}
+MIN_SIDE, MAX_SIDE = 320, 1024                        # the longer side of a rendered image
+# Named windows (level, width). CT ones in HU; "pet" and "full" come from the volume.
+CT_WINDOWS = {"soft_tissue": (40.0, 400.0), "lung": (-600.0, 1500.0), "bone": (400.0, 1800.0)}
+WINDOW_LABELS = {"full": "Full range", "soft_tissue": "CT soft tissue", "lung": "CT lung",
+                 "bone": "CT bone", "pet": "PET (0.5-99.5 percentile)"}
+
+
+def slice_count(shape, view):
+    """How many slices a view has."""
+    return int(shape[AXIS[view]])
+
+
+def orient(plane, view):
+    """A 2D plane of the volume (axes as PLANE[view]) as image rows x columns."""
+    image = plane.T                      # rows: the second axis, columns: the first
+    if view != "axial":
+        image = image[::-1]              # z highest at the top
+    return image
+
+
+def cut(vol, view, index):
+    """Slice `index` of `view` as an image array (rows x columns), or IndexError."""
+    if not 0 <= index < slice_count(vol.shape, view):
+        raise IndexError(f"{view} slice {index} is outside 0..{slice_count(vol.shape, view) - 1}")
+    plane = {"axial": lambda: vol[:, :, index], "coronal": lambda: vol[:, index, :],
+             "sagittal": lambda: vol[index, :, :]}[view]()
+    return orient(np.asarray(plane), view)
+
+
+def projection(vol, axis):
+    """Maximum intensity projection along `axis` (NaN ignored unless a whole ray is NaN)."""
+    return np.fmax.reduce(vol, axis=axis)
+
+
+def mip(vol, view):
+    """The maximum intensity projection seen from `view`, oriented like its slices."""
+    return orient(projection(vol, AXIS[view]), view)
+
+
+def windows(stats):
+    """Named windows {name: (level, width)} for a volume's statistics."""
+    found = dict(CT_WINDOWS)
+    lo, hi = stats.get("min"), stats.get("max")
+    if lo is not None and hi is not None:
+        found["full"] = ((lo + hi) / 2.0, float(hi - lo) or 1.0)
+    pct = stats.get("percentiles") or {}
+    if "0.5" in pct and "99.5" in pct:
+        low, high = pct["0.5"], pct["99.5"]
+        found["pet"] = ((low + high) / 2.0, (high - low) or 1.0)
+    return {name: found[name] for name in WINDOW_LABELS if name in found}
+
+
+def window(image, level, width):
+    """An image as uint8 through a window: level - width/2 is black, level + width/2 white.
+
+    NaN and -inf are black, +inf white.
+    """
+    values = np.asarray(image, dtype=np.float64)
+    lo = level - width / 2.0
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = (values - lo) * (255.0 / width)
+    scaled = np.nan_to_num(scaled, nan=0.0, posinf=255.0, neginf=0.0)
+    return np.rint(np.clip(scaled, 0, 255)).astype(np.uint8)
+
+
+def to_gray8(image):
+    """A 2D array scaled over its finite range to uint8; NaN and -inf black, +inf white.
+
+    A constant image is black (there is no range to scale over).
+    """
+    values = np.asarray(image, dtype=np.float64)
+    ok = np.isfinite(values)
+    out = np.zeros(values.shape, dtype=np.uint8)
+    if ok.any():
+        lo, hi = values[ok].min(), values[ok].max()
+        if hi > lo:
+            # Divide by the span itself (a subnormal one too: 255 / span would overflow);
+            # by halves only when the span is wider than a float64 holds.
+            half_span = hi / 2 - lo / 2
+            if half_span <= np.finfo(np.float64).max / 2:
+                fraction = (np.where(ok, values, lo) - lo) / (hi - lo)
+            else:
+                fraction = (np.where(ok, values, lo) / 2 - lo / 2) / half_span
+            out = np.rint(np.clip(fraction * 255.0, 0, 255)).astype(np.uint8)
+    out[np.isposinf(values)] = 255
+    return out
+
+
+def display_size(rows, cols, view, spacing):
+    """(width, height) in pixels: the voxel aspect ratio kept, the longer side readable."""
+    col_axis, row_axis = PLANE[view]
+    col_mm, row_mm = (spacing[col_axis], spacing[row_axis]) if spacing else (1.0, 1.0)
+    if not (col_mm > 0 and row_mm > 0):
+        col_mm = row_mm = 1.0
+    unit = min(col_mm, row_mm)
+    width, height = cols * col_mm / unit, rows * row_mm / unit
+    longer = max(width, height)
+    factor = min(max(1.0, MIN_SIDE / longer), MAX_SIDE / longer)
+    return max(1, round(width * factor)), max(1, round(height * factor))
+
+
+def png(gray8, size=None):
+    """PNG bytes of an 8-bit grayscale image, resized (nearest neighbour) to `size` if given."""
+    image = Image.fromarray(np.ascontiguousarray(gray8))
+    if size is not None and size != image.size:
+        image = image.resize(size, Image.NEAREST)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False, compress_level=1)
+    return buffer.getvalue()
+
+
+def histogram_svg_points(histogram, width=480, height=160):
+    """Bars of the histogram on a log scale: [(x, y, w, h)] in an SVG box of width x height."""
+    counts = histogram.get("counts") or []
+    if not counts:
+        return []
+    logs = np.log10(np.asarray(counts, dtype=np.float64) + 1.0)
+    top = logs.max() or 1.0
+    bar = width / len(counts)
+    return [(round(i * bar, 2), round(height - height * v / top, 2), round(bar, 2),
+             round(height * v / top, 2)) for i, v in enumerate(logs)]
