@@ -115,6 +115,7 @@ def test_file_download_with_the_sanitized_name(app, make_user, api, client):
     assert hashlib.sha256(data).hexdigest() in detail
     answer = page.get(f"/requests/{created['id']}/file")
     assert answer.status_code == 200 and answer.data == data
+    answer.close()  # the file it streamed from is closed with the response, as a server does
     assert answer.headers["Content-Disposition"] in ('attachment; filename=my_scan_1.raw',
                                                       'attachment; filename="my_scan_1.raw"')
     assert answer.headers["Content-Type"] == "application/octet-stream"
