@@ -61,9 +61,10 @@ def build(request_id):
     steps = _rows(
         "SELECT attempt, at, event, message, detail FROM attempt_logs"
         " WHERE request_id = :id AND event IS NOT NULL ORDER BY id", id=request_id)
-    audit = _rows(
+    audit = _rows(  # its own entries, and the bulk actions that listed it
         "SELECT at, username, action, outcome, address, detail FROM audit_log"
-        " WHERE request_id = :id ORDER BY id", id=request_id)
+        " WHERE request_id = :id OR (action IN ('bulk_retry', 'bulk_kill')"
+        " AND detail -> 'ids' @> to_jsonb(CAST(:id AS bigint))) ORDER BY id", id=request_id)
     reruns = _rows("SELECT id, created_at, submitted_by FROM requests WHERE parent_id = :id"
                    " ORDER BY id", id=request_id)
     told = {}

@@ -235,6 +235,9 @@ def test_bulk_retry_three_failed_one_succeeded_one_unknown(app, stack, api):
     assert [a["number"] for a in attempts(app, ok)] == [1]
     [entry] = audit_rows(app, "bulk_retry")
     assert entry["detail"]["ids"] == failed + [ok, 999999]
+    [told] = [i for i in timeline(api, ok) if i["kind"] == "audit"]
+    assert (told["action"], told["outcome"], told["by"]) == (
+        "bulk_retry", "3 done, 2 refused", "api-operator")
     assert entry["detail"]["done"] == sorted(failed) and entry["username"] == "api-operator"
     assert api.post("/api/requests/bulk", json={"action": "explode", "ids": [1]}).status_code \
         == 422
