@@ -4,7 +4,7 @@ import io
 import json
 
 from tests.support.db import attempts, audit_rows, sql
-from tests.support.http import Browserless, csrf_token
+from tests.support.http import Browserless
 
 
 def failed_requests(app, n, job_type="simulate"):
@@ -32,7 +32,8 @@ def test_bulk_form_retries_ticked_ids_and_says_how_many(app, make_user):
     for request_id in ids:
         assert f'id="pick-{request_id}"' in listing
     assert 'data-matching="3"' in listing
-    answer = page.action("/requests/bulk", htmx=False, action="retry", ids=[str(i) for i in ids[:2]])
+    answer = page.action("/requests/bulk", htmx=False, action="retry",
+                         ids=[str(i) for i in ids[:2]])
     assert answer.status_code == 303
     notice = page.get("/").get_data(as_text=True)
     assert "Retried 2 of 2 requests." in notice
