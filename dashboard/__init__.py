@@ -38,7 +38,8 @@ def create_app(test_config=None):
     limiter.init_app(app)
     celery_init_app(app)
 
-    from . import auth, cli, security, views
+    from . import auth, cli, limits, security, views
+    limits.init_app(app)
     auth.init_app(app)
     security.init_app(app)
     views.init_app(app)

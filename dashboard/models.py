@@ -34,6 +34,11 @@ class Upload(db.Model):
     content_type = db.Column(db.String(255), nullable=False)
     data = db.Column(LargeBinary)  # rows before 0007 only; new bytes are in upload_chunks
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    __table_args__ = (
+        # The list's file-name search (ILIKE '%text%'); pg_trgm, created by migration 0004.
+        Index("uploads_filename_trgm_idx", "filename", postgresql_using="gin",
+              postgresql_ops={"filename": "gin_trgm_ops"}),
+    )
 
 
 class UploadChunk(db.Model):
@@ -73,6 +78,9 @@ class Request(db.Model):
         CheckConstraint("progress BETWEEN 0 AND 100", name="requests_progress_check"),
         Index("requests_status_id_idx", "status", "id"),
         Index("requests_job_type_id_idx", "job_type", "id"),
+        Index("requests_status_job_type_id_idx", "status", "job_type", "id"),
+        Index("requests_submitted_by_id_idx", "submitted_by", "id"),
+        Index("requests_upload_id_id_idx", "upload_id", "id"),
         Index("requests_task_id_idx", "task_id"),
         Index("requests_finished_at_idx", "finished_at"),
         Index("requests_active_idx", "id",

@@ -159,7 +159,7 @@ def _paths():
                      "requestBody": _submit_body(),
                      "responses": {"201": _json(_ref("Request"), "stored as `unassigned`"),
                                    "400": _error("not a form, or no job_type"),
-                                   "413": _error("the upload is over MAX_UPLOAD_MB"),
+                                   "413": _error("file over MAX_UPLOAD_MB or params over 1 MB"),
                                    "422": _error("bad job type, params or file; nothing stored"),
                                    **AUTH_ERRORS}},
             "get": {"operationId": "listRequests", "summary": "List requests, newest first",

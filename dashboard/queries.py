@@ -13,6 +13,12 @@ VERSION_SQL = "SELECT last_value FROM request_version_seq"
 UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 STATUSES = [s.value for s in Status]
 
+# The two alternatives of a search by text: the submitter, or the upload's file name.
+BY_USER = "r.submitted_by = :who_or_file"
+BY_FILE = "r.upload_id IN (SELECT id FROM uploads WHERE filename ILIKE :file_pattern)"
+# At most this many uploads matching a file-name search are looked up one by one.
+FEW_UPLOADS = 1000
+
 LIST_COLUMNS = """
 r.id, r.job_type, r.status, r.attempt, r.task_id, r.worker, r.params, r.progress, r.result,
 r.error, r.submitted_by, r.created_at, r.queued_at, r.started_at, r.finished_at, r.version,
@@ -64,9 +70,11 @@ class Filters:
                                   ("q", self.q)) if v}
 
 
-def _where(values):
-    """(SQL condition on requests `r`, params) for filter values; this module's own queries only."""
-    clauses = []
+def _conditions(values):
+    """(conditions every row meets, alternatives of which one must hold, params) for filter
+    values. A search by submitter or file name is two alternatives (BY_USER, BY_FILE):
+    each has its own index path, which one OR'd condition would not use."""
+    clauses, alternatives = [], []
     if values["status"]:
         clauses.append("r.status = :status")
     if values["job_type"]:
@@ -76,22 +84,64 @@ def _where(values):
     if values["task_id"]:
         clauses.append("r.task_id = :task_id")
     if values["who_or_file"]:
-        clauses.append("(r.submitted_by = :who_or_file OR r.upload_id IN"
-                       " (SELECT id FROM uploads WHERE filename ILIKE :file_pattern))")
+        alternatives += [BY_USER, BY_FILE]
     params = {k: v for k, v in values.items() if v is not None}
+    return clauses, alternatives, params
+
+
+def _where(values):
+    """(SQL condition on requests `r`, params) for filter values; this module's own queries only."""
+    clauses, alternatives, params = _conditions(values)
+    if alternatives:
+        clauses = clauses + ["(" + " OR ".join(alternatives) + ")"]
     return (" AND ".join(clauses) or "true"), params
+
+
+def list_sql(filters, limit=50, after=None):
+    """(SQL, params) of one page of the list: newest first, after the id `after`.
+
+    Each alternative of a search is its own newest-first page (an index scan that stops
+    after `limit` rows); the page is the newest of their union. For a file name the
+    matching uploads are read first (trigram index): when they are few, each one's
+    newest requests come from requests_upload_id_id_idx; when they are many, they are
+    common enough for the newest-first scan to meet them soon.
+    """
+    clauses, alternatives, params = _conditions(filters.values())
+    if after is not None:
+        clauses = clauses + ["r.id < :after"]
+        params["after"] = after
+    params["limit"] = limit + 1
+    if len(alternatives) > 1:
+        pages = [_page(clauses, alt, params) for alt in alternatives]
+        where = "r.id IN (" + " UNION ".join(pages) + ")"
+    else:
+        where = " AND ".join(clauses + alternatives) or "true"
+    return (f"SELECT {LIST_COLUMNS} FROM requests r LEFT JOIN uploads u ON u.id = r.upload_id"
+            f" WHERE {where} ORDER BY r.id DESC LIMIT :limit"), params
+
+
+def _page(clauses, alternative, params):
+    """One alternative's newest-first page of ids, as a subquery."""
+    if alternative == BY_FILE:
+        ids = db.session.execute(text(
+            "SELECT id FROM uploads WHERE filename ILIKE :file_pattern LIMIT :few"),
+            {"file_pattern": params["file_pattern"], "few": FEW_UPLOADS + 1}).scalars().all()
+        if not ids:
+            return "(SELECT NULL::bigint WHERE false)"
+        if len(ids) <= FEW_UPLOADS:
+            params["upload_ids"] = ids
+            inner = " AND ".join(clauses + ["r.upload_id = m.upload_id"])
+            return ("(SELECT x.id FROM unnest(CAST(:upload_ids AS bigint[])) AS m(upload_id)"
+                    f" CROSS JOIN LATERAL (SELECT r.id FROM requests r WHERE {inner}"
+                    " ORDER BY r.id DESC LIMIT :limit) x ORDER BY x.id DESC LIMIT :limit)")
+    return (f"(SELECT r.id FROM requests r WHERE {' AND '.join(clauses + [alternative])}"
+            " ORDER BY r.id DESC LIMIT :limit)")
 
 
 def list_requests(filters, limit=50, after=None):
     """(rows, next cursor): newest first, `after` is the last id of the previous page."""
-    where, params = _where(filters.values())
-    if after is not None:
-        where += " AND r.id < :after"
-        params["after"] = after
-    params["limit"] = limit + 1
-    rows = db.session.execute(text(
-        f"SELECT {LIST_COLUMNS} FROM requests r LEFT JOIN uploads u ON u.id = r.upload_id"
-        f" WHERE {where} ORDER BY r.id DESC LIMIT :limit"), params).mappings().all()
+    sql, params = list_sql(filters, limit, after)
+    rows = db.session.execute(text(sql), params).mappings().all()
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1]["id"] if more and rows else None)

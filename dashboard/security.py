@@ -1,8 +1,7 @@
 """Security headers, HTTPS awareness behind a proxy, and error answers (JSON or a page)."""
 import json
 
-from flask import (current_app, has_request_context, jsonify, make_response, render_template,
-                   request)
+from flask import has_request_context, jsonify, make_response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -10,7 +9,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import audit
+from . import audit, limits
 from .auth import wants_json
 from .extensions import db
 
@@ -107,19 +106,10 @@ def _signed_in():
         return False
 
 
-def _too_large():
-    """Which limit a 413 hit: the whole upload, or one form field."""
-    length, limit = request.content_length, request.max_content_length
-    if length is not None and limit is not None and length <= limit:
-        kb = (request.max_form_memory_size or 0) // 1024
-        return f"params: a form field is larger than the {kb} KB limit"
-    return f"file: the upload is larger than the {current_app.config['MAX_UPLOAD_MB']} MB limit"
-
-
 def _error(status, message):
     """One error answer, JSON or page."""
     if status == 413:
-        message = _too_large()
+        message = limits.too_large_message(request)
     if status == 429:
         message = f"Too many attempts: {message}. Wait a minute and try again."
     if wants_json():

@@ -2,7 +2,7 @@
 import json
 import math
 
-from . import audit, jobs, lifecycle, uploads
+from . import audit, jobs, lifecycle, limits, uploads
 from .extensions import db
 from .jobs import InvalidInput
 
@@ -25,7 +25,14 @@ def _non_finite(value, path="params"):
 
 
 def parse_params(text):
-    """Params from the form's JSON text: an object of finite values, or InvalidInput."""
+    """Params from the form's JSON text (or the object a JSON body carried): an object of
+    finite values, or InvalidInput.
+
+    One size limit whatever the encoding (multipart, urlencoded, JSON): 413 past it.
+    """
+    if isinstance(text, dict):  # measured and checked as the same JSON text would be
+        text = json.dumps(text, ensure_ascii=False)
+    limits.check_params_size(text)
     params = jobs.parse_params(text)
     if not isinstance(params, dict):
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(

@@ -3,9 +3,21 @@ import json
 from dataclasses import dataclass, field
 from typing import Callable
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 
 REGISTRY = {}
+
+
+def _is_integer(checker, instance):
+    """A JSON integer as written: 2.0 is a float here (JSON Schema's default calls it an
+    integer, and `range(2.0)` then fails in the job), and true/false are never numbers."""
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# The validator every job type's params (and anything validated "as at submit") go through.
+ParamsValidator = validators.extend(
+    Draft202012Validator,
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
 
 
 class InvalidInput(ValueError):
@@ -73,6 +85,9 @@ def _message(error):
     path = ".".join(str(p) for p in error.absolute_path)
     where = f"params.{path}" if path else "params"
     text = error.message
+    shown = repr(error.instance)
+    if len(shown) > 40:  # a 400-digit number or a long string: say what is wrong, not all of it
+        text = text.replace(shown, shown[:37] + "...", 1)
     if len(text) > 200:
         text = text[:200] + "…"
     return f"{where}: {text}"
@@ -80,8 +95,8 @@ def _message(error):
 
 def register(job):
     """Add a job type to the registry (with its compiled validator)."""
-    Draft202012Validator.check_schema(job.schema)
-    object.__setattr__(job, "validator", Draft202012Validator(job.schema))
+    ParamsValidator.check_schema(job.schema)
+    object.__setattr__(job, "validator", ParamsValidator(job.schema))
     REGISTRY[job.name] = job
     return job
 
@@ -100,9 +115,21 @@ def parse_params(raw):
     if raw is None or str(raw).strip() == "":
         return {}
     try:
-        return json.loads(raw)
+        return json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+    except InvalidInput:
+        raise
     except (ValueError, RecursionError) as exc:
         raise InvalidInput(f"params: not valid JSON ({exc.__class__.__name__}: {str(exc)[:120]})")
+
+
+def _no_duplicate_keys(pairs):
+    """A JSON object whose keys are all different (json.loads keeps the last one silently)."""
+    seen = {}
+    for key, value in pairs:
+        if key in seen:
+            raise InvalidInput(f"params.{key[:80]}: given twice")
+        seen[key] = value
+    return seen
 
 
 def max_hard_limit():

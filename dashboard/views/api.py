@@ -4,7 +4,7 @@ import re
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from .. import actions, control, jobs, openapi, queries, submission
+from .. import actions, control, jobs, limits, openapi, queries, submission
 from ..auth import require_role
 from ..jobs import InvalidInput
 from ..serializers import request_dict
@@ -29,6 +29,7 @@ def _one(request_id, status=200, with_attempts=False):
 
 
 @bp.route("/requests", methods=["POST"])
+@limits.accepts_upload
 @require_role("operator")
 def create():
     """Submit a request: multipart job_type, params (JSON text), file."""

@@ -6,7 +6,7 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
                    render_template, request, url_for)
 from flask_login import current_user, login_required
 
-from .. import actions, jobs, queries, submission, timeline
+from .. import actions, jobs, limits, queries, submission, timeline
 from ..auth import require_role
 from ..extensions import db
 from ..jobs import InvalidInput
@@ -72,6 +72,7 @@ def index():
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
+@limits.accepts_upload
 @require_role("operator")
 def new():
     """The submit form; POST stores the request and goes to its page."""
@@ -109,6 +110,18 @@ def detail(request_id):
         **timeline.page_context(row))
 
 
+def _exists(request_id):
+    """404 (as the API answers) when there is no such request: a page, or for htmx the
+    reason as plain text (shown as the notice, like a 409's)."""
+    if queries.get_request(request_id) is None:
+        message = f"There is no request #{request_id}."
+        if is_htmx():
+            response = make_response(message, 404)
+            response.headers["Content-Type"] = "text/plain; charset=utf-8"
+            abort(response)
+        abort(404, description=message)
+
+
 def _after_action(request_id, ok, done, refused):
     """Tell the browser what happened: htmx gets a refresh event, others a redirect."""
     message = done if ok else refused
@@ -136,6 +149,7 @@ def _htmx_answer(message, ok):
 @require_role("operator")
 def retry(request_id):
     """Retry a failed, timed-out or killed request."""
+    _exists(request_id)
     ok = actions.retry(request_id, current_user.username)
     return _after_action(request_id, ok, f"Request #{request_id} queued again.",
                          f"Request #{request_id} cannot be retried: only "
@@ -146,6 +160,7 @@ def retry(request_id):
 @require_role("operator")
 def kill(request_id):
     """Kill an unassigned, pending or running request."""
+    _exists(request_id)
     old = actions.kill(request_id, current_user.username)
     return _after_action(request_id, old is not None, f"Request #{request_id} killed.",
                          f"Request #{request_id} cannot be killed: only "

@@ -11,7 +11,7 @@ from flask import (abort, current_app, flash, jsonify, make_response, redirect,
                    render_template, request, send_file, url_for)
 from flask_login import current_user, login_required
 
-from .. import bulk, joblog, jobs, queries, submission, timeline, uploads
+from .. import bulk, joblog, jobs, limits, queries, submission, timeline, uploads
 from ..auth import require_role
 from ..jobs import InvalidInput
 from ..lifecycle import ACTIVE, TERMINAL
@@ -113,6 +113,7 @@ def _rerun(parent):
 
 
 @api.bp.route("/requests/<int:request_id>/rerun", methods=["POST"])
+@limits.accepts_upload
 @require_role("operator")
 def rerun_json(request_id):
     """Re-run a finished request with (changed) params: 201 the new request with parent_id."""
@@ -164,6 +165,7 @@ def log_lines(request_id):
 
 
 @pages.route("/requests/<int:request_id>/rerun", methods=["GET", "POST"])
+@limits.accepts_upload
 @require_role("operator")
 def rerun_page(request_id):
     """The re-run form, pre-filled with the request's params; POST lands on the new request."""

@@ -7,14 +7,14 @@ attempt (retries, auto-retries). `requests.parent_id` links a re-run to the
 request it was made from.
 
 Revision ID: 0008
-Revises: 0007
+Revises: 0004
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0008"
-down_revision = "0007"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
