@@ -16,7 +16,7 @@ from dashboard.extensions import db
 from . import users
 from .report import percentile
 
-DATA_TOKEN_RE = re.compile(r'data-token="([0-9]+-[0-9]+)"')
+DATA_TOKEN_RE = re.compile(r'data-token="([0-9]+-[0-9]+(?:-[0-9.]+)?)"')
 # The list's filters and search as the live partial serves them (goal: p95 <= 50 ms each).
 # The seed has users user0..user19, files patient-1..patient-10000.raw; nobody matches
 # `nobody`, and killed volumes are 0.4 % of the rows.

@@ -21,7 +21,7 @@ from dashboard.extensions import db
 from . import dashboard as dash, stack, users
 from .report import percentile
 
-DATA_TOKEN_RE = re.compile(r'data-token="([0-9]+-[0-9]+)"')
+DATA_TOKEN_RE = re.compile(r'data-token="([0-9]+-[0-9]+(?:-[0-9.]+)?)"')
 
 
 class Viewer(threading.Thread):

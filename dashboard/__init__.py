@@ -73,7 +73,10 @@ def celery_settings(config):
             "auto-retry": {"task": "dashboard.auto_retry", "schedule": 5.0},
             "compact-status-counts": {"task": "dashboard.compact_counts", "schedule": 30.0},
             "reap-lost-attempts": {"task": "dashboard.reap_lost", "schedule": 30.0},
+            "retention": {"task": "dashboard.retention", "schedule": config["RETENTION_EVERY_S"]},
         },
+        # Beat also reads the operators' schedules from PostgreSQL at every tick.
+        "beat_scheduler": "dashboard.beat:DatabaseScheduler",
     }
 
 
@@ -88,6 +91,7 @@ def celery_init_app(app):
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(app.config["CELERY"])
     celery_app.set_default()
+    celery_app.flask_app = app  # beat's DatabaseScheduler works in this app's context
     app.extensions["celery"] = celery_app
 
     @worker_process_init.connect(weak=False)

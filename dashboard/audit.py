@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 BIGINT_MAX = 2 ** 63 - 1
 ACTIONS = ("sign_in", "sign_out", "submit", "retry", "retry_failed", "kill", "user_create",
            "user_role", "user_disable", "user_enable", "user_password", "token_create",
-           "token_revoke", "csrf_failed", "forbidden", "flower", "notify", "bulk_retry",
+           "token_revoke", "csrf_failed", "forbidden", "flower", "notify", "schedule_create",
+           "schedule_update", "schedule_delete", "schedule_run", "retention", "bulk_retry",
            "bulk_kill", "rerun")
 
 

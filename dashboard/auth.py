@@ -8,13 +8,13 @@ from urllib.parse import urlsplit
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import abort, g, jsonify, redirect, request, session, url_for
-from flask_login import current_user, login_user
-from sqlalchemy import literal_column, select, update
+from flask import abort, g, jsonify, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy import select, update
 
-from .extensions import csrf, db, login_manager, outside_transaction
-from .models import ApiToken, User
-from .queries import VERSION_SQL
+from . import redirects, sessions
+from .extensions import csrf, db, login_manager
+from .models import ApiToken
 
 # argon2id with OWASP's recommended minimum (19 MiB, 2 passes): argon2-cffi's
 # default of 64 MiB per hash took gunicorn workers past 1 GB when 50 people
@@ -60,16 +60,9 @@ def issue_token(user, name=""):
     return token
 
 
-def fingerprint(user):
-    """Changes when the password changes: a session signed in before a reset stops working."""
-    return hashlib.sha256(("session:" + user.password_hash).encode()).hexdigest()[:16]
-
-
 def sign_in(user):
-    """Start a browser session for `user` (a fresh session: no fixation)."""
-    session.clear()
-    login_user(user)
-    session["_fp"] = fingerprint(user)
+    """Start a browser session for `user` (a fresh session: no fixation); the caller commits."""
+    sessions.start(user)
 
 
 def wants_json():
@@ -94,22 +87,10 @@ def init_app(app):
 
     @login_manager.user_loader
     def load_user(user_id):
-        """The session's user: active, and signed in since the last password change."""
+        """The session's user: active, with a session row that is still there."""
         if bearer() is not None:
             return None  # a request carrying a token is judged by the token alone
-        user_id = str(user_id)
-        user = None
-        if user_id.isascii() and user_id.isdecimal() and len(user_id) < 10:
-            # The same round trip reads the request version sequence, so a live
-            # poll that finds nothing changed costs one query (queries.latest_version).
-            row = db.session.execute(
-                select(User, literal_column(f"({VERSION_SQL})"))
-                .where(User.id == int(user_id)), bind_arguments=outside_transaction()).first()
-            if row is not None:
-                user, g.request_version = row
-        if user is None or not user.active or session.get("_fp") != fingerprint(user):
-            return None
-        return user
+        return sessions.load_user(user_id)
 
     @login_manager.request_loader
     def load_from_token(req):
@@ -140,8 +121,9 @@ def init_app(app):
             # (a redirect would be followed and the sign-in page swapped into the fragment).
             page = urlsplit(request.headers.get("HX-Current-URL", ""))
             back = page.path + (f"?{page.query}" if page.query else "")
-            return "", 401, {"HX-Redirect": url_for("auth.login", next=back or None)}
-        return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+            return "", 401, {"HX-Redirect": url_for("auth.login", next=redirects.safe_next(back))}
+        here = redirects.safe_next(request.full_path.rstrip("?"))
+        return redirect(url_for("auth.login", next=here))
 
     @app.before_request
     def csrf_for_sessions():

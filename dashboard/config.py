@@ -5,6 +5,7 @@ A bad setting raises ConfigError, whose message names the variable.
 """
 import os
 
+import limits
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -74,6 +75,8 @@ def load():
         "NOTIFY_ON_SUCCESS": os.environ.get(
             "NOTIFY_ON_SUCCESS", "1" if os.environ.get("SMTP_HOST") else "0") == "1",
         "SMTP_PORT": _env_int("SMTP_PORT", 25),
+        # Where emails link to (the request page is DASHBOARD_URL/requests/<id>).
+        "DASHBOARD_URL": os.environ.get("DASHBOARD_URL", f"http://{web_host}:{web_port}"),
         "SMTP_FROM": os.environ.get("SMTP_FROM", "dashboard@localhost"),
         "MAX_UPLOAD_MB": max_upload_mb,
         # Werkzeug refuses bodies past this with 413 before anything is stored.
@@ -96,6 +99,14 @@ def load():
         "REPUBLISH_AFTER_S": _env_float("REPUBLISH_AFTER_S", 60.0),
         # Seconds the /flower/ proxy waits for Flower (connect, then each read).
         "FLOWER_TIMEOUT_S": _env_float("FLOWER_TIMEOUT_S", 30.0),
+        # Schedules (dashboard/beat.py): how often beat reads the table; a fire time older
+        # than the grace when beat first sees it was missed (catch_up decides).
+        "SCHEDULE_TICK_S": _env_float("SCHEDULE_TICK_S", 1.0),
+        "SCHEDULE_GRACE_S": _env_float("SCHEDULE_GRACE_S", 10.0),
+        # Retention (dashboard/retention.py): finished requests older than this go; 0 keeps all.
+        "RETENTION_DAYS": _env_int("RETENTION_DAYS", 90),
+        "RETENTION_BATCH": _env_int("RETENTION_BATCH", 1000),
+        "RETENTION_EVERY_S": _env_float("RETENTION_EVERY_S", 3600.0),
         "ADMIN_PASSWORD": os.environ.get("DASHBOARD_ADMIN_PASSWORD", ""),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -112,8 +123,23 @@ def load():
         # address or user). Point it at shared storage (redis://, memcached://) to count once.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
-        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Sign-in budgets (dashboard.throttle): attempts per address, failures per address
+        # and username, failing addresses per username.
+        "LOGIN_RATE_LIMIT": _env_rate("LOGIN_RATE_LIMIT", "10 per minute"),
+        "LOGIN_ADDRESS_USER_LIMIT": _env_rate("LOGIN_ADDRESS_USER_LIMIT", "5 per minute"),
+        "LOGIN_USER_LIMIT": _env_rate("LOGIN_USER_LIMIT", "20 per hour"),
     }
+
+
+def _env_rate(name, default):
+    """A rate limit such as "5 per minute" from the environment, or the default."""
+    value = os.environ.get(name) or default
+    try:
+        limits.parse(value)
+    except ValueError:
+        raise ConfigError(f"{name}={value!r} is not a rate limit (e.g. '5 per minute')") \
+            from None
+    return value
 
 
 def _database_url(value):

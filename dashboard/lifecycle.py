@@ -120,6 +120,33 @@ def submit(job_type, params_json, upload_id, submitted_by, parent_id=None):
                 submitted_by=submitted_by, parent_id=parent_id)[0]["request_id"]
 
 
+SUBMIT_SCHEDULED_SQL = """
+WITH r AS (
+  INSERT INTO requests (job_type, params, submitted_by, schedule_id, scheduled_for)
+  VALUES (%(job_type)s, CAST(%(params)s AS jsonb), %(submitted_by)s, %(schedule_id)s,
+          %(scheduled_for)s)
+  ON CONFLICT ON CONSTRAINT requests_schedule_fire_key DO NOTHING
+  RETURNING id
+)
+INSERT INTO attempts (request_id, number, status, triggered_by)
+SELECT id, 1, 'unassigned', %(triggered_by)s FROM r
+RETURNING request_id
+"""
+
+
+def submit_scheduled(job_type, params_json, schedule_id, scheduled_for, submitted_by,
+                     triggered_by):
+    """A schedule's request as `unassigned`; None when its fire time already has one.
+
+    The UNIQUE (schedule_id, scheduled_for) key makes each fire time one request,
+    whatever beat runs it twice; a manual run (scheduled_for None) never conflicts.
+    """
+    rows = _run(SUBMIT_SCHEDULED_SQL, job_type=job_type, params=params_json,
+                submitted_by=submitted_by, schedule_id=schedule_id,
+                scheduled_for=scheduled_for, triggered_by=triggered_by)
+    return rows[0]["request_id"] if rows else None
+
+
 CLAIM_SQL = ASYNC_COMMIT + """
 WITH picked AS (
   SELECT id FROM requests WHERE status = 'unassigned'

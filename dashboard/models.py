@@ -72,6 +72,8 @@ class Request(db.Model):
     updated_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
     version = db.Column(BigInteger, version_seq, nullable=False,
                         server_default=version_seq.next_value())
+    schedule_id = db.Column(BigInteger, db.ForeignKey("schedules.id", ondelete="SET NULL"))
+    scheduled_for = db.Column(db.DateTime(timezone=True))  # the fire time; NULL: manual/not scheduled
     upload = db.relationship(Upload, lazy="joined", innerjoin=False)
     __table_args__ = (
         _status_check("requests_status_check"),
@@ -85,6 +87,7 @@ class Request(db.Model):
         Index("requests_finished_at_idx", "finished_at"),
         Index("requests_active_idx", "id",
               postgresql_where=text("status IN ('unassigned', 'pending', 'running')")),
+        db.UniqueConstraint("schedule_id", "scheduled_for", name="requests_schedule_fire_key"),
     )
 
 
@@ -191,3 +194,54 @@ class AuditEntry(db.Model):
     address = db.Column(db.String(64))
     detail = db.Column(JSONB)
     __table_args__ = (Index("audit_log_at_idx", "at"), Index("audit_log_action_id_idx", "action", "id"))
+
+
+class Schedule(db.Model):
+    """A periodic request operators manage (DESIGN.md section 12); beat fires it."""
+    __tablename__ = "schedules"
+    id = db.Column(BigInteger, primary_key=True)
+    name = db.Column(db.String(80), nullable=False, unique=True)
+    job_type = db.Column(db.String(64), nullable=False)
+    params = db.Column(JSONB, nullable=False, server_default=text("'{}'::jsonb"))
+    cron = db.Column(db.String(120))
+    every_s = db.Column(db.Integer)
+    timezone = db.Column(db.String(64), nullable=False, server_default="UTC")
+    enabled = db.Column(db.Boolean, nullable=False, server_default=text("true"))
+    catch_up = db.Column(db.String(8), nullable=False, server_default="skip")
+    handled_until = db.Column(db.DateTime(timezone=True), nullable=False,
+                              server_default=text("now()"))
+    last_run_at = db.Column(db.DateTime(timezone=True))
+    last_request_id = db.Column(BigInteger, db.ForeignKey("requests.id", ondelete="SET NULL"))
+    created_by = db.Column(db.String(80))
+    updated_by = db.Column(db.String(80))
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    updated_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    __table_args__ = (
+        CheckConstraint("(cron IS NULL) <> (every_s IS NULL)", name="schedules_one_timing_check"),
+        CheckConstraint("every_s IS NULL OR every_s >= 5", name="schedules_every_s_check"),
+        CheckConstraint("catch_up IN ('skip', 'once')", name="schedules_catch_up_check"),
+    )
+
+
+class PeriodicRun(db.Model):
+    """The last run of each built-in periodic task, written by the task itself."""
+    __tablename__ = "periodic_runs"
+    name = db.Column(db.String(80), primary_key=True)
+    last_run_at = db.Column(db.DateTime(timezone=True), nullable=False)
+    duration_s = db.Column(db.Float, nullable=False)
+    outcome = db.Column(db.String(400), nullable=False)
+    ok = db.Column(db.Boolean, nullable=False)
+
+
+class UserSession(db.Model):
+    """A signed-in browser: the cookie carries the random id, this row its SHA-256.
+
+    A trigger (migration 0003) deletes a user's rows when their password, role or active
+    flag changes; signing out deletes one row (dashboard.sessions).
+    """
+    __tablename__ = "user_sessions"
+    id_hash = db.Column(db.String(64), primary_key=True)
+    user_id = db.Column(db.Integer, db.ForeignKey("users.id", ondelete="CASCADE"),
+                        nullable=False, index=True)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    address = db.Column(db.String(64))

@@ -48,6 +48,9 @@ def _schemas():
         "flower_task_url": NULLABLE_TEXT,
         "parent_id": {"type": "integer", "nullable": True,
                       "description": "the request this one is a re-run of"},
+        "schedule": {**NULLABLE_TEXT, "description": "the schedule that made it (its name)"},
+        "scheduled_for": {**NULLABLE_TIME, "description": "its fire time; null for a manual"
+                          " run and for requests no schedule made"},
     }
     attempt_props = {
         "number": {"type": "integer", "minimum": 1},
@@ -83,12 +86,87 @@ def _schemas():
                            "concurrency": {"type": "integer", "nullable": True},
                            "flower_url": {"type": "string"}}},
         **_story_schemas(),
+        **_schedule_schemas(),
         "Volume": _volume_schema(),
         "Retried": {"type": "object", "required": ["retried"], "additionalProperties": False,
                     "properties": {"retried": {"type": "integer", "minimum": 0}}},
     }
 
 
+def _schedule_schemas():
+    """A schedule (an operator's or a built-in one) and the body that creates or changes one."""
+    timing = {
+        "cron": {**NULLABLE_TEXT, "description": "five fields; or every_s"},
+        "every_s": {"type": "number", "nullable": True, "minimum": 5},
+        "timezone": {"type": "string", "description": "IANA name, default UTC"},
+        "enabled": {"type": "boolean"},
+        "catch_up": {"type": "string", "enum": ["skip", "once"], "nullable": True},
+    }
+    props = {
+        "id": {"description": "a number; a built-in task's id is its name"},
+        "name": {"type": "string"}, "builtin": {"type": "boolean"},
+        "job_type": NULLABLE_TEXT, "params": {"type": "object", "nullable": True},
+        **timing,
+        "words": {"type": "string", "description": "the timing in words"},
+        "next_runs": {"type": "array", "items": {"type": "string", "format": "date-time"},
+                      "maxItems": 5},
+        "last_run_at": NULLABLE_TIME,
+        "last_request_id": {"type": "integer", "nullable": True},
+        "last_status": {"type": "string", "enum": STATUSES, "nullable": True},
+        "created_by": NULLABLE_TEXT, "updated_by": NULLABLE_TEXT,
+    }
+    body = {"name": {"type": "string", "minLength": 1, "maxLength": 80},
+            "job_type": {"type": "string", "enum": sorted(
+                n for n, j in jobs.REGISTRY.items() if j.file != "required")},
+            "params": {"type": "object"}, **timing}
+    body["cron"] = {"type": "string", "nullable": True}
+    body["every_s"] = {"type": "integer", "nullable": True, "minimum": 5}
+    body["catch_up"] = {"type": "string", "enum": ["skip", "once"]}
+    return {
+        "Schedule": {"type": "object", "required": list(props), "properties": props},
+        "ScheduleBody": {"type": "object", "additionalProperties": False, "properties": body,
+                         "description": "POST needs name, job_type and cron or every_s;"
+                                        " PATCH takes any subset"},
+    }
+
+
+def _schedule_paths():
+    """DESIGN.md section 12: /api/schedules."""
+    sid = {"name": "schedule_id", "in": "path", "required": True,
+           "schema": {"type": "string"}, "description": "a schedule's id, or a built-in name"}
+    one = _json(_ref("Schedule"), "the schedule")
+    body = {"required": True, "content": {"application/json": {"schema": _ref("ScheduleBody")}}}
+    bad = {"400": _error("not a JSON body"),
+           "422": _error("a bad field (named); nothing stored"),
+           "409": _error("the name is in use, or a built-in task (read-only)")}
+    missing = {"404": _error("no such schedule"), **AUTH_ERRORS}
+    return {
+        "/api/schedules": {
+            "get": {"operationId": "listSchedules", "summary": "Schedules and built-in tasks",
+                    "responses": {"200": _json({"type": "array", "items": _ref("Schedule")},
+                                               "schedules"), **AUTH_ERRORS}},
+            "post": {"operationId": "createSchedule", "summary": "Create a schedule",
+                     "requestBody": body,
+                     "responses": {"201": one, **bad, **AUTH_ERRORS}},
+        },
+        "/api/schedules/{schedule_id}": {
+            "get": {"operationId": "getSchedule", "summary": "One schedule", "parameters": [sid],
+                    "responses": {"200": one, **missing}},
+            "patch": {"operationId": "updateSchedule", "summary": "Change a schedule",
+                      "parameters": [sid], "requestBody": body,
+                      "responses": {"200": one, **bad, **missing}},
+            "delete": {"operationId": "deleteSchedule", "summary": "Delete a schedule",
+                       "parameters": [sid],
+                       "responses": {"204": {"description": "deleted"},
+                                     "409": _error("a built-in task (read-only)"), **missing}},
+        },
+        "/api/schedules/{schedule_id}/run": {
+            "post": {"operationId": "runSchedule", "summary": "Run now (a manual request)",
+                     "parameters": [sid],
+                     "responses": {"201": _json(_ref("Request"), "the request it made"),
+                                   "409": _error("a built-in task (read-only)"), **missing}},
+        },
+    }
 def _volume_schema():
     """GET /api/requests/{id}/volume (DESIGN.md section 13; dashboard.volumes.viewer)."""
     three = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
@@ -207,6 +285,7 @@ def _paths():
                     "responses": {"200": _json({"type": "array", "items": _ref("Worker")},
                                                "workers"), **AUTH_ERRORS}},
         },
+        **_schedule_paths(),
         "/api/openapi.json": {
             "get": {"operationId": "openapi", "summary": "This description",
                     "security": public,

@@ -1,6 +1,7 @@
 """Read-side queries for the dashboard and the API: the list's filters (as values), keyset
-pagination, counts, versions."""
+pagination, counts, and what the live poll compares (poll_state, in_flight)."""
 import re
+from typing import NamedTuple
 
 from flask import g
 from sqlalchemy import text
@@ -8,8 +9,12 @@ from sqlalchemy import text
 from .extensions import db, outside_transaction
 from .lifecycle import Status
 
-# The latest request version: the sequence every request change draws from.
-VERSION_SQL = "SELECT last_value FROM request_version_seq"
+# What the live poll compares, as one column: the latest request version (the sequence
+# every request change draws from), then this statement's snapshot "xmin:xmax:in-progress".
+POLL_STATE_SQL = ("SELECT (SELECT last_value FROM request_version_seq)::text"
+                  " || '/' || pg_current_snapshot()::text")
+# Tokens list at most this many in-progress transactions; more and the next poll renders.
+MAX_IN_FLIGHT = 32
 UUID_RE = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 STATUSES = [s.value for s in Status]
 
@@ -22,7 +27,8 @@ FEW_UPLOADS = 1000
 LIST_COLUMNS = """
 r.id, r.job_type, r.status, r.attempt, r.task_id, r.worker, r.params, r.progress, r.result,
 r.error, r.submitted_by, r.created_at, r.queued_at, r.started_at, r.finished_at, r.version,
-r.parent_id, u.filename
+r.parent_id, u.filename, r.schedule_id, r.scheduled_for,
+(SELECT s.name FROM schedules s WHERE s.id = r.schedule_id) AS schedule
 """
 
 
@@ -179,13 +185,56 @@ def counts():
     return {s: found.get(s, 0) for s in STATUSES}
 
 
-def latest_version():
-    """The version sequence's last value: it moves whenever any request changes.
+class PollState(NamedTuple):
+    """The latest request version, and which transactions were still running then: those
+    listed in progress and every one from `xmax` on (a PostgreSQL snapshot's xmax is one
+    past the latest completed transaction; running ones above it are not listed)."""
+    version: int
+    xmax: int
+    in_progress: frozenset
 
-    Read along with the signed-in user when the session loaded it this request.
+    def running(self, xid):
+        """True when transaction `xid` (a 64-bit id) had not completed."""
+        return xid >= self.xmax or xid in self.in_progress
+
+
+def _snapshot(text_value):
+    """(xmax, in-progress ids) from pg_current_snapshot()'s "xmin:xmax:xid,xid"."""
+    _, xmax, listed = text_value.split(":")
+    return int(xmax), frozenset(int(x) for x in listed.split(",") if x)
+
+
+def poll_state():
+    """What a live poll compares with its token: the request version sequence's last
+    value (it moves whenever any request changes) and the transactions then running.
+
+    The signed-in user's loader (sessions.load_user) reads this in the same round trip
+    as the user, so an unchanged poll costs one query; without it, one read of its own.
     """
-    version = g.pop("request_version", None)
-    if version is None:
-        version = db.session.execute(text(VERSION_SQL),
-                                     bind_arguments=outside_transaction()).scalar()
-    return version
+    found = g.pop("poll_state", None)
+    if found is None:
+        found = db.session.execute(text(POLL_STATE_SQL),
+                                   bind_arguments=outside_transaction()).scalar()
+    version, _, snapshot = found.partition("/")
+    return PollState(int(version), *_snapshot(snapshot))
+
+
+def in_flight():
+    """The transactions of this database running now (64-bit ids), which may hold request
+    changes that the rows read next cannot show yet.
+
+    Read after poll_state() and before the rows, it lists every transaction that drew a
+    version up to poll_state().version and has not committed: requests_touch takes the
+    transaction id before the version (migration 0003), so such a transaction already
+    has its id. Only this database's sessions count (others on the same server do not
+    touch requests); pg_stat_activity shows every session's database and transaction id
+    to any role.
+    """
+    snapshot, listed = db.session.execute(text(
+        "SELECT pg_current_snapshot()::text, coalesce(string_agg(backend_xid::text, ','), '')"
+        " FROM pg_stat_activity WHERE datname = current_database() AND backend_xid IS NOT NULL"),
+        bind_arguments=outside_transaction()).one()
+    xmax = _snapshot(snapshot)[0]
+    # pg_stat_activity shows 32-bit ids: widen each to the 64-bit id nearest the snapshot's.
+    return frozenset(xmax + ((int(x) - xmax + 2 ** 31) % 2 ** 32) - 2 ** 31
+                     for x in listed.split(",") if x)

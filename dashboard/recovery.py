@@ -40,29 +40,32 @@ ORDER BY id LIMIT 1000
 """
 
 
-def reap_lost(grace_s=30.0, timeout=1.0):
+def reap_lost(grace_s=30.0, timeout=1.0, on_lost=None):
     """End as `failure` running attempts that their (answering) worker no longer holds.
 
     That happens when a job failed while PostgreSQL was away: the failure could
     not be written and the message was acknowledged. Workers are asked first,
     then the rows, and only attempts started `grace_s` before are considered, so
-    a task that is just starting is never taken for lost. Returns how many.
+    a task that is just starting is never taken for lost. Returns how many;
+    `on_lost(request_id)` is called for each once they are committed.
     """
     inspect = current_app.extensions["celery"].control.inspect(timeout=timeout)
     active, reserved = inspect.active() or {}, inspect.reserved() or {}
     answered = set(active) & set(reserved)
     held = {task.get("id") for replies in (active, reserved)
             for tasks in replies.values() for task in tasks or []}
-    lost = 0
+    lost = []
     for row in db.session.execute(text(LOST_SQL), {"grace": float(grace_s)}).mappings().all():
         if row["worker"] in answered and row["task_id"] not in held:
             if lifecycle.finish(row["id"], row["task_id"], Status.FAILURE,
                                 error=f"lost: {row['worker']} no longer runs this attempt"):
-                lost += 1
+                lost.append(row["id"])
                 log.warning("request %s: running attempt lost by %s, recorded as failure",
                             row["id"], row["worker"])
     db.session.commit()
-    return lost
+    for request_id in lost if on_lost else ():
+        on_lost(request_id)
+    return len(lost)
 
 
 def auto_retry():

@@ -10,7 +10,8 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from . import jobs, joblog, lifecycle, notify as notifications, recovery
+from . import jobs, joblog, lifecycle, notify as notifications, periodic, recovery
+from . import retention as retention_policy
 from .extensions import READS, db
 from .jobs.context import JobContext
 from .lifecycle import Status
@@ -77,10 +78,25 @@ def record_failure(request, exc, traceback):
     if isinstance(exc, TaskRevokedError) or not request.args:
         return  # killed: the dashboard recorded it already
     timed_out = isinstance(exc, (SoftTimeLimitExceeded, TimeLimitExceeded))
-    lifecycle.finish(request.args[0], request.id, Status.TIMEOUT if timed_out else Status.FAILURE,
-                     error=describe(exc, getattr(request, "timelimit", None)),
-                     traceback=traceback or None)
+    row = lifecycle.finish(request.args[0], request.id,
+                           Status.TIMEOUT if timed_out else Status.FAILURE,
+                           error=describe(exc, getattr(request, "timelimit", None)),
+                           traceback=traceback or None)
     db.session.commit()
+    if row is not None:
+        _tell_if_final(request.args[0])
+
+
+def _tell_if_final(request_id):
+    """After a recorded failure or timeout: queue the email (sent only if no auto-retry follows)."""
+    if current_app.config["SMTP_HOST"]:
+        notify_failed.delay(request_id)
+
+
+@shared_task(name="dashboard.notify_failed")
+def notify_failed(request_id):
+    """After a failure or timeout: tell the submitter when it is final."""
+    notifications.request_failed(request_id)
 
 
 @shared_task(name="dashboard.notify")
@@ -91,18 +107,21 @@ def notify(request_id):
 
 
 @shared_task(name="dashboard.auto_retry")
+@periodic.recorded("auto-retry")
 def auto_retry():
     """Beat: re-queue failures of job types with a retry policy, with backoff."""
     return recovery.auto_retry()
 
 
 @shared_task(name="dashboard.reap_lost")
+@periodic.recorded("reap-lost-attempts")
 def reap_lost():
     """Beat: running attempts no worker holds any more (failure not recorded) end as failure."""
-    return recovery.reap_lost()
+    return recovery.reap_lost(on_lost=_tell_if_final)
 
 
 @shared_task(name="dashboard.compact_counts")
+@periodic.recorded("compact-status-counts")
 def compact_counts():
     """Beat: fold the status count deltas into one row per status."""
     db.session.execute(text(
@@ -110,6 +129,14 @@ def compact_counts():
         " INSERT INTO status_counts (status, n)"
         " SELECT status, sum(n) FROM gone GROUP BY status HAVING sum(n) <> 0"))
     db.session.commit()
+
+
+@shared_task(name="dashboard.retention")
+@periodic.recorded("retention")
+def retention():
+    """Beat: delete finished requests older than RETENTION_DAYS (0 keeps everything)."""
+    config = current_app.config
+    return retention_policy.purge(config["RETENTION_DAYS"], config["RETENTION_BATCH"])
 
 
 def publish(row, producer=None):

@@ -110,16 +110,32 @@ def test_role_change_applies_on_the_next_request(app, client, make_user):
 
 @pytest.fixture
 def limited_app(app, clean_db):
-    """A second app on the same database with a sign-in limit of 3 a minute."""
-    with extra_app({"TESTING": True, "LOGIN_RATE_LIMIT": "3 per minute"}) as limited:
+    """A second app on the same database with small sign-in budgets: 3 attempts a minute
+    per address, 2 failures a minute per address and username, 3 failing addresses an
+    hour per username."""
+    with extra_app({"TESTING": True, "LOGIN_RATE_LIMIT": "3 per minute",
+                    "LOGIN_ADDRESS_USER_LIMIT": "2 per minute",
+                    "LOGIN_USER_LIMIT": "3 per hour"}) as limited:
         yield limited
 
 
-def _attempt(client, username, address):
-    """One sign-in POST from `address` with a wrong password; returns the status."""
+@pytest.fixture
+def default_limits_app(app, clean_db, monkeypatch):
+    """A second app with the sign-in budgets a deployment gets by default."""
+    from dashboard import config
+    for name in ("LOGIN_RATE_LIMIT", "LOGIN_ADDRESS_USER_LIMIT", "LOGIN_USER_LIMIT"):
+        monkeypatch.delenv(name, raising=False)  # the suite raises them (conftest)
+    defaults = config.load()
+    with extra_app({"TESTING": True, **{key: value for key, value in defaults.items()
+                                        if key.startswith("LOGIN_")}}) as limited:
+        yield limited
+
+
+def _attempt(client, username, address, password="wrong"):
+    """One sign-in POST from `address` (a wrong password unless given); returns the answer."""
     client.environ_base["REMOTE_ADDR"] = address
     token = csrf_token(client.get("/login").get_data(as_text=True))
-    return client.post("/login", data={"username": username, "password": "wrong",
+    return client.post("/login", data={"username": username, "password": password,
                                        "csrf_token": token})
 
 
@@ -140,15 +156,46 @@ def test_sign_in_is_rate_limited_per_address(limited_app, make_user):
     assert limited == 1
 
 
-def test_sign_in_is_rate_limited_per_user(limited_app, make_user):
-    """Four tries at one name from four addresses: the fourth gets 429, even with the password."""
-    username, password, _ = make_user("viewer")
+def test_guessing_from_one_address_cannot_lock_the_user_out(default_limits_app, make_user):
+    """With the default budgets, 30 wrong passwords for a user from one address are
+    throttled (429 after 5 failures, even for the right password from that address),
+    and the right password from another address signs in."""
+    username, password, _ = make_user("viewer", username="guessed-at")
+    client = default_limits_app.test_client()
+    statuses = [_attempt(client, username, "10.2.0.1").status_code for _ in range(30)]
+    assert 429 in statuses, "guessing from one address is throttled"
+    other = default_limits_app.test_client()
+    answer = _attempt(other, username, "10.2.0.2", password)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/", "locked out"
+    assert other.get("/").status_code == 200
+    assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}, statuses
+    assert _attempt(client, username, "10.2.0.1", password).status_code == 429
+
+
+def test_sign_in_is_rate_limited_per_address_and_user(limited_app, make_user):
+    """Two failures at one name from one address: the third try from there is refused
+    with 429, right password or not; the same address may still try another name."""
+    username, password, _ = make_user("viewer", username="tried-from-one-address")
     client = limited_app.test_client()
-    assert [_attempt(client, username, f"10.1.0.{i}").status_code for i in range(3)] == \
-        [401, 401, 401]
-    client.environ_base["REMOTE_ADDR"] = "10.1.0.9"
-    token = csrf_token(client.get("/login").get_data(as_text=True))
-    right = client.post("/login", data={"username": username, "password": password,
-                                        "csrf_token": token})
-    assert right.status_code == 429
-    assert _attempt(client, "someone-else", "10.1.0.9").status_code == 401
+    assert [_attempt(client, username, "10.3.0.1").status_code for _ in range(2)] == [401, 401]
+    assert _attempt(client, username, "10.3.0.1", password).status_code == 429
+
+
+def test_many_addresses_spend_the_users_slow_budget(limited_app, make_user):
+    """Failures at one name from three addresses (however many each) spend its hourly
+    budget of three addresses: then a fourth address is refused with 429, even with the
+    password. The browser that signed in as the user before (its known-device cookie)
+    still signs in; a made-up cookie does not help."""
+    username, password, _ = make_user("viewer", username="tried-from-many-addresses")
+    owner, stranger = limited_app.test_client(), limited_app.test_client()
+    assert _attempt(owner, username, "10.1.0.9", password).status_code == 302
+    assert owner.get_cookie("known_device", path="/login") is not None
+    assert [_attempt(stranger, username, f"10.1.0.{i}").status_code for i in (1, 1, 2, 2)] \
+        == [401, 401, 401, 401]
+    assert _attempt(stranger, username, "10.1.0.3").status_code == 401, "the third address"
+    assert _attempt(stranger, username, "10.1.0.8", password).status_code == 429
+    assert _attempt(stranger, "someone-else", "10.1.0.8").status_code == 401
+    forged = limited_app.test_client()
+    forged.set_cookie("known_device", "WyJ0cmllZC1mcm9tLW1hbnktYWRkcmVzc2VzIl0.x.y", path="/login")
+    assert _attempt(forged, username, "10.1.0.6", password).status_code == 429
+    assert _attempt(owner, username, "10.1.0.7", password).status_code == 302

@@ -6,10 +6,12 @@ pages, static files and API; its task and worker links from the dashboard work; 
 through Flower need an operator and a same-origin request. A small echo server checks what
 the proxy forwards and strips.
 """
+import http.client
 import json
 import os
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -17,7 +19,7 @@ import pytest
 from bench.stack import web_argv
 from dashboard.security import FLOWER_CSP
 from tests.support.browser import browser_sign_in
-from tests.support.db import audit_rows, wait_status
+from tests.support.db import audit_rows, fetch, wait_status
 from tests.support.env import BIN
 from tests.support.html import Page
 from tests.support.procs import free_port, serving, wait_for
@@ -248,3 +250,57 @@ def test_flower_works_in_chromium_through_gunicorn(flower_web, stack, page, make
     # wait_for_function is eval'd in the page, which Flower's CSP rightly refuses.
     page.get_by_text("worker1@test").first.wait_for(state="visible", timeout=30_000)
     assert problems == []
+
+
+def _raw(base_url, method, path, token):
+    """One request with the path sent byte for byte as given (no client normalises it)."""
+    host, port = base_url.split("//", 1)[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        conn.putrequest(method, path, skip_accept_encoding=True)
+        conn.putheader("Authorization", f"Bearer {token}")
+        conn.putheader("Content-Length", "0")
+        conn.endheaders()
+        answer = conn.getresponse()
+        return answer.status, answer.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def test_task_control_cannot_be_reached_by_rewriting_the_path(app, flower_web, stack, api,
+                                                              make_user):
+    """Dot segments, %2E, //, encoded slashes: 400 (or 403), and the running request that a
+    walked-around revoke would have terminated through Flower keeps running."""
+    _, _, token = make_user("admin")
+    request_id = api.post("/api/requests", data={
+        "job_type": "simulate", "params": json.dumps({"hang": True})}).get_json()["id"]
+    task_id = wait_status(app, request_id, "running")["task_id"]
+    kill = f"{task_id}?terminate=true&signal=SIGKILL"
+    variants = [
+        f"/flower/api/task/./revoke/{kill}",
+        f"/flower/api/task/%2E/revoke/{kill}",
+        f"/flower/api/task/%2e/revoke/{kill}",
+        f"/flower/api/task/x/%2e%2e/revoke/{kill}",
+        f"/flower/api/task/x/../revoke/{kill}",
+        f"/flower/api/x/../task/revoke/{kill}",
+        f"/flower/./api/task/revoke/{kill}",
+        f"/flower/api/task//revoke/{kill}",
+        f"/flower/api//task/revoke/{kill}",
+        f"/flower/api/task%2Frevoke/{kill}",
+        f"/flower/api/task%2frevoke/{kill}",
+        f"/flower/api/task/%5C../revoke/{kill}",
+        f"/flower/api/task/REVOKE/{kill}",
+        f"/flower/api/task/revoke/./{kill}",
+        "/flower/api/task/./apply/dashboard.run_request",
+        "/flower/api/task/%2E/async-apply/dashboard.run_request",
+        "/flower/api/task/x/../send-task/dashboard.run_request",
+    ]
+    for path in variants:
+        status, body = _raw(flower_web, "POST", path, token)
+        assert status in (400, 403), (path, status, body[:200])
+        assert "are not allowed" in body or "through the dashboard" in body, (path, body[:300])
+    time.sleep(1.0)
+    row = fetch(app, request_id)
+    assert row["status"] == "running" and row["task_id"] == task_id, row["error"]
+    status, body = _raw(flower_web, "GET", "/flower/api/task/./info/x", token)
+    assert status == 400 and "dot segments" in json.loads(body)["error"]

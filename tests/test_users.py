@@ -221,3 +221,50 @@ def test_ensure_admin_prints_a_password_that_signs_in(app, clean_db, tmp_path, m
         db.session.commit()
     shown = printed_password()
     assert first not in shown and "changed since" in shown
+
+
+@pytest.mark.parametrize("field,value", [("role", "operator"), ("active", "0")])
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(app, signed_in, field,
+                                                                value):
+    """Two admins demote (or disable) each other at the same moment: one change is made
+    (303), the other refused (409), and one active admin remains. The audit table is held
+    locked until both requests are inside their transactions, so they really overlap."""
+    import threading
+
+    from tests.support.procs import wait_for
+    first, first_name, _ = signed_in("admin")
+    second, second_name, _ = signed_in("admin")
+    ids = {r["username"]: r["id"] for r in sql(app, "SELECT id, username FROM users")}
+    tokens = [csrf_token(c.get("/users").get_data(as_text=True)) for c in (first, second)]
+    answers = {}
+
+    def demote(client, token, other):
+        """One admin's POST against the other."""
+        answers[other] = client.post(f"/users/{ids[other]}/{field}",
+                                     data={field: value, "csrf_token": token}).status_code
+
+    with app.app_context():
+        holder = db.engine.connect()
+        blocker = holder.begin()
+        holder.exec_driver_sql("LOCK TABLE audit_log IN SHARE MODE")
+        threads = [threading.Thread(target=demote, args=(first, tokens[0], second_name)),
+                   threading.Thread(target=demote, args=(second, tokens[1], first_name))]
+        try:
+            for thread in threads:
+                thread.start()
+
+            def both_waiting():
+                """Both requests wait on a lock (the audit table's or an admin row's)."""
+                holder.exec_driver_sql("SELECT pg_stat_clear_snapshot()")  # not the cached view
+                return holder.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'").scalar() >= 2
+            wait_for(both_waiting, 20, what="both demotions waiting on a lock")
+        finally:
+            blocker.rollback()
+            holder.close()
+        for thread in threads:
+            thread.join(30)
+    assert sorted(answers.values()) == [303, 409], answers
+    admins = sql(app, "SELECT username FROM users WHERE role = 'admin' AND active")
+    assert len(admins) == 1, "exactly one active admin remains"

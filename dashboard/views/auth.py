@@ -1,54 +1,30 @@
 """Sign-in and sign-out pages."""
-import re
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
 
-from flask import (Blueprint, current_app, flash, redirect, render_template, request, session,
-                   url_for)
-from flask_login import current_user, logout_user
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit
+from .. import audit, sessions, throttle
 from ..auth import check_password, sign_in
 from ..extensions import db, limiter
 from ..models import User
+from ..redirects import safe_next
 
 bp = Blueprint("auth", __name__)
-_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _safe_next(target):
-    """Only same-site relative paths are followed after sign-in."""
-    if not target or "\\" in target or _UNPRINTABLE.search(target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    return target
-
-
-def _typed_username():
-    """The username from the form, trimmed, capped and without control characters."""
-    return _UNPRINTABLE.sub("", request.form.get("username", "") or "").strip()[:80]
-
-
-def _username_key():
-    """Rate-limit key: the username being tried (whatever address it comes from)."""
-    return "user:" + _typed_username().lower()
-
-
-def _login_limit():
-    """Sign-in attempts allowed per address and, separately, per username."""
-    return current_app.config["LOGIN_RATE_LIMIT"]
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
-@limiter.limit(_login_limit, methods=["POST"], key_func=_username_key)
+@limiter.limit(throttle.per_address, methods=["POST"])
+@limiter.limit(throttle.per_address_and_user, methods=["POST"],
+               key_func=throttle.address_and_user_key, deduct_when=throttle.failed)
+@limiter.limit(throttle.per_user, methods=["POST"], key_func=throttle.user_key,
+               deduct_when=throttle.first_failure_from_address,
+               exempt_when=throttle.known_device)
 def login():
     """Show the sign-in form; sign in on POST."""
     if request.method == "POST":
-        username = _typed_username()
+        username = throttle.typed_username()
         password = request.form.get("password") or ""
         user = db.session.execute(
             select(User).where(User.username == username)).scalar_one_or_none() \
@@ -58,7 +34,8 @@ def login():
             user.last_login_at = datetime.now(timezone.utc)
             audit.record("sign_in", "ok", username=username)
             db.session.commit()
-            return redirect(_safe_next(request.args.get("next")) or url_for("requests.index"))
+            return throttle.remember_device(redirect(
+                safe_next(request.args.get("next"), url_for("requests.index"))), username)
         reason = ("unknown user" if user is None else
                   "disabled" if not user.active and check_password(user, password[:1024]) else
                   "wrong password")
@@ -78,10 +55,8 @@ def logout():
     fetched_by = request.headers.get("Sec-Fetch-Site", "none")
     if request.method == "GET" and fetched_by not in ("none", "same-origin"):
         return render_template("logout.html")
-    if current_user.is_authenticated:
-        audit.record("sign_out", "ok")
-        db.session.commit()
-    logout_user()
-    session.clear()
+    audit.record("sign_out", "ok")
+    sessions.end()
+    db.session.commit()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -5,6 +5,11 @@ Who may do what: every signed-in user may read Flower's pages and its read-only 
 rate limits) needs the operator role and a same-origin browser request (or a bearer token).
 Flower's task apply/send/revoke/abort endpoints are refused for everyone: requests are
 submitted and killed through the dashboard, which records them in PostgreSQL.
+
+The refusal is decided on the path exactly as it goes to Flower: a path with dot segments
+(`.`, `..`, also as `%2E`), an empty segment (`//`), a backslash or an encoded separator
+(`%2F`, `%5C`) is refused with 400 before anything else, because an HTTP client or server
+on the way would rewrite it into another path than the one checked.
 """
 import re
 import threading
@@ -32,7 +37,9 @@ NOT_RETURNED = HOP_BY_HOP | {"content-security-policy", "x-frame-options", "serv
                              "access-control-allow-origin", "access-control-allow-headers",
                              "access-control-allow-methods", "access-control-allow-credentials"}
 # Work Flower would do outside the request lifecycle (no row in PostgreSQL): not through here.
-BLOCKED = re.compile(r"^/flower/api/task/(apply|async-apply|send-task|revoke|abort)(/|$)")
+BLOCKED = re.compile(r"^/flower/api/task/(apply|async-apply|send-task|revoke|abort)(/|$)",
+                     re.IGNORECASE)
+ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 # A kept-alive connection that Flower closed meanwhile fails when it is reused: a read is
 # sent once more on a fresh connection (a read that timed out too, each try waiting
@@ -62,6 +69,17 @@ def _same_origin():
         return origin.rstrip("/") == ours
     referer = request.headers.get("Referer", "")
     return referer == ours or referer.startswith(ours + "/")
+
+
+def _path_problem():
+    """Why this path cannot be forwarded as it is (see the module docstring), or None."""
+    path = request.path  # percent-decoded by the server
+    raw = (request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or "")
+    if "//" in path or "\\" in path or ENCODED_SEPARATOR.search(raw.partition("?")[0]) \
+            or any(segment in (".", "..") for segment in path.split("/")):
+        return ("path: dot segments (. and ..), empty segments (//), backslashes and encoded"
+                " separators (%2F, %5C) are not allowed")
+    return None
 
 
 def _refused(status, message):
@@ -121,6 +139,12 @@ def proxy(path):
     """Forward to Flower for signed-in users; changes need an operator."""
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
+    problem = _path_problem()
+    if problem:
+        if request.method not in READ_METHODS:
+            audit.record_now("flower", "refused", detail={"flower": f"{request.method} "
+                                                                    f"{request.path}"[:300]})
+        return _refused(400, problem)
     if BLOCKED.match(request.path):
         return _refused(403, "Flower's task apply/send/revoke/abort are off here: submit and"
                              " kill requests through the dashboard so PostgreSQL records them.")

@@ -12,6 +12,7 @@ from ..extensions import db
 from ..jobs import InvalidInput
 from ..lifecycle import ACTIVE, KILLABLE, RETRYABLE
 from ..models import Artifact
+from ..redirects import safe_next
 from ..volumes import viewer
 
 bp = Blueprint("requests", __name__)
@@ -22,19 +23,32 @@ def is_htmx():
     return request.headers.get("HX-Request") == "true"
 
 
-def _poll_token(version):
-    """The token a partial embeds: the version it shows and when it was rendered."""
-    return f"{version}-{int(time.time())}"
+def _poll_token(version, in_flight=frozenset()):
+    """The token a partial embeds: the version it shows, when it was rendered and the
+    transactions still in progress then ("V-T" or "V-T-xid.xid"); their changes may be
+    missing from the page, so the poll after any of them ends renders again."""
+    token = f"{version}-{int(time.time())}"
+    if len(in_flight) > queries.MAX_IN_FLIGHT:
+        return f"0-{int(time.time())}"  # too many to list: the next poll renders again
+    return token + ("-" + ".".join(str(x) for x in sorted(in_flight)) if in_flight else "")
 
 
-def _unchanged(version):
-    """True when the poll's token still matches (and is recent): answer 204, no body."""
-    since = request.args.get("since", "")
-    seen, _, at = since.partition("-")
-    if not (seen + at).isascii() or not seen.isdigit() or not at.isdigit():
+def _unchanged(version, state=None):
+    """True when the poll's token still matches (and is recent): answer 204, no body.
+
+    For the list, `state` (queries.poll_state) says which transactions are running now:
+    every one the token lists must still be, or a change its page could not show may have
+    committed since.
+    """
+    seen, _, rest = request.args.get("since", "").partition("-")
+    at, _, listed = rest.partition("-")
+    if not (seen + at + listed.replace(".", "")).isascii() or not seen.isdigit() \
+            or not at.isdigit() or not all(x.isdigit() for x in listed.split(".") if listed):
         return False
+    listed = {int(x) for x in listed.split(".")} if listed else set()
     fresh = time.time() - int(at) < 10 * current_app.config["POLL_INTERVAL_S"]
-    return int(seen) == version and fresh
+    still_running = not listed or (state is not None and all(map(state.running, listed)))
+    return int(seen) == version and fresh and still_running
 
 
 def _no_store(response, vary=True):
@@ -57,9 +71,10 @@ def index():
     filters = queries.Filters(request.args, jobs.REGISTRY)
     after = request.args.get("after", "")
     after = int(after) if after.isascii() and after.isdigit() else None
-    version = queries.latest_version()
-    if is_htmx() and _unchanged(version):
+    state = queries.poll_state()
+    if is_htmx() and _unchanged(state.version, state):
         return _no_store(make_response("", 204))
+    in_flight = queries.in_flight()  # read before the rows: see queries.in_flight
     if filters.errors:
         rows, next_cursor = [], None
     else:
@@ -67,7 +82,7 @@ def index():
     return _page_or_partial(
         "requests/index.html", "requests/_list.html", rows=rows, filters=filters,
         counts=queries.counts(), next_cursor=next_cursor, after=after,
-        token=_poll_token(version), job_types=jobs.REGISTRY,
+        token=_poll_token(state.version, in_flight), job_types=jobs.REGISTRY,
         polling=after is None or any(r["status"] in ACTIVE for r in rows))
 
 
@@ -128,10 +143,8 @@ def _after_action(request_id, ok, done, refused):
     if is_htmx():
         return _htmx_answer(message, ok)
     flash(message, "info" if ok else "error")
-    target = request.form.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("requests.detail", request_id=request_id)
-    return redirect(target, 303)
+    return redirect(safe_next(request.form.get("next"),
+                              url_for("requests.detail", request_id=request_id)), 303)
 
 
 def _htmx_answer(message, ok):

@@ -1,33 +1,189 @@
-"""The schedules page: what Celery beat runs periodically."""
-from celery.schedules import crontab, schedule
-from flask import Blueprint, current_app, render_template
+"""The Schedules pages: operators' schedules (create, edit, pause, delete, run now) and beat's own."""
+import json
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
+from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user
+
+from .. import fire_times, jobs, periodic, schedules
 from ..auth import require_role
+from ..jobs import InvalidInput
 from . import nav
 
 bp = Blueprint("schedules", __name__)
 nav("schedules.index", "Schedules")
+FORM_FIELDS = ("name", "job_type", "params", "cron", "every_s", "timezone", "catch_up")
 
 
-def describe(every):
-    """A schedule in words."""
-    if isinstance(every, (int, float)):
-        return f"every {every:g} s"
-    if isinstance(every, crontab):
-        return f"cron {every._orig_minute} {every._orig_hour} {every._orig_day_of_month} " \
-               f"{every._orig_month_of_year} {every._orig_day_of_week}"
-    if isinstance(every, schedule):
-        return f"every {every.run_every.total_seconds():g} s"
-    return str(every)
+@bp.context_processor
+def _helpers():
+    """The timing in words and the timezone list, for these pages' templates."""
+    return {"describe": fire_times.describe, "timezones": schedules.timezone_names}
+
+
+def _is_htmx():
+    return request.headers.get("HX-Request") == "true"
+
+
+def _form_values():
+    """The form as the fields schedules.validate takes (an unticked box is False)."""
+    data = {k: request.form.get(k, "") for k in FORM_FIELDS}
+    data["enabled"] = "enabled" in request.form
+    return data
+
+
+def _form_of(row):
+    """A stored schedule as the form shows it."""
+    return {"name": row["name"], "job_type": row["job_type"],
+            "params": json.dumps(row["params"], indent=1), "cron": row["cron"] or "",
+            "every_s": row["every_s"] or "", "timezone": row["timezone"],
+            "catch_up": row["catch_up"], "enabled": row["enabled"]}
+
+
+def _go(message, target, kind="info"):
+    """After an action: a redirect (htmx: HX-Redirect) with the message flashed."""
+    flash(message, kind)
+    if _is_htmx():
+        response = make_response("", 204)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+def _page(**context):
+    return render_template("schedules/index.html", rows=schedules.all_schedules(),
+                           builtins=periodic.entries(), job_types=jobs.REGISTRY,
+                           next_run=_next_run, **context)
+
+
+def _next_run(row):
+    return fire_times.next_time(row, datetime.now(timezone.utc)) if row["enabled"] else None
 
 
 @bp.route("/schedules")
 @require_role("viewer")
 def index():
-    """Beat's schedule, from the Celery configuration it runs with."""
-    celery = current_app.extensions["celery"]
-    entries = [{"name": name, "task": entry["task"], "every": describe(entry["schedule"]),
-                "doc": (celery.tasks[entry["task"]].__doc__ or "").strip().splitlines()[0]
-                if entry["task"] in celery.tasks else ""}
-               for name, entry in sorted(celery.conf.beat_schedule.items())]
-    return render_template("schedules.html", entries=entries)
+    """Every schedule, the built-in periodic tasks, and (operators) the create form."""
+    return _page(form={"job_type": "simulate", "timezone": "UTC", "enabled": True,
+                       "catch_up": "skip", "every_s": "", "cron": "*/15 * * * *"}, error=None)
+
+
+@bp.route("/schedules", methods=["POST"])
+@require_role("operator")
+def schedule_create():
+    """Store a schedule from the form; 422/409 shows the form again with the reason."""
+    data = _form_values()
+    try:
+        schedule_id = schedules.create(data, current_user.username)
+    except InvalidInput as exc:
+        schedules.refused("schedule_create", exc.message)
+        return _page(form=data, error=exc.message), exc.status
+    return _go(f"Schedule {data['name'].strip()!r} created.",
+               url_for("schedules.detail", schedule_id=schedule_id))
+
+
+@bp.route("/schedules/preview")
+@require_role("viewer")
+def preview():
+    """htmx partial: the timing in words and its next five fire times (its timezone and UTC)."""
+    timing, error = {}, None
+    try:
+        cron, every = request.args.get("cron", "").strip(), request.args.get("every_s", "").strip()
+        if cron and every:
+            raise InvalidInput("cron: give either cron or every_s, not both")
+        if not cron and not every:
+            raise InvalidInput("cron: give a cron expression or every_s")
+        timing["timezone"] = schedules.check_timezone(request.args.get("timezone", "").strip())
+        if cron:
+            timing["cron"] = schedules.check_cron(cron)
+        else:
+            timing["every_s"] = schedules.check_every(every)
+    except InvalidInput as exc:
+        error = exc.message
+    times = [] if error else fire_times.next_runs(timing)
+    zone = ZoneInfo(timing.get("timezone") or "UTC")
+    response = make_response(render_template(
+        "schedules/_preview.html", error=error, words=None if error else fire_times.describe(timing),
+        times=[(t.astimezone(zone), t) for t in times], zone=timing.get("timezone")))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _row_or_404(schedule_id):
+    row = schedules.get(schedule_id)
+    if row is None:
+        abort(404, description=f"There is no schedule #{schedule_id}.")
+    return row
+
+
+@bp.route("/schedules/<int:schedule_id>")
+@require_role("viewer")
+def detail(schedule_id):
+    """A schedule: its settings, next runs, history (the requests it made, newest first)."""
+    row = _row_or_404(schedule_id)
+    return render_template("schedules/detail.html", s=row, form=_form_of(row), error=None,
+                           history=schedules.history(schedule_id), job_types=jobs.REGISTRY,
+                           next_runs=fire_times.next_runs(row) if row["enabled"] else [],
+                           zone=ZoneInfo(row["timezone"]))
+
+
+@bp.route("/schedules/<int:schedule_id>", methods=["POST"])
+@require_role("operator")
+def schedule_update(schedule_id):
+    """Save the edit form."""
+    row = _row_or_404(schedule_id)
+    data = _form_values()
+    try:
+        schedules.update(schedule_id, data, current_user.username)
+    except InvalidInput as exc:
+        schedules.refused("schedule_update", exc.message)
+        return render_template("schedules/detail.html", s=row, form=data, error=exc.message,
+                               history=schedules.history(schedule_id), job_types=jobs.REGISTRY,
+                               next_runs=[], zone=ZoneInfo(row["timezone"])), exc.status
+    return _go("Schedule saved.", url_for("schedules.detail", schedule_id=schedule_id))
+
+
+@bp.route("/schedules/<int:schedule_id>/<any(enable, disable):action>", methods=["POST"])
+@require_role("operator")
+def schedule_toggle(schedule_id, action):
+    """Enable or disable (takes effect at beat's next tick)."""
+    _row_or_404(schedule_id)
+    target = url_for("schedules.detail", schedule_id=schedule_id)
+    try:
+        schedules.update(schedule_id, {"enabled": action == "enable"}, current_user.username)
+    except InvalidInput as exc:  # e.g. params a changed job type no longer accepts: edit first
+        schedules.refused("schedule_update", exc.message)
+        return _go(f"Cannot {action}: {exc.message}", target, "error")
+    return _go(f"Schedule {action}d.", target)
+
+
+@bp.route("/schedules/<int:schedule_id>/delete", methods=["POST"])
+@require_role("operator")
+def schedule_delete(schedule_id):
+    """Delete a schedule (the requests it made stay)."""
+    row = _row_or_404(schedule_id)
+    schedules.delete(schedule_id, current_user.username)
+    return _go(f"Schedule {row['name']!r} deleted.", url_for("schedules.index"))
+
+
+@bp.route("/schedules/<int:schedule_id>/run", methods=["POST"])
+@require_role("operator")
+def schedule_run(schedule_id):
+    """Run now: one manual request at once."""
+    _row_or_404(schedule_id)
+    request_id = schedules.run_now(schedule_id, current_user.username)
+    return _go(f"Request #{request_id} made (manual run).",
+               url_for("schedules.detail", schedule_id=schedule_id))
+
+
+@bp.route("/schedules/<int:schedule_id>/history")
+@require_role("viewer")
+def history(schedule_id):
+    """htmx partial, polled: the requests the schedule made, newest first."""
+    _row_or_404(schedule_id)
+    response = make_response(render_template("schedules/_history.html",
+                                             history=schedules.history(schedule_id)))
+    response.headers["Cache-Control"] = "no-store"
+    return response

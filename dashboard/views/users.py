@@ -4,7 +4,7 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from .. import audit
 from ..auth import (USERNAME_RE, hash_password, issue_token, password_problem, require_role,
@@ -47,10 +47,14 @@ def _refuse(message, status=422, **audit_fields):
     return _page(status, error=message, form=request.form)
 
 
-def _other_admins(user):
-    """Active admins other than `user`."""
-    return db.session.execute(select(func.count()).select_from(User).where(
-        User.role == "admin", User.active.is_(True), User.id != user.id)).scalar()
+def _would_leave_no_admin(user):
+    """True when `user` is the only active admin. The active admins' rows are locked until
+    the commit, so two admins demoting or disabling each other at once are decided one
+    after the other: the second sees the first's change and is refused."""
+    admins = db.session.execute(select(User.id).where(
+        User.role == "admin", User.active.is_(True)).order_by(User.id)
+        .with_for_update()).scalars().all()
+    return admins == [user.id]
 
 
 def _new_password():
@@ -104,7 +108,7 @@ def change_role(user_id):
     if role not in ROLES:
         return _refuse(f"role: must be one of {', '.join(ROLES)}", action="user_role",
                        user=user.username)
-    if user.role == "admin" and role != "admin" and user.active and not _other_admins(user):
+    if role != "admin" and _would_leave_no_admin(user):
         return _refuse("role: the last active admin cannot lose the admin role", 409,
                        action="user_role", user=user.username)
     old, user.role = user.role, role
@@ -120,7 +124,7 @@ def set_active(user_id):
     """Disable (sessions end, tokens stop working) or enable a user."""
     user, active = _user(user_id), request.form.get("active") == "1"
     action = "user_enable" if active else "user_disable"
-    if not active and user.role == "admin" and not _other_admins(user):
+    if not active and _would_leave_no_admin(user):
         return _refuse("the last active admin cannot be disabled", 409, action=action,
                        user=user.username)
     user.active = active
@@ -143,7 +147,8 @@ def reset_password(user_id):
     audit.record("user_password", "ok", detail={"user": user.username})
     db.session.commit()
     if user.id == current_user.id:
-        sign_in(user)  # an admin resetting their own password stays signed in
+        sign_in(user)  # an admin resetting their own password stays signed in (a new session)
+        db.session.commit()
     if generated:
         return _page(200, secret={"what": f"New password for {user.username}",
                                   "value": password})

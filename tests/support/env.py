@@ -41,6 +41,8 @@ def use_test_services():
         "POLL_INTERVAL_S": "0.5",
         "DISPATCH_SWEEP_S": "1",
         "LOGIN_RATE_LIMIT": "1000 per minute",
+        "LOGIN_ADDRESS_USER_LIMIT": "1000 per minute",
+        "LOGIN_USER_LIMIT": "1000 per minute",
         "LOG_LEVEL": "INFO",
         "FLASK_SKIP_DOTENV": "1",
     })

@@ -6,7 +6,7 @@ from dashboard.serializers import attempt_dict, iso, request_dict
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
 REQUEST_KEYS = {"id", "job_type", "status", "attempt", "task_id", "worker", "params", "filename",
                 "progress", "result", "error", "created_at", "started_at", "finished_at",
-                "flower_task_url", "parent_id"}
+                "flower_task_url", "schedule", "scheduled_for", "parent_id"}
 
 
 def row(**changes):
@@ -42,6 +42,13 @@ def test_request_object_has_exactly_the_documented_fields(unit_ctx):
     assert out["created_at"] == "2026-01-02T03:04:05.678000Z"
     assert out["finished_at"] == "2026-01-02T03:04:07.678000Z"
     assert out["params"] == {"min_seconds": 0} and out["filename"] == "scan.raw"
+
+
+def test_request_made_by_a_schedule_names_it_and_its_fire_time(unit_ctx):
+    out = request_dict(row(schedule="nightly", scheduled_for=T0))
+    assert (out["schedule"], out["scheduled_for"]) == ("nightly", "2026-01-02T03:04:05.678000Z")
+    plain = request_dict(row())
+    assert (plain["schedule"], plain["scheduled_for"]) == (None, None)
 
 
 def test_request_links_its_task_in_flower(unit_ctx):

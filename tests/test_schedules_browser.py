@@ -1,0 +1,61 @@
+"""In Chromium: create a schedule through the form, watch the next-run preview follow the typing,
+then watch its first request appear in the schedule's history (real beat, dispatcher, workers)."""
+import pytest
+from playwright.sync_api import expect
+
+from tests.support.browser import browser_sign_in
+from tests.test_beat import beat_proc
+from tests.test_browser import Watch
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def beat():
+    proc = beat_proc("beat-browser").start()
+    yield proc
+    proc.stop()
+
+
+def test_create_schedule_preview_and_first_request(live_server, stack, page, make_user, beat):
+    watch = Watch(page)
+    user, password, _ = make_user("operator", username="clicker")
+    browser_sign_in(page, live_server, user, password)
+    page.goto(f"{live_server}/schedules")
+    page.fill("#s-name", "browser <every five>")
+    page.select_option("#s-job-type", "simulate")
+    page.fill("#s-params", '{"min_seconds": 0, "max_seconds": 0}')
+    # The form starts with a cron expression; its preview is there on load.
+    page.wait_for_selector("#next-runs tbody tr")
+    assert page.locator("#preview [data-preview=words]").inner_text().startswith(
+        "every 15 minutes")
+    page.fill("#s-cron", "0 9 * * *")
+    page.fill("#s-tz", "Asia/Tokyo")
+    expect(page.locator("#preview")).to_contain_text("JST")
+    rows = page.locator("#next-runs tbody tr")
+    assert rows.count() == 5
+    local, utc = rows.nth(0).locator("td").all_inner_texts()
+    assert "09:00:00 JST" in local and utc.endswith("00:00:00")
+    # A bad value: the preview says what is wrong, naming the field.
+    page.fill("#s-cron", "0 9 * *")
+    page.wait_for_selector("#preview [data-preview=error]")
+    assert "cron: needs five fields" in page.locator("#preview").inner_text()
+    # An interval instead.
+    page.fill("#s-cron", "")
+    page.fill("#s-every", "5")
+    expect(page.locator("#preview [data-preview=words]")).to_have_text("every 5 seconds")
+    page.click("#s-submit")
+    page.wait_for_url(f"{live_server}/schedules/*")
+    assert page.locator("#schedule-name").inner_text() == "browser <every five>"
+    assert page.locator("#schedule-next-runs tbody tr").count() == 5
+    # Beat fires it; the polled history shows the request, then its success.
+    first = page.locator("#schedule-history tbody tr[data-request]").first
+    first.wait_for(timeout=45_000)
+    page.wait_for_selector("#schedule-history [data-status=success]", timeout=60_000)
+    href = first.locator("a").first.get_attribute("href")
+    assert href.startswith("/requests/")
+    page.goto(f"{live_server}/schedules")
+    row = page.locator("#schedules tbody tr[data-schedule]").first
+    assert "browser <every five>" in row.inner_text()
+    assert "every 5 seconds" in row.inner_text()
+    assert watch.unexpected() == [] and watch.csp_violations() == []
