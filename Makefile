@@ -17,7 +17,7 @@ URL := http://$(WEB_HOST):$(WEB_PORT)/
 # True when the supervisord of this checkout answers on its socket.
 SUPERVISORD_RUNNING := [[ -x $(VENV)/bin/supervisorctl ]] && $(SUPERVISORCTL) pid >/dev/null 2>&1
 
-.PHONY: help venv services services-stop migrate admin run up down test test-unit bench chaos
+.PHONY: help venv services services-stop migrate admin run up down test test-unit bench chaos screenshots
 
 help:
 	@echo "make run            services, venv, migrations, admin user, then the whole stack in the foreground"
@@ -26,6 +26,7 @@ help:
 	@echo "make test-unit      the unit tier only (tests/unit): no PostgreSQL, RabbitMQ or browser"
 	@echo "make bench          the benchmarks (BENCH_ARGS='--quick' or '--only throughput,latency')"
 	@echo "make chaos          the fault-injection suite (its own database and vhost)"
+	@echo "make screenshots    docs/screenshots/*.png taken by the test browser from the running product"
 	@echo "make services       start local PostgreSQL and RabbitMQ (data in var/); services-stop stops them"
 	@echo "make venv | migrate | admin"
 	@echo "Settings: WEB_HOST=$(WEB_HOST) WEB_PORT=$(WEB_PORT); the rest is in .env (make services writes it;"
@@ -90,6 +91,10 @@ test: venv services
 	@if [[ $$(id -u) == 0 && ! -x /usr/bin/chromium ]]; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The README's pictures: the test suite's browser on the live product with seeded data.
+screenshots: venv services
+	SCREENSHOTS=1 $(VENV)/bin/python -m pytest tests/test_screenshots.py -p no:cacheprovider $(PYTEST_ARGS)
 
 # No services: tests/unit needs neither a database nor a broker (nor .env).
 test-unit: venv

@@ -72,6 +72,7 @@ def celery_settings(config):
         "beat_schedule": {
             "auto-retry": {"task": "dashboard.auto_retry", "schedule": 5.0},
             "compact-status-counts": {"task": "dashboard.compact_counts", "schedule": 30.0},
+            "compact-finish-stats": {"task": "dashboard.compact_finish_stats", "schedule": 60.0},
             "reap-lost-attempts": {"task": "dashboard.reap_lost", "schedule": 30.0},
             "retention": {"task": "dashboard.retention", "schedule": config["RETENTION_EVERY_S"]},
         },

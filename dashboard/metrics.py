@@ -3,7 +3,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import text
 
-from . import control, queries
+from . import control, queries, sla
 from .extensions import db
 
 
@@ -41,6 +41,12 @@ class DashboardCollector:
             peak.add_metric(labels, float(r["max_s"] or 0))
             done.add_metric(labels, r["n"])
         yield from (avg, peak, done)
+        over = GaugeMetricFamily("dashboard_sla_breaches",
+                                 "Requests over their job type's wait or run limit now",
+                                 labels=["job_type", "limit"])
+        for job_type, kind, n in sla.breaches():
+            over.add_metric([job_type, kind], n)
+        yield over
 
 
 def render():

@@ -78,6 +78,28 @@ def _schemas():
             "properties": {"items": {"type": "array", "items": _ref("Request")},
                            "next": {"type": "string", "pattern": "^[0-9]+$", "nullable": True,
                                     "description": "pass as `after` for the next page"}}},
+        "Stats": {
+            "type": "object",
+            "required": ["window", "buckets", "running", "queue_depth", "workers_online",
+                         "oldest_waiting_s", "durations"],
+            "properties": {
+                "window": {"type": "string", "enum": ["1h", "24h"]},
+                "buckets": {"type": "array", "items": {
+                    "type": "object", "required": ["t", "success", "failure", "timeout", "killed"],
+                    "properties": {"t": {"type": "string", "format": "date-time"},
+                                   **{o: {"type": "integer", "minimum": 0} for o in
+                                      ("success", "failure", "timeout", "killed")}}}},
+                "running": {"type": "integer"},
+                "queue_depth": {"type": "integer", "description": "requests unassigned or pending"},
+                "workers_online": {"type": "integer"},
+                "oldest_waiting_s": {"type": "number", "nullable": True},
+                "durations": {"type": "object", "additionalProperties": {
+                    "type": "object", "required": ["p50", "p95", "count"],
+                    "properties": {"p50": {"type": "number", "nullable": True},
+                                   "p95": {"type": "number", "nullable": True},
+                                   "count": {"type": "integer"}}}},
+                "sla_breaches": {"type": "object", "additionalProperties": {"type": "integer"}},
+            }},
         "Worker": {
             "type": "object", "required": ["name", "online", "active", "concurrency",
                                            "flower_url"],
@@ -286,6 +308,14 @@ def _paths():
                                                "workers"), **AUTH_ERRORS}},
         },
         **_schedule_paths(),
+        "/api/stats": {
+            "get": {"operationId": "stats", "summary": "Finished per minute/hour, running, waiting",
+                    "parameters": [{"name": "window", "in": "query",
+                                    "schema": {"type": "string", "enum": ["1h", "24h"],
+                                               "default": "1h"}}],
+                    "responses": {"200": _json(_ref("Stats"), "the overview numbers"),
+                                  "422": _error("window is not 1h or 24h"), **AUTH_ERRORS}},
+        },
         "/api/openapi.json": {
             "get": {"operationId": "openapi", "summary": "This description",
                     "security": public,

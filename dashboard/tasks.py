@@ -139,6 +139,13 @@ def retention():
     return retention_policy.purge(config["RETENTION_DAYS"], config["RETENTION_BATCH"])
 
 
+@shared_task(name="dashboard.compact_finish_stats")
+def compact_finish_stats():
+    """Beat: fold the finish statistics into one row per minute and key; drop old minutes."""
+    from . import stats
+    stats.compact()
+
+
 def publish(row, producer=None):
     """Send one claimed attempt to the broker (callers hold the claim's transaction)."""
     job = jobs.REGISTRY[row["job_type"]]

@@ -21,3 +21,90 @@
     }
   });
 })();
+
+// The theme toggle: the system setting until chosen, then the choice, remembered for a
+// year in the `theme` cookie so the server renders <html data-theme> without a flash.
+(function () {
+  var root = document.documentElement;
+  function dark() {
+    var chosen = root.getAttribute("data-theme");
+    if (chosen) return chosen === "dark";
+    return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+  }
+  function label(button) {
+    var on = dark();
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    button.textContent = on ? "Dark theme: on" : "Dark theme: off";
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    var button = document.querySelector("[data-theme-toggle]");
+    if (!button) return;
+    label(button);
+    button.addEventListener("click", function () {
+      var next = dark() ? "light" : "dark";
+      root.setAttribute("data-theme", next);
+      document.cookie = "theme=" + next + "; path=/; max-age=31536000; SameSite=Lax";
+      label(button);
+    });
+  });
+})();
+
+// Relative times ("3 min ago") rendered by the server stay current between list
+// updates (the poll answers 204 while nothing changed): same wording as humanize.py.
+(function () {
+  function ago(seconds) {
+    if (seconds < 10) return "just now";
+    if (seconds < 60) return Math.floor(seconds) + " s ago";
+    if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
+    if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
+    return Math.floor(seconds / 86400) + " d ago";
+  }
+  function refresh() {
+    var now = Date.now();
+    document.querySelectorAll("time[data-relative]").forEach(function (t) {
+      var at = Date.parse(t.getAttribute("datetime"));
+      if (!isNaN(at)) t.textContent = ago(Math.max(0, (now - at) / 1000));
+    });
+  }
+  setInterval(refresh, 30000);
+})();
+
+// Live updates: polls pause while the tab is hidden (Page Visibility) and resume when it
+// is shown; when the server cannot be reached the page says so, and says when it is back.
+(function () {
+  var lost = false;
+  function isPoll(detail) {
+    var verb = detail.requestConfig ? detail.requestConfig.verb : (detail.verb || "get");
+    var trigger = detail.elt && detail.elt.getAttribute("hx-trigger") || "";
+    return verb === "get" && trigger.indexOf("every") !== -1;
+  }
+  function say(text, kind) {
+    var box = document.getElementById("connection");
+    if (!box) return;
+    box.textContent = text;
+    box.className = "notice " + kind;
+    box.hidden = !text;
+  }
+  document.addEventListener("htmx:confirm", function (e) {
+    if (document.hidden && e.detail.elt && (e.detail.elt.getAttribute("hx-trigger") || "").indexOf("every") !== -1) {
+      e.preventDefault();  // hidden: skip this poll; the interval keeps ticking
+      document.documentElement.dataset.polling = "paused";
+    }
+  });
+  document.addEventListener("visibilitychange", function () {
+    document.documentElement.dataset.polling = document.hidden ? "paused" : "live";
+  });
+  document.addEventListener("htmx:sendError", function () {
+    lost = true;
+    say("The server cannot be reached. Retrying…", "error");
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    var xhr = e.detail.xhr;
+    if (lost && xhr && xhr.status > 0) {
+      lost = false;
+      say("Connection to the server is back.", "info");
+      setTimeout(function () { if (!lost) say("", "info"); }, 5000);
+    }
+  });
+  document.documentElement.dataset.polling = document.hidden ? "paused" : "live";
+})();

@@ -41,6 +41,8 @@ class JobType:
     max_attempts: int = 1            # >1 enables auto-retry of failures
     backoff_s: float = 10.0          # first auto-retry delay; doubles per attempt
     check: Callable = None           # check(params, upload_meta) -> None or raise InvalidInput
+    max_wait_s: float = None         # SLA: longest wait to start (None: no limit), see sla.py
+    max_run_s: float = None          # SLA: longest run
     validator: object = field(default=None, compare=False, repr=False)
 
     def validate(self, params, upload_meta):

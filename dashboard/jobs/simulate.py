@@ -76,10 +76,12 @@ def _hang(ignore_soft_limit, ctx):
 register(JobType(
     name="simulate", title="Simulate (random sleep)", schema=SCHEMA, run=run, check=check,
     file="optional", soft_limit_s=600, hard_limit_s=630, max_attempts=1,
+    max_wait_s=60, max_run_s=120,
 ))
 
 register(JobType(
     name="simulate_flaky", title="Simulate with auto-retry (3 attempts)", schema=SCHEMA, run=run,
     check=check, file="optional", soft_limit_s=600, hard_limit_s=630, max_attempts=3,
+    max_wait_s=300, max_run_s=120,
     backoff_s=2.0,
 ))

@@ -1,7 +1,7 @@
 """One blueprint per area, the navigation entries they add, and what every template sees."""
 from flask_login import current_user
 
-from .. import flower_links, lifecycle
+from .. import flower_links, humanize, lifecycle, sla
 
 NAV = []  # (endpoint, label, role): extra top-bar links added by blueprints
 
@@ -15,7 +15,7 @@ def init_app(app):
     """Register every blueprint."""
     from ..extensions import csrf
     from . import api, auth, health, requests, schedules, workers
-    from . import audit, flower, users, volumes
+    from . import audit, flower, overview, users, volumes
     from . import story  # noqa: F401  (its routes join the api and requests blueprints)
     from . import schedules_api  # noqa: F401  (adds the /api/schedules routes to api.bp)
 
@@ -26,6 +26,7 @@ def init_app(app):
     app.register_blueprint(health.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(users.bp)
+    app.register_blueprint(overview.bp)
     app.register_blueprint(volumes.bp)
     app.register_blueprint(flower.bp)  # CSRF-exempt itself: Flower's pages cannot send our token
     csrf.exempt(api.bp)  # bearer calls; session calls are checked in auth.csrf_for_sessions
@@ -35,6 +36,8 @@ def init_app(app):
         Status=lifecycle.Status, ACTIVE=lifecycle.ACTIVE, TERMINAL=lifecycle.TERMINAL,
         RETRYABLE=lifecycle.RETRYABLE, KILLABLE=lifecycle.KILLABLE)
     flower_links.init_app(app)
+    humanize.init_app(app)
+    sla.init_app(app)
 
     @app.context_processor
     def navigation():

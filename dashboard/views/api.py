@@ -4,7 +4,7 @@ import re
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from .. import actions, control, jobs, limits, openapi, queries, submission
+from .. import actions, control, jobs, limits, openapi, queries, stats, submission
 from ..auth import require_role
 from ..jobs import InvalidInput
 from ..serializers import request_dict
@@ -119,6 +119,16 @@ def retry_failed():
 def workers():
     """Workers: name, online, active, concurrency, flower_url."""
     return jsonify(control.workers())
+
+
+@bp.route("/stats", methods=["GET"])
+@require_role("viewer")
+def stats_json():
+    """Finished requests per minute (1h) or hour (24h) by outcome, and what runs and waits now."""
+    window = request.args.get("window", "1h")
+    if window not in stats.WINDOWS:
+        return error("window: must be 1h or 24h", 422)
+    return jsonify(stats.as_json(stats.summary(window)))
 
 
 @bp.route("/openapi.json", methods=["GET"])

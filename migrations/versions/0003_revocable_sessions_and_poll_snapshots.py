@@ -12,7 +12,7 @@ progress in any snapshot taken after that read (queries.in_flight), and the poll
 token can say which changes its page could not see yet.
 
 Revision ID: 0003
-Revises: 0004
+Revises: 0006
 """
 import sqlalchemy as sa
 from alembic import op

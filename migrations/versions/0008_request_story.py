@@ -7,14 +7,14 @@ attempt (retries, auto-retries). `requests.parent_id` links a re-run to the
 request it was made from.
 
 Revision ID: 0008
-Revises: 0003
+Revises: 0009
 """
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0008"
-down_revision = "0003"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -5,7 +5,8 @@ from dashboard.extensions import db
 
 from .procs import wait_for
 
-TABLES = "requests, attempts, uploads, artifacts, audit_log, status_counts, api_tokens, users"
+TABLES = ("requests, attempts, uploads, artifacts, audit_log, status_counts, api_tokens, users,"
+          " finish_stats")
 
 
 def sql(app, statement, **params):

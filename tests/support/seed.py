@@ -1,0 +1,74 @@
+"""Requests written straight into the test database so pages have something to show.
+
+Used by the accessibility test and by `make screenshots`: a failed request with a
+traceback, a success with a long file name, one running, one waiting, one killed.
+The dispatcher must be stopped, or it would pick up the unassigned one.
+"""
+from sqlalchemy import text
+
+from dashboard.extensions import db
+
+TRACEBACK = """Traceback (most recent call last):
+  File "/srv/app/dashboard/jobs/simulate.py", line 41, in run
+    raise RuntimeError("the simulated step failed at 40%")
+RuntimeError: the simulated step failed at 40%"""
+
+LONG_NAME = "survey-2026-11-30_station-north-east_calibrated_final_v3_really-final.npy"
+
+# (status, job_type, minutes ago created, seconds it ran, extra columns)
+ROWS = [
+    ("failure", "simulate", 75, 4.2, {"error": "RuntimeError: the simulated step failed at 40%",
+                                      "traceback": TRACEBACK, "progress": 40}),
+    ("success", "load_array", 90, 3725, {"result": '{"shape": [512, 512], "dtype": "float32"}',
+                                         "progress": 100}),
+    ("running", "simulate", 3, None, {"progress": 55}),
+    ("pending", "simulate_flaky", 1, None, {}),
+    ("unassigned", "simulate", 0, None, {}),
+    ("killed", "simulate", 12, None, {"error": "killed by operator1", "progress": 20}),
+    ("timeout", "simulate", 20, 30, {"error": "TimeLimitExceeded: ran longer than 30 s"}),
+]
+
+
+def seed_requests(app, submitted_by="alice"):
+    """Insert ROWS (and each one's first attempt); returns {status: request id}."""
+    ids = {}
+    with app.app_context():
+        for status, job_type, ago, ran, extra in ROWS:
+            created = f"now() - interval '{ago} minutes'"
+            values = {"status": status, "job_type": job_type, "submitted_by": submitted_by,
+                      "params": '{"min_seconds": 1, "max_seconds": 2}', **extra}
+            raw = {"created_at": created}
+            if status != "unassigned":
+                values["task_id"] = f"00000000-0000-4000-8000-{len(ids):012d}"
+                raw["queued_at"] = created
+            if status in ("running", "success", "failure", "timeout"):
+                values["worker"] = "worker1@host-a"
+                raw["started_at"] = f"{created} + interval '2 seconds'"
+            if ran is not None or status == "killed":
+                raw["finished_at"] = f"{created} + interval '{2 + (ran or 5)} seconds'"
+            if job_type == "load_array":
+                values["params"] = '{"upload_id": null}'
+            names = ", ".join([*values, *raw])
+            marks = ", ".join([f":{k}" for k in values] + list(raw.values()))
+            request_id = db.session.execute(text(
+                f"INSERT INTO requests ({names}) VALUES ({marks}) RETURNING id"), values).scalar_one()
+            db.session.execute(text(
+                "INSERT INTO attempts (request_id, number, status, task_id, worker, triggered_by,"
+                " queued_at, started_at, finished_at, error, traceback)"
+                " SELECT id, 1, status, task_id, worker, submitted_by, queued_at, started_at,"
+                " finished_at, error, traceback FROM requests WHERE id = :id"), {"id": request_id})
+            ids[status] = request_id
+        db.session.commit()
+    return ids
+
+
+def seed_upload_name(app, request_id, filename=LONG_NAME):
+    """Give a request an upload with a long file name (what the list cuts with an ellipsis)."""
+    with app.app_context():
+        upload_id = db.session.execute(text(
+            "INSERT INTO uploads (filename, safe_name, size, sha256, content_type, data)"
+            " VALUES (:f, 'array.npy', 4, repeat('0', 64), 'application/octet-stream', '\\x00'::bytea)"
+            " RETURNING id"), {"f": filename}).scalar_one()
+        db.session.execute(text("UPDATE requests SET upload_id = :u WHERE id = :id"),
+                           {"u": upload_id, "id": request_id})
+        db.session.commit()

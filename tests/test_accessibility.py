@@ -1,0 +1,116 @@
+"""axe-core in Chromium on every page, light and dark, with data on the pages.
+
+The pages are listed in PAGES (a path, or a function of the seeded ids giving one):
+a new page joins the check by adding a line there. A serious or critical
+violation fails the test with axe's rule id, the elements and the help text.
+"""
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+
+from tests.support.browser import browser_sign_in
+from tests.support.seed import seed_requests, seed_upload_name
+
+pytestmark = pytest.mark.browser
+
+PAGES = [
+    "/",
+    "/?status=failure",
+    lambda ids: f"/requests/{ids['failure']}",
+    lambda ids: f"/requests/{ids['success']}",
+    lambda ids: f"/requests/{ids['running']}",
+    "/requests/new",
+    "/workers",
+    "/schedules",
+    "/audit",
+    "/users",
+]
+SIGNED_OUT_PAGES = ["/login"]
+BLOCKING = ("serious", "critical")
+
+
+def blocking_violations(page):
+    """axe's serious and critical violations on the page, one readable line each."""
+    results = Axe().run(page)
+    return [f"{v['id']} ({v['impact']}): {v['help']} -> "
+            + "; ".join(" ".join(n["target"]) for n in v["nodes"][:5])
+            for v in results.response["violations"] if v["impact"] in BLOCKING]
+
+
+@pytest.fixture
+def seeded(app, _stack, clean_db):
+    """The dispatcher stopped and the seeded requests in place: {status: id}."""
+    _stack.stop_dispatcher()
+    ids = seed_requests(app)
+    seed_upload_name(app, ids["success"])
+    yield ids
+    _stack.start_dispatcher()
+
+
+def themed_page(browser, scheme):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme=scheme)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    return context, page
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_page_passes_axe(browser, live_server, make_user, seeded, scheme):
+    """No serious or critical axe violation on any page, signed in as admin and signed out."""
+    context, page = themed_page(browser, scheme)
+    try:
+        found = {}
+        for path in SIGNED_OUT_PAGES:
+            page.goto(live_server + path)
+            found[path] = blocking_violations(page)
+        username, password, _ = make_user("admin")
+        browser_sign_in(page, live_server, username, password)
+        for entry in PAGES:
+            path = entry(seeded) if callable(entry) else entry
+            response = page.goto(live_server + path)
+            assert response.status == 200, path
+            found[path] = blocking_violations(page)
+        dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
+        assert (dark == "rgb(18, 22, 30)") == (scheme == "dark"), dark
+    finally:
+        context.close()
+    assert {p: v for p, v in found.items() if v} == {}
+
+
+def test_theme_toggle_is_remembered(browser, live_server, make_user, seeded):
+    """The toggle overrides the system setting, survives a reload, and is keyboard-reachable."""
+    context, page = themed_page(browser, "light")
+    try:
+        username, password, _ = make_user("viewer")
+        browser_sign_in(page, live_server, username, password)
+        toggle = page.locator("[data-theme-toggle]")
+        assert toggle.get_attribute("aria-pressed") == "false"
+        toggle.focus()
+        assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") == "solid"
+        page.keyboard.press("Enter")
+        assert page.get_attribute("html", "data-theme") == "dark"
+        page.reload()
+        assert page.get_attribute("html", "data-theme") == "dark"
+        assert page.locator("[data-theme-toggle]").get_attribute("aria-pressed") == "true"
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(18, 22, 30)"
+        page.locator("[data-theme-toggle]").click()
+        page.reload()
+        assert page.get_attribute("html", "data-theme") == "light"
+        assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(246, 247, 249)"
+    finally:
+        context.close()
+
+
+def test_status_is_shown_by_text_and_shape(browser, live_server, make_user, seeded):
+    """Each status badge carries its name and a distinct symbol, not colour alone."""
+    context, page = themed_page(browser, "light")
+    try:
+        username, password, _ = make_user("viewer")
+        browser_sign_in(page, live_server, username, password)
+        symbols = page.evaluate("""[...document.querySelectorAll('#requests tr[data-id] .badge')]
+            .map(b => [b.textContent.trim(), getComputedStyle(b, '::before').content])""")
+        assert sorted(t for t, _ in symbols) == sorted(
+            ["failure", "success", "running", "pending", "unassigned", "killed", "timeout"])
+        shapes = {s for _, s in symbols}
+        assert len(shapes) == 7 and "none" not in shapes, symbols
+    finally:
+        context.close()
