@@ -21,16 +21,27 @@ def kill(request_id, by):
     db.session.commit()
     if old is None:
         return None
-    control = current_app.extensions["celery"].control
-    try:
-        if old["status"] == Status.PENDING:
-            control.revoke(old["task_id"])
-        elif old["status"] == Status.RUNNING:
-            control.revoke(old["task_id"], terminate=True, signal="SIGKILL")
-    except Exception as exc:  # broker away: the row says killed, so the task will not start
-        log.error("revoke of request %s (task %s) failed: %s: %s", request_id, old["task_id"],
-                  exc.__class__.__name__, exc)
+    revoke(old)
     return old
+
+
+def revoke(*olds):
+    """Stop the tasks of requests just recorded as killed (their old rows: status, task_id).
+
+    One broadcast for the pending ones, one (terminating) for the running ones.
+    """
+    control = current_app.extensions["celery"].control
+    pending = [o["task_id"] for o in olds if o["status"] == Status.PENDING and o["task_id"]]
+    running = [o["task_id"] for o in olds if o["status"] == Status.RUNNING and o["task_id"]]
+    try:
+        if pending:
+            control.revoke(pending if len(pending) > 1 else pending[0])
+        if running:
+            control.revoke(running if len(running) > 1 else running[0], terminate=True,
+                           signal="SIGKILL")
+    except Exception as exc:  # broker away: the row says killed, so the task will not start
+        log.error("revoke of requests %s (tasks %s) failed: %s: %s", [o["id"] for o in olds],
+                  pending + running, exc.__class__.__name__, exc)
 
 
 def retry(request_id, by):

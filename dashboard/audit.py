@@ -14,7 +14,8 @@ BIGINT_MAX = 2 ** 63 - 1
 ACTIONS = ("sign_in", "sign_out", "submit", "retry", "retry_failed", "kill", "user_create",
            "user_role", "user_disable", "user_enable", "user_password", "token_create",
            "token_revoke", "csrf_failed", "forbidden", "flower", "notify", "schedule_create",
-           "schedule_update", "schedule_delete", "schedule_run", "retention",
+           "schedule_update", "schedule_delete", "schedule_run", "retention", "bulk_retry",
+           "bulk_kill", "rerun",
            "worker_pause", "worker_resume", "worker_grow", "worker_shrink", "worker_restart",
            "worker_shutdown", "workers_pause_all", "workers_resume_all", "process_start",
            "process_stop", "process_restart")

@@ -90,6 +90,9 @@ def load():
             "volumes")),
         "VOLUME_CACHE_MB": _env_int("VOLUME_CACHE_MB", 8192),
         "POLL_INTERVAL_S": _env_float("POLL_INTERVAL_S", 2.0),
+        # Log lines kept per attempt (then one "truncated" line), and the worker's flush period.
+        "LOG_LINES_PER_ATTEMPT": _env_int("LOG_LINES_PER_ATTEMPT", 10000),
+        "LOG_FLUSH_S": _env_float("LOG_FLUSH_S", 0.5),
         "DISPATCH_SWEEP_S": _env_float("DISPATCH_SWEEP_S", 5.0),
         "DISPATCH_BATCH": _env_int("DISPATCH_BATCH", 200),
         # A pending row older than this with no worker start is republished.

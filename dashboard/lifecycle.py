@@ -100,8 +100,9 @@ def _stale(what, request_id, **why):
 
 SUBMIT_SQL = """
 WITH r AS (
-  INSERT INTO requests (job_type, params, upload_id, submitted_by)
-  VALUES (%(job_type)s, CAST(%(params)s AS jsonb), %(upload_id)s, %(submitted_by)s)
+  INSERT INTO requests (job_type, params, upload_id, submitted_by, parent_id)
+  VALUES (%(job_type)s, CAST(%(params)s AS jsonb), %(upload_id)s, %(submitted_by)s,
+          %(parent_id)s)
   RETURNING id
 )
 INSERT INTO attempts (request_id, number, status, triggered_by)
@@ -110,10 +111,13 @@ RETURNING request_id
 """
 
 
-def submit(job_type, params_json, upload_id, submitted_by):
-    """Insert a new request as `unassigned` with its first attempt; returns its id."""
+def submit(job_type, params_json, upload_id, submitted_by, parent_id=None):
+    """Insert a new request as `unassigned` with its first attempt; returns its id.
+
+    `parent_id`: the request this one is a re-run of.
+    """
     return _run(SUBMIT_SQL, job_type=job_type, params=params_json, upload_id=upload_id,
-                submitted_by=submitted_by)[0]["request_id"]
+                submitted_by=submitted_by, parent_id=parent_id)[0]["request_id"]
 
 
 SUBMIT_SCHEDULED_SQL = """
@@ -182,19 +186,29 @@ WITH r AS (
 ), a AS (
   UPDATE attempts SET status = 'running', worker = %(worker)s, started_at = now()
   FROM r WHERE attempts.request_id = r.id AND attempts.number = r.attempt
+), step AS (
+  INSERT INTO attempt_logs (request_id, attempt, at, level, message, event, detail)
+  SELECT r.id, r.attempt, clock_timestamp(), 'INFO',
+         %(step)s || ': running on ' || coalesce(%(worker)s, '?') || ' (pid '
+           || coalesce(CAST(%(pid)s AS integer)::text, '?') || ')', %(step)s,
+         jsonb_build_object('worker', CAST(%(worker)s AS text), 'pid', CAST(%(pid)s AS integer))
+  FROM r
 )
 SELECT * FROM r
 """
 
 
-def start(request_id, task_id, worker, redelivered=False):
+def start(request_id, task_id, worker, redelivered=False, pid=None):
     """Worker: pending -> running for this attempt; None when it must not run.
 
     A redelivered message of the same attempt (its worker died) may run again;
     a duplicate that was not redelivered, a killed row or an old attempt may not.
+    The start is also the attempt's first log line (`started` or `redelivered`,
+    with the worker and the pool process id `pid`), which the timeline reads.
     """
     rows = _run(START_SQL, id=request_id, task_id=task_id, worker=worker,
-                redelivered=bool(redelivered))
+                redelivered=bool(redelivered), pid=pid,
+                step="redelivered" if redelivered else "started")
     if not rows:
         _stale("start", request_id, task_id=task_id)
         return None
@@ -277,6 +291,21 @@ def kill(request_id, by):
     return rows[0]
 
 
+# Bulk kill: the same compare-and-set for many ids in one statement. The row locks
+# make two racing bulk kills take turns; the second sees the rows killed and skips them.
+# The rows are locked in id order, so two bulk kills never deadlock.
+KILL_MANY_SQL = KILL_SQL.replace(
+    "WHERE id = %(id)s AND status IN " + _in(KILLABLE) + " FOR UPDATE",
+    "WHERE id = ANY(CAST(%(ids)s AS bigint[])) AND status IN " + _in(KILLABLE)
+    + " ORDER BY id FOR UPDATE")
+assert KILL_MANY_SQL != KILL_SQL
+
+
+def kill_many(request_ids, by):
+    """Operator: kill every active request among the ids at once; the old rows that were killed."""
+    return _run(KILL_MANY_SQL, ids=list(request_ids), error=f"killed by {by}")
+
+
 def _retry_sql(where):
     """A retry statement: matching retryable rows -> unassigned, each with a new attempt."""
     return f"""
@@ -294,6 +323,7 @@ RETURNING request_id
 
 
 RETRY_SQL = _retry_sql("r.id = %(id)s")
+RETRY_MANY_SQL = _retry_sql("r.id = ANY(CAST(%(ids)s AS bigint[]))")
 
 # The list's filter as values: a NULL value matches everything (PostgreSQL folds
 # `NULL IS NULL OR ...` away when it plans the statement, so no index is lost).
@@ -316,6 +346,11 @@ def retry(request_id, by):
     if not rows:
         _stale("retry", request_id)
     return bool(rows)
+
+
+def retry_many(request_ids, by):
+    """Operator: retry every retryable request among the ids in one statement; the ids retried."""
+    return [row["request_id"] for row in _run(RETRY_MANY_SQL, ids=list(request_ids), by=by)]
 
 
 def retry_failed(by, status=None, job_type=None, request_id=None, task_id=None,

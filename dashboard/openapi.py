@@ -46,6 +46,8 @@ def _schemas():
         "started_at": NULLABLE_TIME,
         "finished_at": NULLABLE_TIME,
         "flower_task_url": NULLABLE_TEXT,
+        "parent_id": {"type": "integer", "nullable": True,
+                      "description": "the request this one is a re-run of"},
         "schedule": {**NULLABLE_TEXT, "description": "the schedule that made it (its name)"},
         "scheduled_for": {**NULLABLE_TIME, "description": "its fire time; null for a manual"
                           " run and for requests no schedule made"},
@@ -99,6 +101,7 @@ def _schemas():
                                    "count": {"type": "integer"}}}},
                 "sla_breaches": {"type": "object", "additionalProperties": {"type": "integer"}},
             }},
+        **_story_schemas(),
         **_schedule_schemas(),
         "Volume": _volume_schema(),
         "Retried": {"type": "object", "required": ["retried"], "additionalProperties": False,
@@ -293,6 +296,7 @@ def _paths():
                      "responses": {"200": _json(_ref("Retried"), "how many were retried"),
                                    "422": _error("an unknown filter value"), **AUTH_ERRORS}},
         },
+        **_story_paths(action),
         "/api/workers": {
             "get": {"operationId": "listWorkers", "summary": "Workers seen by the broker",
                     "responses": {"200": _json({"type": "array", "items": _ref("Worker")},
@@ -328,6 +332,104 @@ def _paths():
                     "responses": {"200": {"description": "Prometheus text format",
                                           "content": {"text/plain": {
                                               "schema": {"type": "string"}}}}}},
+        },
+    }
+
+
+def _story_schemas():
+    """A request's story (DESIGN.md section 14): timeline, log lines, bulk answers."""
+    line = {"at": {"type": "string", "format": "date-time"}, "level": {"type": "string"},
+            "attempt": {"type": "integer", "minimum": 1}, "message": {"type": "string"}}
+    item = {"at": {"type": "string", "format": "date-time"}, "kind": {"type": "string"},
+            "attempt": {"type": "integer", "minimum": 1}, "by": NULLABLE_TEXT,
+            "detail": {"type": "string"}}
+    return {
+        "Timeline": {"type": "object", "required": ["items"], "additionalProperties": False,
+                     "properties": {"items": {"type": "array", "items": {
+                         "type": "object", "required": list(item), "properties": item,
+                         "description": "plus the facts it states (worker, pid, status,"
+                                        " seconds, error, address, ...)"}}}},
+        "LogLines": {"type": "object", "required": ["items", "next"],
+                     "additionalProperties": False,
+                     "properties": {"items": {"type": "array", "items": {
+                         "type": "object", "required": list(line), "additionalProperties": False,
+                         "properties": line}},
+                         "next": {"type": "string", "pattern": "^[0-9]+$",
+                                  "description": "pass as `after` to get the lines after these"}}},
+        "BulkResult": {"type": "object", "required": ["done", "refused"],
+                       "additionalProperties": False, "properties": {
+                           "done": {"type": "array", "items": {"type": "integer"}},
+                           "refused": {"type": "array", "items": {
+                               "type": "object", "required": ["id", "reason"],
+                               "additionalProperties": False,
+                               "properties": {"id": {"type": "integer"},
+                                              "reason": {"type": "string"}}}}}},
+    }
+
+
+def _story_paths(action):
+    """Timeline, logs, re-run and bulk endpoints (DESIGN.md section 14)."""
+    rerun_json = {"type": "object", "properties": {"params": {
+        "type": "object", "description": "the new params (default: the parent's)"}}}
+    rerun_form = {"type": "object", "properties": {
+        "params": {"type": "string", "description": "JSON object as text; empty: the parent's"},
+        "file": {"type": "string", "format": "binary",
+                 "description": "a new file; without it the parent's file is reused"}}}
+    return {
+        "/api/requests/{request_id}/timeline": {
+            "get": {"operationId": "requestTimeline", "summary": "Every step, in time order",
+                    "parameters": [_id_param()],
+                    "responses": {"200": _json(_ref("Timeline"), "the timeline"),
+                                  "404": _error("no such request"), **AUTH_ERRORS}},
+        },
+        "/api/requests/{request_id}/logs": {
+            "get": {"operationId": "requestLogs", "summary": "The job's log lines, paged",
+                    "parameters": [
+                        _id_param(),
+                        {"name": "attempt", "in": "query", "schema": {
+                            "type": "integer", "minimum": 1, "maximum": 2 ** 31 - 1},
+                         "description": "only this attempt's lines"},
+                        {"name": "after", "in": "query", "schema": {
+                            "type": "integer", "minimum": 0, "maximum": 10 ** 18 - 1},
+                         "description": "the previous answer's `next`"},
+                        {"name": "level", "in": "query", "schema": {
+                            "type": "string", "enum": ["DEBUG", "INFO", "WARNING", "ERROR",
+                                                       "CRITICAL"]},
+                         "description": "the lowest level shown"},
+                        {"name": "limit", "in": "query", "schema": {
+                            "type": "integer", "minimum": 1, "maximum": 1000, "default": 500}}],
+                    "responses": {"200": _json(_ref("LogLines"), "lines, oldest first"),
+                                  "404": _error("no such request"),
+                                  "422": _error("a bad query value"), **AUTH_ERRORS}},
+        },
+        "/api/requests/{request_id}/rerun": {
+            "post": {"operationId": "rerunRequest",
+                     "summary": "A new request like this finished one, with changed params",
+                     "parameters": [_id_param()],
+                     "requestBody": {"required": False, "content": {
+                         "application/json": {"schema": rerun_json},
+                         "multipart/form-data": {"schema": rerun_form}}},
+                     "responses": {"201": _json(_ref("Request"), "the new request (parent_id)"),
+                                   "400": _error("not JSON or a form"),
+                                   "409": _error("the request is not finished"),
+                                   "413": _error("the new file is over MAX_UPLOAD_MB"),
+                                   "422": _error("bad params or file; nothing stored"),
+                                   **action}},
+        },
+        "/api/requests/bulk": {
+            "post": {"operationId": "bulkAction", "summary": "Retry or kill many requests",
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"type": "object", "required": ["action", "ids"],
+                                    "properties": {
+                                        "action": {"type": "string", "enum": ["retry", "kill"]},
+                                        "ids": {"type": "array", "minItems": 1,
+                                                "maxItems": 1000, "items": {
+                                                    "type": "integer", "minimum": 1,
+                                                    "maximum": 2 ** 63 - 1}}}}}}},
+                     "responses": {"200": _json(_ref("BulkResult"), "each id done or refused"),
+                                   "413": _error("more than 1000 ids"),
+                                   "422": _error("an unknown action or a bad id"),
+                                   **AUTH_ERRORS}},
         },
     }
 

@@ -25,6 +25,7 @@ def request_dict(row, attempts=None):
         "started_at": iso(row["started_at"]),
         "finished_at": iso(row["finished_at"]),
         "flower_task_url": flower_links.task_url(row["task_id"]),
+        "parent_id": row.get("parent_id"),
         # Made by a schedule: its name and fire time (null fire time: a manual run).
         "schedule": row.get("schedule"),
         "scheduled_for": iso(row.get("scheduled_for")),

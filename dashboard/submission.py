@@ -62,6 +62,51 @@ def submit(job_type, params_text, file_storage, username, max_bytes):
     return request_id
 
 
+def rerun(parent, params, file_storage, username, max_bytes):
+    """Store a re-run of `parent` (its row: id, job_type, upload_id) with new params.
+
+    `params` is a dict (JSON body) or the form's JSON text. The parent's file is
+    reused unless a new one is sent. Validated as at submit; returns the new id
+    or raises InvalidInput, nothing stored.
+    """
+    job = jobs.get(parent["job_type"])
+    if not isinstance(params, dict):
+        params = parse_params(params)
+    elif _non_finite(params):
+        raise InvalidInput(f"{_non_finite(params)}: NaN and Infinity are not numbers JSON allows")
+    data, meta = uploads.read(file_storage, max_bytes)
+    reused = data is None and parent["upload_id"] is not None
+    if reused:
+        meta = uploads.meta(parent["upload_id"])
+        with uploads.spooled(parent["upload_id"]) as path, open(path, "rb") as stored:
+            params = job.validate(params, {**meta, "file": stored})  # checked as at submit
+    else:
+        params = job.validate(params, {**meta, "file": data} if meta else None)
+    try:
+        upload_id = (parent["upload_id"] if reused
+                     else uploads.store(data, meta) if data is not None else None)
+        request_id = lifecycle.submit(job.name, json.dumps(params), upload_id, username,
+                                      parent_id=parent["id"])
+        changed = changes(parent["params"] or {}, params)
+        audit.record("submit", "ok", request_id=request_id, username=username,
+                     detail={"job_type": job.name, "file": meta["filename"] if meta else None,
+                             "rerun_of": parent["id"]})
+        audit.record("rerun", "ok", request_id=parent["id"], username=username,
+                     detail={"child": request_id, "changed": sorted(changed),
+                             "file": "reused" if reused else "new" if data else None})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return request_id
+
+
+def changes(old, new):
+    """{name: (old value, new value)} for every parameter that differs (None: absent)."""
+    return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
+            if old.get(k) != new.get(k)}
+
+
 def refused(message, job_type=None):
     """Audit a refused submission (nothing else is stored)."""
     db.session.rollback()

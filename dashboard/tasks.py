@@ -1,6 +1,7 @@
 """Thin Celery tasks: the attempt runner, its errback and link, and the periodic ones."""
 import json
 import logging
+import os
 import time
 
 from celery import shared_task
@@ -9,9 +10,9 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from . import jobs, lifecycle, notify as notifications, periodic, recovery
+from . import jobs, joblog, lifecycle, notify as notifications, periodic, recovery
 from . import retention as retention_policy
-from .extensions import db
+from .extensions import READS, db
 from .jobs.context import JobContext
 from .lifecycle import Status
 
@@ -34,12 +35,16 @@ def _run_attempt(task_request, request_id):
     """start -> job.run -> finish(success, artifacts), each fenced by the attempt's task id."""
     task_id = task_request.id
     redelivered = bool((task_request.delivery_info or {}).get("redelivered"))
-    row = lifecycle.start(request_id, task_id, task_request.hostname, redelivered)
+    row = lifecycle.start(request_id, task_id, task_request.hostname, redelivered,
+                          pid=os.getpid())
     db.session.commit()
     if row is None:
         return None
-    ctx = JobContext(request_id, task_id, row)
-    result = jobs.REGISTRY[row["job_type"]].run(ctx)
+    config = current_app.config
+    with joblog.AttemptLog(db.engines[READS], request_id, row["attempt"],
+                           config["LOG_LINES_PER_ATTEMPT"], config["LOG_FLUSH_S"]) as lines:
+        ctx = JobContext(request_id, task_id, row, lines)
+        result = jobs.REGISTRY[row["job_type"]].run(ctx)
     if lifecycle.finish(request_id, task_id, Status.SUCCESS, json.dumps(result),
                         artifacts=ctx.artifacts) is None:
         db.session.rollback()

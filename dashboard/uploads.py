@@ -15,7 +15,7 @@ import tempfile
 import unicodedata
 
 from flask import Request
-from sqlalchemy import text
+from sqlalchemy import select, text
 from werkzeug.utils import secure_filename
 
 from .extensions import db
@@ -234,3 +234,16 @@ def spooled(upload_id, directory=None):
         yield path
     finally:
         os.unlink(path)
+
+
+META_COLUMNS = ("filename", "safe_name", "size", "sha256", "content_type")
+
+
+def meta(upload_id):
+    """A stored upload's meta (filename, safe_name, size, sha256, content_type), or None."""
+    if upload_id is None:
+        return None
+    row = db.session.execute(
+        select(*(getattr(Upload, c) for c in META_COLUMNS)).where(Upload.id == upload_id)).first()
+    return dict(zip(META_COLUMNS, row)) if row is not None else None
+

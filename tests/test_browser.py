@@ -87,7 +87,7 @@ def test_submit_through_the_form_and_watch_it_succeed(live_server, stack, make_u
     assert page.evaluate("window.__marker") == 1, "the page was reloaded"
     assert page.locator("#request-detail h1 .badge").inner_text() == "success"
     assert page.locator("#request-detail progress").get_attribute("value") == "100"
-    assert "slept_seconds" in page.locator("#result").inner_text()
+    assert "slept_seconds" in page.locator("#result-table").inner_text()  # key/value table
     assert page.locator('#request-detail tr[data-attempt="1"]').get_attribute(
         "data-status") == "success"
     assert page.evaluate("window.__statuses")[-1] == "success"

@@ -8,7 +8,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from dashboard import openapi
 
@@ -38,7 +38,7 @@ def test_spec_documents_exactly_the_api_routes(app, client):
     assert request_fields == {"id", "job_type", "status", "attempt", "task_id", "worker",
                               "params", "filename", "progress", "result", "error",
                               "created_at", "started_at", "finished_at", "flower_task_url",
-                              "schedule", "scheduled_for"}
+                              "schedule", "scheduled_for", "parent_id"}
 
 
 def test_spec_matches_real_answers(app, api, clean_db):
@@ -110,8 +110,14 @@ def test_fuzz_api(api_schema, operator_headers, path, method, mode):
         case.call_and_validate(headers=operator_headers, excluded_checks=excluded)
     # A schema-valid submission may still be refused with 422: params is JSON text checked
     # against the chosen job type's schema, which a form schema cannot express.
-    # Schedules the same: their params are checked against the chosen job type's schema.
+    # Schedules the same: their params are checked against the chosen job type's schema;
+    # likewise a re-run's params are checked against its parent's job type.
     refusable = {("/api/requests", "POST"), ("/api/schedules", "POST"),
-                 ("/api/schedules/{schedule_id}", "PATCH")}
+                 ("/api/schedules/{schedule_id}", "PATCH"),
+                 ("/api/requests/{request_id}/rerun", "POST")}
     excluded = [positive_data_acceptance] if (path, method) in refusable else []
+    # Bulk answers more than 1000 ids with 413 (DESIGN.md section 14), which this check
+    # does not count as a rejection; test_story checks bulk's 413 and 422s instead.
+    if (path, method) == ("/api/requests/bulk", "POST"):
+        excluded.append(negative_data_rejection)
     fuzz()

@@ -105,7 +105,7 @@ def test_error_text_params_and_traceback_render_as_text(live_server, watched, ma
     assert page.inner_text("#error") == ERROR
     page.click("#request-detail details summary")
     assert TRACE.strip() in page.locator("pre.traceback").first.inner_text()
-    assert KEY in page.inner_text("pre.json")
+    assert KEY in page.inner_text("#params-table")  # params as a key/value table
     _clean(page)
 
     page.goto(f"{live_server}/")

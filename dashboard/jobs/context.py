@@ -1,4 +1,5 @@
-"""What a job's run() sees: its params, its file, progress reports and the artifacts it makes."""
+"""What a job's run() sees: its params, its file, progress reports, its log and its artifacts."""
+import logging
 import time
 
 from .. import lifecycle
@@ -8,16 +9,35 @@ from ..extensions import db
 class JobContext:
     """One attempt of a request, as its job type's run(ctx) sees it."""
 
-    def __init__(self, request_id, task_id, row):
+    MILESTONES = (25, 50, 75)
+
+    def __init__(self, request_id, task_id, row, lines=None):
         self.request_id, self.task_id = request_id, task_id
         self.params, self.upload_id = row["params"], row["upload_id"]
         self.attempt = row["attempt"]
         self.artifacts = []
         self._last = (0.0, -1)
+        self._lines = lines  # the attempt's joblog.AttemptLog (None outside a worker)
+        self._milestones = list(self.MILESTONES)
+
+    def log(self, message, level="INFO"):
+        """A line in the attempt's log, shown live on the request's page."""
+        if self._lines is not None:
+            self._lines.add(logging.getLevelName(level) if isinstance(level, int) else level,
+                            message)
+
+    def _milestone(self, pct):
+        """Mark 25/50/75 % in the log as timeline steps."""
+        while self._milestones and pct >= self._milestones[0]:
+            mark = self._milestones.pop(0)
+            if self._lines is not None:
+                self._lines.add("INFO", f"progress: {mark} %", event="progress",
+                                detail={"percent": mark})
 
     def progress(self, percent):
         """Record progress, at most five writes a second."""
         now, pct = time.monotonic(), int(percent)
+        self._milestone(pct)
         if pct != self._last[1] and now - self._last[0] >= 0.2:
             self._last = (now, pct)
             lifecycle.report_progress(self.request_id, self.task_id, pct)

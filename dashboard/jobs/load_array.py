@@ -3,6 +3,8 @@
 The formats, statistics and images live in dashboard.volumes; this module is the
 job type: its parameters, the check at submit and the run in the worker.
 """
+import os
+
 import numpy as np
 from flask import current_app
 
@@ -70,8 +72,11 @@ def run(ctx):
     """Load the volume, its statistics and one MIP per axis; keep it for the viewer."""
     p = ctx.params
     with uploads.spooled(ctx.upload_id) as path:
+        ctx.log(f"reading the volume ({os.path.getsize(path)} bytes)")
         loaded = formats.load(path, p, max_volume_bytes())
         vol = loaded.array
+        ctx.log(f"loaded a {loaded.format} volume, shape {'x'.join(map(str, vol.shape))},"
+                f" {vol.dtype.name}; computing statistics")
         result = {"format": loaded.format, "shape": [int(n) for n in vol.shape],
                   "dtype": vol.dtype.name, "spacing_mm": loaded.spacing_mm,
                   "modality": loaded.modality, "units": loaded.units}
@@ -96,6 +101,7 @@ def _projections(vol, ctx):
         gray = to_gray8(projection(vol, axis))
         filename = f"mip_{name}.png"
         ctx.add_artifact(filename, "image/png", png(gray))
+        ctx.log(f"projection along {name}: {gray.shape[1]}x{gray.shape[0]} PNG")
         projections.append({"name": filename, "axis": name, "rows": rows, "cols": cols,
                             "height": int(gray.shape[0]), "width": int(gray.shape[1])})
         ctx.progress(90 + 10 * (axis + 1) / len(AXES))

@@ -1,10 +1,13 @@
 """`simulate`: the original demo job: sleep a random time, maybe fail, maybe hang."""
+import logging
 import random
 import time
 
 from celery.exceptions import SoftTimeLimitExceeded
 
 from . import InvalidInput, JobType, register
+
+log = logging.getLogger(__name__)
 
 
 class SimulatedFailure(RuntimeError):
@@ -21,6 +24,7 @@ SCHEMA = {
         "hang": {"type": "boolean", "default": False},
         "ignore_soft_limit": {"type": "boolean", "default": False},
         "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+        "log_lines": {"type": "integer", "minimum": 0, "maximum": 100000},  # extra lines, for tests
     },
 }
 
@@ -34,21 +38,34 @@ def check(params, upload_meta):
 def run(ctx):
     """Sleep between min and max seconds reporting progress; fail or hang on request."""
     p = ctx.params
+    for n in range(p.get("log_lines", 0)):
+        log.info("extra line %d of %d", n + 1, p["log_lines"])
     if p["hang"]:
-        _hang(p["ignore_soft_limit"])
+        _hang(p["ignore_soft_limit"], ctx)
     duration = random.uniform(p["min_seconds"], p["max_seconds"])
-    started = time.monotonic()
+    ctx.log(f"sleeping {duration:.2f} s")
+    started, logged = time.monotonic(), 0
     while (elapsed := time.monotonic() - started) < duration:
         ctx.progress(100 * elapsed / duration)
+        if int(elapsed) > logged:
+            logged = int(elapsed)
+            log.info("slept %d s of %.2f", logged, duration)
         time.sleep(min(0.25, duration - elapsed))
     if p["fail_rate"] and random.random() < p["fail_rate"]:
+        log.error("failing on purpose (fail_rate=%s)", p["fail_rate"])
         raise SimulatedFailure(f"simulated failure (fail_rate={p['fail_rate']})")
+    ctx.log(f"done after {duration:.2f} s")
     return {"slept_seconds": round(duration, 3)}
 
 
-def _hang(ignore_soft_limit):
+def _hang(ignore_soft_limit, ctx):
     """Loop forever; with ignore_soft_limit the soft limit is swallowed so the hard one fires."""
+    ctx.log("hanging until killed or timed out", "WARNING")
+    started, logged = time.monotonic(), 0
     while True:
+        if int(time.monotonic() - started) > logged:
+            logged = int(time.monotonic() - started)
+            log.info("still hanging after %d s", logged)
         try:
             time.sleep(0.05)
         except SoftTimeLimitExceeded:

@@ -17,6 +17,7 @@ def init_app(app):
     from . import api, auth, health, requests, schedules, workers
     from . import audit, flower, overview, users, volumes
     from . import operations  # adds the worker, process and "why" routes to api.bp first
+    from . import story  # noqa: F401  (its routes join the api and requests blueprints)
     from . import schedules_api  # noqa: F401  (adds the /api/schedules routes to api.bp)
 
     app.register_blueprint(auth.bp)

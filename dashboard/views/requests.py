@@ -6,7 +6,7 @@ from flask import (Blueprint, abort, current_app, flash, make_response, redirect
                    render_template, request, url_for)
 from flask_login import current_user, login_required
 
-from .. import actions, jobs, limits, queries, submission
+from .. import actions, jobs, limits, queries, submission, timeline
 from ..auth import require_role
 from ..extensions import db
 from ..jobs import InvalidInput
@@ -121,7 +121,8 @@ def detail(request_id):
         attempts=queries.attempts(request_id),
         artifacts=queries.artifacts(request_id, row["attempt"]),
         volume=viewer.describe(request_id) if row["status"] == "success" else None,
-        token=_poll_token(row["version"]), polling=row["status"] in ACTIVE)
+        token=_poll_token(row["version"]), polling=row["status"] in ACTIVE,
+        **timeline.page_context(row))
 
 
 def _exists(request_id):

@@ -4,13 +4,13 @@
 dispatcher is handing requests to the broker.
 
 Revision ID: 0005
-Revises: 0009
+Revises: 0008
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

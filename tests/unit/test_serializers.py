@@ -6,7 +6,7 @@ from dashboard.serializers import attempt_dict, iso, request_dict
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
 REQUEST_KEYS = {"id", "job_type", "status", "attempt", "task_id", "worker", "params", "filename",
                 "progress", "result", "error", "created_at", "started_at", "finished_at",
-                "flower_task_url", "schedule", "scheduled_for"}
+                "flower_task_url", "schedule", "scheduled_for", "parent_id"}
 
 
 def row(**changes):

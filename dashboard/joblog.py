@@ -1,0 +1,168 @@
+"""An attempt's log lines: captured in the worker's pool process, written to PostgreSQL in batches.
+
+While an attempt runs, what the job logs through Python `logging` (the
+`dashboard.jobs` loggers at INFO and up, anything else at the worker's level)
+and through `ctx.log` goes into a buffer. A writer thread flushes the buffer
+every `LOG_FLUSH_S` (0.5 s) and once more at the end, each flush ONE multi-row
+INSERT on its own autocommit connection, so the lines of an attempt that is
+killed or times out are kept up to the moment it died: a soft time limit ends
+through the final flush; a SIGKILL (kill, hard time limit, a dying worker)
+loses at most the lines of the last flush period. At most
+`LOG_LINES_PER_ATTEMPT` lines an attempt, then one "truncated" line. The
+worker's own steps are lines too, marked with an `event` the timeline reads
+(progress milestones here; `started`/`redelivered` are written by
+`lifecycle.start` in the start's own statement); they do not count against the cap.
+"""
+import contextlib
+import json
+import logging
+import threading
+from datetime import datetime, timezone
+
+from psycopg2.extras import execute_values
+from sqlalchemy import text
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+JOB_LOGGERS = "dashboard.jobs"
+_IGNORED = ("celery", "kombu", "amqp", __name__)
+INSERT_SQL = ("INSERT INTO attempt_logs (request_id, attempt, at, level, message, event, detail)"
+              " VALUES %s")
+_recorders = []
+
+
+@contextlib.contextmanager
+def recording():
+    """Within the block, every statement a log writer of this process sends is added to the list."""
+    statements = []
+    _recorders.append(statements)
+    try:
+        yield statements
+    finally:
+        _recorders.remove(statements)
+
+
+class _Capture(logging.Handler):
+    """Feeds log records of the attempt's process into its AttemptLog."""
+
+    def __init__(self, sink):
+        super().__init__(logging.DEBUG)
+        self.sink = sink
+        self.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+
+    def emit(self, record):
+        if record.name.startswith(_IGNORED):
+            return
+        try:
+            self.sink.add(record.levelname, self.format(record))
+        except Exception:  # a log line must never break the job
+            self.handleError(record)
+
+
+class AttemptLog:
+    """The buffer and writer of one attempt's lines; use as a context manager around the run."""
+
+    def __init__(self, engine, request_id, attempt, cap=10000, flush_s=0.5):
+        self.engine, self.request_id, self.attempt = engine, request_id, attempt
+        self.cap, self.flush_s = cap, flush_s
+        self._buffer, self._lock = [], threading.Lock()
+        self._kept, self._truncated = 0, False
+        self._stop = threading.Event()
+        self._thread = None
+        self._handler = _Capture(self)
+        self._connection = None
+        self.flushes = 0
+
+    def add(self, level, message, event=None, detail=None):
+        """Buffer one line (capped unless it is a worker event)."""
+        level = str(level or "INFO").upper()[:10]
+        line = (self.request_id, self.attempt, datetime.now(timezone.utc), level,
+                str(message).replace("\x00", "\ufffd")[:10000], event,
+                json.dumps(detail) if detail is not None else None)
+        with self._lock:
+            if event is None:
+                if self._kept >= self.cap:
+                    if self._truncated:
+                        return
+                    self._truncated = True
+                    line = line[:3] + ("WARNING", f"truncated: more than {self.cap} lines in"
+                                       " this attempt; the rest were not kept", None, None)
+                else:
+                    self._kept += 1
+            self._buffer.append(line)
+
+    def flush(self):
+        """Write what is buffered in one statement; False when the database refused it."""
+        with self._lock:
+            rows, self._buffer = self._buffer, []
+        if not rows:
+            return True
+        for statements in _recorders:
+            statements.append(INSERT_SQL)
+        try:
+            if self._connection is None:
+                self._connection = self.engine.raw_connection()
+                with self._connection.cursor() as cursor:  # log lines may be lost in a crash
+                    cursor.execute("SET synchronous_commit = off")
+            with self._connection.cursor() as cursor:
+                execute_values(cursor, INSERT_SQL, rows, page_size=len(rows))
+            self._connection.commit()
+            self.flushes += 1
+            return True
+        except Exception as exc:  # the lines are lost, the job goes on
+            log.warning("log lines of request %s attempt %s not written (%d lines): %s",
+                        self.request_id, self.attempt, len(rows), exc)
+            self._discard_connection()
+            return False
+
+    def _discard_connection(self):
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.invalidate()
+            self._connection = None
+
+    def _loop(self):
+        while not self._stop.wait(self.flush_s):
+            self.flush()
+
+    def __enter__(self):
+        logging.getLogger(JOB_LOGGERS).setLevel(min(logging.INFO, logging.getLogger().level
+                                                    or logging.INFO))
+        logging.getLogger().addHandler(self._handler)
+        self._thread = threading.Thread(target=self._loop, name="attempt-log", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        logging.getLogger().removeHandler(self._handler)
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.flush()
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+        return False
+
+
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LINES_SQL = text("""
+SELECT id, at, level, attempt, message FROM attempt_logs
+WHERE request_id = :id AND (CAST(:attempt AS integer) IS NULL OR attempt = :attempt)
+  AND id > :after AND level = ANY(CAST(:levels AS text[]))
+ORDER BY id LIMIT :limit
+""")
+
+
+def lines(request_id, attempt=None, after=0, min_level="DEBUG", limit=500):
+    """(lines, cursor): the request's log lines after the cursor, oldest first.
+
+    Each line {at, level, attempt, message}; `cursor` is the id of the last line
+    returned (or `after` when there is none), for the next call.
+    """
+    levels = list(LEVELS[LEVELS.index(min_level if min_level in LEVELS else "DEBUG"):])
+    rows = db.session.execute(LINES_SQL, {
+        "id": request_id, "attempt": attempt, "after": after, "levels": levels,
+        "limit": limit}).mappings().all()
+    return [dict(r) for r in rows], (rows[-1]["id"] if rows else after)
