@@ -23,24 +23,15 @@ from psycopg2.extras import execute_values
 from sqlalchemy import text
 
 from .extensions import db
+from .recorder import Recorder
 
 log = logging.getLogger(__name__)
 JOB_LOGGERS = "dashboard.jobs"
 _IGNORED = ("celery", "kombu", "amqp", __name__)
 INSERT_SQL = ("INSERT INTO attempt_logs (request_id, attempt, at, level, message, event, detail)"
               " VALUES %s")
-_recorders = []
-
-
-@contextlib.contextmanager
-def recording():
-    """Within the block, every statement a log writer of this process sends is added to the list."""
-    statements = []
-    _recorders.append(statements)
-    try:
-        yield statements
-    finally:
-        _recorders.remove(statements)
+_recorder = Recorder()
+recording = _recorder.recording  # within the block, each statement a log writer of this process sends
 
 
 class _Capture(logging.Handler):
@@ -98,8 +89,7 @@ class AttemptLog:
             rows, self._buffer = self._buffer, []
         if not rows:
             return True
-        for statements in _recorders:
-            statements.append(INSERT_SQL)
+        _recorder.record(INSERT_SQL)
         try:
             if self._connection is None:
                 self._connection = self.engine.raw_connection()

@@ -8,7 +8,6 @@ A trigger bumps `version` on every update (invariant 6). Callers commit.
 Each statement is a fixed text in psycopg2's own `%(name)s` style that takes
 values only; `recording()` lets tests see which statements a transition ran.
 """
-import contextlib
 import enum
 import logging
 
@@ -17,6 +16,7 @@ from psycopg2.extras import RealDictCursor
 from sqlalchemy.exc import DBAPIError
 
 from .extensions import db
+from .recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +46,12 @@ def _in(states):
     return "(" + ", ".join(f"'{s.value}'" for s in states) + ")"
 
 
-_recorders = []  # the lists of open recording() blocks (tests look at the statements run)
+_recorder = Recorder()  # tests look at the statements run: `with lifecycle.recording() as ran:`
 
 
-@contextlib.contextmanager
-def recording():
-    """Within the block, every transition statement this process runs is added to the list.
-
-    The statements as sent to the driver (psycopg2's `%(name)s` parameters), from
-    any thread: tests count and read them, e.g. `with lifecycle.recording() as ran:`.
-    """
-    statements = []
-    _recorders.append(statements)
-    try:
-        yield statements
-    finally:
-        _recorders.remove(statements)
+# Within the block, every transition statement this process runs is added to the list, as
+# sent to the driver (psycopg2's `%(name)s` parameters), from any thread.
+recording = _recorder.recording
 
 
 def _run(sql, **params):
@@ -72,8 +62,7 @@ def _run(sql, **params):
     cost. Driver errors are raised as SQLAlchemy's (OperationalError, ...), and
     a dropped connection is invalidated, exactly as SQLAlchemy itself would.
     """
-    for statements in _recorders:
-        statements.append(sql)
+    _recorder.record(sql)
     connection = db.session.connection()
     try:
         with connection.connection.cursor(cursor_factory=RealDictCursor) as cursor:

@@ -2,26 +2,12 @@
 import copy
 
 from . import jobs, openapi_operations
+from . import openapi_parts as parts
 from .lifecycle import Status
 
 STATUSES = [s.value for s in Status]
-NULLABLE_TEXT = {"type": "string", "nullable": True}
-NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
-
-
-def _ref(name):
-    """A reference to a component schema."""
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema, description):
-    """A JSON response with `schema`."""
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _error(description):
-    """An error response: {"error": "..."}."""
-    return _json(_ref("Error"), description)
+NULLABLE_TEXT, NULLABLE_TIME = parts.NULLABLE_TEXT, parts.NULLABLE_TIME
+_ref, _json, _error = parts.ref, parts.json_answer, parts.error
 
 
 AUTH_ERRORS = {"401": _error("not signed in and no valid bearer token"),

@@ -1,19 +1,9 @@
 """The OpenAPI part for worker and process operations and "why" (DESIGN.md section 11)."""
 
-NULLABLE_INT = {"type": "integer", "nullable": True}
-NULLABLE_TIME = {"type": "string", "format": "date-time", "nullable": True}
-
-
-def _ref(name):
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _json(schema, description):
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _error(description):
-    return _json(_ref("Error"), description)
+from .openapi_parts import NULLABLE_INT, NULLABLE_TIME
+from .openapi_parts import error as _error
+from .openapi_parts import json_answer as _json
+from .openapi_parts import ref as _ref
 
 
 def schemas():

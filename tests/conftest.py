@@ -167,3 +167,12 @@ def page(browser):
     pg.set_default_timeout(15_000)
     yield pg
     context.close()
+
+
+@pytest.fixture
+def fresh(app):
+    """No cached worker inspection and no remembered workers from earlier tests."""
+    from dashboard import inspection
+    inspection.clear_worker_cache(forget=True)
+    yield
+    inspection.clear_worker_cache(forget=True)

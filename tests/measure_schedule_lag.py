@@ -2,13 +2,11 @@
 workers saturated, firing in beat (dashboard/beat.py) versus as a task through the workers
 (what a `tick` task run by beat would see: the built-in tasks take that path)."""
 import json
-import os
 import statistics
 import time
 
 from sqlalchemy import text
 
-from tests.support.procs import wait_for
 from dashboard.extensions import db
 from tests.test_beat import beat_proc
 

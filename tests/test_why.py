@@ -1,19 +1,10 @@
 """"Why isn't it running?": dispatcher down, every pool busy (the right ids), backlog, running."""
-import pytest
-
 from tests.support.db import sql, wait_status
 from tests.support.http import Browserless, submit
 from dashboard import inspection
 
 HANG = {"hang": True}
 QUICK = {"min_seconds": 0, "max_seconds": 0}
-
-
-@pytest.fixture
-def fresh(app):
-    inspection.clear_worker_cache(forget=True)
-    yield
-    inspection.clear_worker_cache(forget=True)
 
 
 def why(api, request_id):

@@ -16,13 +16,6 @@ QUICK = {"min_seconds": 0, "max_seconds": 0}
 
 
 @pytest.fixture
-def fresh(app):
-    inspection.clear_worker_cache(forget=True)
-    yield
-    inspection.clear_worker_cache(forget=True)
-
-
-@pytest.fixture
 def resumed(app, celery_app):
     """Whatever a test paused, every worker consumes the requests queue again afterwards."""
     yield

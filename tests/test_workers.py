@@ -18,14 +18,6 @@ PAGE_BOUND_S = 1.5  # inspect waits 0.5 s; Celery's default (1 s per call, two c
 
 
 @pytest.fixture
-def fresh(app):
-    """No cached inspection and no remembered workers from earlier tests."""
-    inspection.clear_worker_cache(forget=True)
-    yield
-    inspection.clear_worker_cache(forget=True)
-
-
-@pytest.fixture
 def viewer(app, make_user):
     """A signed-in viewer's session."""
     username, password, _ = make_user("viewer")

@@ -11,7 +11,7 @@ from flask import (Blueprint, flash, jsonify, make_response, redirect, render_te
                    request, url_for)
 from flask_login import current_user
 
-from .. import audit, inspection, supervisor, why, worker_control
+from .. import audit, supervisor, why, worker_control
 from ..auth import require_role
 from ..extensions import db
 from . import nav
