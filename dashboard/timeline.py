@@ -20,8 +20,8 @@ _TOLD = {("submit", "ok"), ("retry", "ok"), ("kill", "ok"), ("rerun", "ok")}
 
 
 def _seconds(later, earlier):
-    """Seconds between two times, or None."""
-    if later is None or earlier is None:
+    """Seconds between two times; None when either is missing or they are out of order."""
+    if later is None or earlier is None or later < earlier:
         return None
     return round((later - earlier).total_seconds(), 3)
 
