@@ -10,5 +10,4 @@
 - browser: Chromium's flags and signing in through Playwright
 - mail:    a real local SMTP server that keeps what it receives
 - chaos:   the fault-injection helpers (killer thread, request flow, loss report)
-- rewrite_old_imports: for merges only: old `from conftest import ...` lines to these modules
 """
