@@ -176,3 +176,14 @@ def fresh(app):
     inspection.clear_worker_cache(forget=True)
     yield
     inspection.clear_worker_cache(forget=True)
+
+
+@pytest.fixture
+def seeded_pages(app, _stack, clean_db):
+    """The dispatcher stopped and one request in each state seeded: {status: id}."""
+    from tests.support.seed import seed_requests, seed_upload_name
+    _stack.stop_dispatcher()
+    ids = seed_requests(app)
+    seed_upload_name(app, ids["success"])
+    yield ids
+    _stack.start_dispatcher()

@@ -8,7 +8,6 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from tests.support.browser import browser_sign_in
-from tests.support.seed import seed_requests, seed_upload_name
 
 pytestmark = pytest.mark.browser
 
@@ -38,16 +37,6 @@ def blocking_violations(page):
             for v in results.response["violations"] if v["impact"] in BLOCKING]
 
 
-@pytest.fixture
-def seeded(app, _stack, clean_db):
-    """The dispatcher stopped and the seeded requests in place: {status: id}."""
-    _stack.stop_dispatcher()
-    ids = seed_requests(app)
-    seed_upload_name(app, ids["success"])
-    yield ids
-    _stack.start_dispatcher()
-
-
 def themed_page(browser, scheme):
     context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme=scheme)
     page = context.new_page()
@@ -56,7 +45,7 @@ def themed_page(browser, scheme):
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_page_passes_axe(browser, live_server, make_user, seeded, scheme):
+def test_every_page_passes_axe(browser, live_server, make_user, seeded_pages, scheme):
     """No serious or critical axe violation on any page, signed in as admin and signed out."""
     context, page = themed_page(browser, scheme)
     try:
@@ -67,7 +56,7 @@ def test_every_page_passes_axe(browser, live_server, make_user, seeded, scheme):
         username, password, _ = make_user("admin")
         browser_sign_in(page, live_server, username, password)
         for entry in PAGES:
-            path = entry(seeded) if callable(entry) else entry
+            path = entry(seeded_pages) if callable(entry) else entry
             response = page.goto(live_server + path)
             assert response.status == 200, path
             found[path] = blocking_violations(page)
@@ -78,7 +67,7 @@ def test_every_page_passes_axe(browser, live_server, make_user, seeded, scheme):
     assert {p: v for p, v in found.items() if v} == {}
 
 
-def test_theme_toggle_is_remembered(browser, live_server, make_user, seeded):
+def test_theme_toggle_is_remembered(browser, live_server, make_user, seeded_pages):
     """The toggle overrides the system setting, survives a reload, and is keyboard-reachable."""
     context, page = themed_page(browser, "light")
     try:
@@ -102,7 +91,7 @@ def test_theme_toggle_is_remembered(browser, live_server, make_user, seeded):
         context.close()
 
 
-def test_status_is_shown_by_text_and_shape(browser, live_server, make_user, seeded):
+def test_status_is_shown_by_text_and_shape(browser, live_server, make_user, seeded_pages):
     """Each status badge carries its name and a distinct symbol, not colour alone."""
     context, page = themed_page(browser, "light")
     try:

@@ -4,34 +4,25 @@ import pytest
 
 from tests.support.browser import browser_sign_in
 from tests.support.db import sql
-from tests.support.seed import LONG_NAME, seed_requests, seed_upload_name
+from tests.support.seed import LONG_NAME
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def seeded(app, _stack, clean_db):
-    _stack.stop_dispatcher()
-    ids = seed_requests(app)
-    seed_upload_name(app, ids["success"])
-    yield ids
-    _stack.start_dispatcher()
-
-
 def test_rows_show_relative_times_ellipses_and_durations(app, page, live_server, make_user,
-                                                        seeded):
+                                                        seeded_pages):
     username, password, _ = make_user("viewer")
     browser_sign_in(page, live_server, username, password)
-    failure = page.locator(f'#requests tr[data-id="{seeded["failure"]}"]')
+    failure = page.locator(f'#requests tr[data-id="{seeded_pages["failure"]}"]')
     created = sql(app, "SELECT created_at FROM requests WHERE id = :id",
-                  id=seeded["failure"])[0]["created_at"]
+                  id=seeded_pages["failure"])[0]["created_at"]
     time = failure.locator("time")
-    assert time.inner_text() == "1 h ago"  # seeded 75 minutes ago
+    assert time.inner_text() == "1 h ago"  # seeded_pages 75 minutes ago
     assert time.get_attribute("title") == created.strftime("%Y-%m-%d %H:%M:%S UTC")
-    assert page.locator(f'#requests tr[data-id="{seeded["running"]}"] time').inner_text() \
+    assert page.locator(f'#requests tr[data-id="{seeded_pages["running"]}"] time').inner_text() \
         == "3 min ago"
 
-    success = page.locator(f'#requests tr[data-id="{seeded["success"]}"]')
+    success = page.locator(f'#requests tr[data-id="{seeded_pages["success"]}"]')
     name = success.locator("td.file .cut")
     assert name.get_attribute("title") == LONG_NAME
     assert name.evaluate("e => e.scrollWidth > e.clientWidth"), "the long name is not cut"

@@ -1,10 +1,7 @@
 """Redelivery (acks_late + reject_on_worker_lost): a task whose worker dies runs again, never stuck."""
-import os
-import signal
-
 from tests.support.db import attempts, fetch, wait_status
 from tests.support.http import submit
-from tests.support.procs import ExitWatch, pool_pid, wait_offline
+from tests.support.procs import kill_pool_process, wait_offline
 
 SLOW = {"min_seconds": 4, "max_seconds": 4}
 TERMINAL = ("success", "failure", "timeout", "killed")
@@ -32,13 +29,7 @@ def test_pool_process_killed_mid_task_is_redelivered(app, stack, api, celery_app
     """kill -9 of the pool process running a task (worker stays up): the attempt runs again."""
     request_id = submit(api, SLOW)
     first = wait_status(app, request_id, "running", timeout=60)
-    pid = pool_pid(celery_app, first)
-    watch = ExitWatch(pid)
-    try:
-        os.kill(pid, signal.SIGKILL)
-        assert watch.wait(10) is not None
-    finally:
-        watch.close()
+    kill_pool_process(celery_app, first)
     row = wait_status(app, request_id, TERMINAL, timeout=90)
     assert row["status"] == "success", row
     assert (row["attempt"], row["task_id"]) == (1, first["task_id"])

@@ -1,15 +1,13 @@
 """A request's whole story (DESIGN.md section 14) with real workers: the timeline, live logs,
 re-run with changed parameters, bulk retry and kill."""
 import json
-import os
-import signal
 import threading
 
 from dashboard import joblog
 from dashboard.extensions import READS, db
 from tests.support.db import attempts, audit_rows, counts, fetch, sql, wait_status
 from tests.support.http import submit
-from tests.support.procs import ExitWatch, pool_pid, wait_for
+from tests.support.procs import ExitWatch, kill_pool_process, pool_pid, wait_for
 
 HANG = {"hang": True}
 QUICK = {"min_seconds": 0, "max_seconds": 0}
@@ -80,13 +78,7 @@ def test_finished_step_has_status_duration_and_error(app, stack, api):
 def test_worker_sigkilled_mid_attempt_shows_redelivered(app, stack, api, celery_app):
     request_id = submit(api, {"min_seconds": 4, "max_seconds": 4})
     first = wait_status(app, request_id, "running", timeout=60)
-    pid = pool_pid(celery_app, first)
-    watch = ExitWatch(pid)
-    try:
-        os.kill(pid, signal.SIGKILL)
-        assert watch.wait(10) is not None
-    finally:
-        watch.close()
+    pid = kill_pool_process(celery_app, first)
     assert wait_status(app, request_id, TERMINAL, timeout=90)["status"] == "success"
     items = timeline(api, request_id)
     assert kinds(items) == [("submitted", 1), ("started", 1), ("redelivered", 1),

@@ -5,6 +5,7 @@ the tests and the chaos suite); here it gets the tests' log folder and errors.
 """
 import os
 import select
+import signal
 import time
 from contextlib import contextmanager
 
@@ -114,3 +115,15 @@ def task_log_line(proc, task_id, word, timeout=60):
     needle = f"dashboard.run_request[{task_id}] {word}"
     return wait_for(lambda: needle in proc.log(), timeout, interval=0.1,
                     what=f"{needle!r} in {proc.name}.log")
+
+
+def kill_pool_process(celery_app, row):
+    """kill -9 the pool process running the request `row` (its worker stays up); its pid, once gone."""
+    pid = pool_pid(celery_app, row)
+    watch = ExitWatch(pid)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        assert watch.wait(10) is not None
+    finally:
+        watch.close()
+    return pid
