@@ -12,6 +12,7 @@ import time
 
 from sqlalchemy import text
 
+from dashboard import stats
 from dashboard.extensions import db
 
 from . import users
@@ -52,7 +53,7 @@ SELECT
   CASE WHEN job_type = 'load_array'
        THEN '{"shape": [128, 128, 64], "dtype": "float32", "byte_order": "little"}'
        ELSE '{"min_seconds": 1, "max_seconds": 5, "fail_rate": 0.05, "hang": false}' END::jsonb,
-  CASE WHEN job_type = 'load_array' THEN 1 + g % :uploads END,
+  CASE WHEN job_type = 'load_array' THEN 1 + (g / 100) % :uploads END,
   status,
   CASE WHEN r % 50 = 0 OR job_type = 'simulate_flaky' AND status = 'failure' THEN 2 ELSE 1 END,
   CASE WHEN status <> 'unassigned' THEN md5(g::text)::uuid::text END,
@@ -169,6 +170,7 @@ def seed(app, rows, uploads=10_000):
     with app.app_context():
         with db.engine.begin() as conn:
             _load(conn, rows, uploads)
+        stats.compact()          # finish_stats as the beat task keeps it
         loaded = time.monotonic()
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE requests, attempts, uploads, status_counts,"
