@@ -185,8 +185,8 @@ def _shutdown(worker, n, by):
 def everyone(action, by):
     """Pause or resume every worker at once (broadcast); returns {worker: answer}.
 
-    The pause is stored first (committed with its audit entry), so workers that
-    are down now, or start later, are paused too; resume clears every stored pause.
+    The pause is stored and committed before the broadcast, so workers that are
+    down now, or start meanwhile or later, are paused too; resume clears every stored pause.
     """
     if action == "pause":
         pauses.pause_everyone(by)

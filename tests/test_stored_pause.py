@@ -13,7 +13,7 @@ from dashboard import inspection
 from tests.support.db import attempts, audit_rows, fetch, sql, wait_status
 from tests.support.html import parse_table
 from tests.support.http import Browserless, submit
-from tests.support.procs import wait_for
+from tests.support.procs import Proc, wait_for, wait_online, worker_proc
 
 QUICK = {"min_seconds": 0, "max_seconds": 0}
 WAIT_S = 4  # long enough for an idle, consuming worker to have started a QUICK request
@@ -136,3 +136,17 @@ def test_the_workers_page_shows_the_stored_pause(app, stack, api, make_user, fre
     assert viewer.action("/workers/worker1@test/resume").status_code == 403
     assert viewer.action("/workers/resume-all").status_code == 403
     assert sql(app, "SELECT changed_by FROM worker_pauses") == [{"changed_by": "<b>mallory</b>"}]
+
+
+def test_a_worker_that_cannot_read_postgresql_starts_paused(app, stack, celery_app, fresh):
+    """No answer from PostgreSQL at start: the safe side, not consuming (it reads again later)."""
+    argv = worker_proc("worker3", concurrency=1).argv
+    proc = Proc("worker3", argv, env={
+        "DATABASE_URL": "postgresql+psycopg2://nobody:nothing@127.0.0.1:1/nowhere"}).start()
+    try:
+        wait_online(celery_app, ["worker3@test"], timeout=30)
+        wait_for(lambda: "starting paused until it can be read" in proc.log(), 10,
+                 what="the unreadable pause logged")
+        assert celery_queues(celery_app, "worker3@test") == []
+    finally:
+        proc.stop()
