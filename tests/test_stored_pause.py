@@ -4,16 +4,21 @@ The pause is stored in PostgreSQL; a worker that starts reads it and does not
 consume the requests queue. A request submitted meanwhile waits as pending
 until an operator resumes, then runs.
 """
+import contextlib
+import os
 import signal
+import socket
+import threading
 import time
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from dashboard import inspection
 from tests.support.db import attempts, audit_rows, fetch, sql, wait_status
 from tests.support.html import parse_table
 from tests.support.http import Browserless, submit
-from tests.support.procs import Proc, wait_for, wait_online, worker_proc
+from tests.support.procs import Proc, free_port, wait_for, wait_online, worker_proc
 
 QUICK = {"min_seconds": 0, "max_seconds": 0}
 WAIT_S = 4  # long enough for an idle, consuming worker to have started a QUICK request
@@ -138,15 +143,57 @@ def test_the_workers_page_shows_the_stored_pause(app, stack, api, make_user, fre
     assert sql(app, "SELECT changed_by FROM worker_pauses") == [{"changed_by": "<b>mallory</b>"}]
 
 
+class Forwarder(threading.Thread):
+    """A TCP forwarder from a loopback port to PostgreSQL: 'PostgreSQL is back' on demand."""
+
+    def __init__(self, port, target):
+        super().__init__(daemon=True)
+        self.port, self.target = port, target
+        self.server = socket.create_server(("127.0.0.1", port))
+
+    def run(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, sink):
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self):
+        self.server.close()
+
+
 def test_a_worker_that_cannot_read_postgresql_starts_paused(app, stack, celery_app, fresh):
-    """No answer from PostgreSQL at start: the safe side, not consuming (it reads again later)."""
+    """No answer from PostgreSQL at start: the safe side, not consuming; once PostgreSQL
+    answers and stores no pause, the worker consumes by itself."""
+    url = make_url(os.environ["DATABASE_URL"])
+    port = free_port()
     argv = worker_proc("worker3", concurrency=1).argv
     proc = Proc("worker3", argv, env={
-        "DATABASE_URL": "postgresql+psycopg2://nobody:nothing@127.0.0.1:1/nowhere"}).start()
+        "DATABASE_URL": url.set(host="127.0.0.1", port=port).render_as_string(
+            hide_password=False)}).start()
+    forwarder = None
     try:
         wait_online(celery_app, ["worker3@test"], timeout=30)
         wait_for(lambda: "starting paused until it can be read" in proc.log(), 10,
                  what="the unreadable pause logged")
         assert celery_queues(celery_app, "worker3@test") == []
+        forwarder = Forwarder(port, (url.host, url.port))
+        forwarder.start()
+        wait_for(lambda: celery_queues(celery_app, "worker3@test") == ["requests"], 30,
+                 interval=0.5, what="worker3 consuming once PostgreSQL answers")
+        assert "no stored pause for worker3@test" in proc.log()
     finally:
         proc.stop()
+        if forwarder is not None:
+            forwarder.close()
