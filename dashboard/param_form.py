@@ -27,6 +27,7 @@ class Field:
     default: object = None
     minimum: float = None
     maximum: float = None
+    above: bool = False            # the minimum itself is not allowed (exclusiveMinimum)
     step: str = "any"
     options: list = field(default_factory=list)
     items: list = field(default_factory=list)   # for arrays: one Field per element
@@ -64,6 +65,7 @@ def _scalar(name, spec, label, entered):
     shown = entered if entered is not None else ("" if default is None else default)
     return Field(name=name, kind=kind, label=label, description=spec.get("description", ""),
                  default=default, minimum=low, maximum=high,
+                 above="minimum" not in spec and "exclusiveMinimum" in spec,
                  step="1" if kind == "integer" else "any",
                  options=[str(o) for o in spec.get("enum", [])], value=shown)
 
