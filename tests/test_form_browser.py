@@ -7,6 +7,7 @@ file of a few tens of MB uploads through gunicorn with the progress element movi
 and ends on the new request's page. Without JavaScript the plain form still posts.
 """
 import re
+import time
 
 import pytest
 
@@ -143,9 +144,12 @@ def test_dropped_file_uploads_with_progress_to_the_request_page(app, stack, live
     cdp.send("Network.emulateNetworkConditions", {
         "offline": False, "latency": 0, "downloadThroughput": -1,
         "uploadThroughput": 25 * 1024 * 1024})
+    started = time.monotonic()
     page.click("#new-request button[type=submit]")
     page.wait_for_selector("#upload-status:not([hidden])")
     page.wait_for_url(re.compile(re.escape(live_server) + DETAIL), timeout=60_000)
+    print(f"40 MB dropped file: on its request's page after {time.monotonic() - started:.1f} s;"
+          f" progress values seen: {seen}")
     assert seen[0] == 0 and seen[-1] == 100 and any(0 < v < 100 for v in seen), seen
     assert seen == sorted(seen)
     request_id = int(re.search(DETAIL, page.url).group(1))
