@@ -73,7 +73,7 @@
 
   document.addEventListener("submit", function (e) {
     var form = e.target;
-    if (!form || form.id !== "new-request" || (e.submitter && e.submitter.formMethod === "get")) return;
+    if (!form || form.id !== "new-request") return;
     var input = form.querySelector("input[type=file]");
     var file = input && input.files && input.files[0];
     if (!file || !window.XMLHttpRequest || !window.FormData) return;  // the plain POST
