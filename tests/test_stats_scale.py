@@ -48,7 +48,12 @@ def test_overview_follows_a_change_at_once(app, signed_in, quiet):
     first = client.get("/overview").get_data(as_text=True)
     digest = DIGEST_RE.search(first).group(1)
     assert 'data-outcome="failure"' not in first
-    assert client.get(f"/overview?since={digest}").status_code == 204
+    for _ in range(3):   # the minute or the workers online may move between two polls
+        unchanged = client.get(f"/overview?since={digest}")
+        if unchanged.status_code == 204:
+            break
+        digest = DIGEST_RE.search(unchanged.get_data(as_text=True)).group(1)
+    assert unchanged.status_code == 204
     finish(app, 2, "failure", 1.0, via_update=True)
     changed = client.get(f"/overview?since={digest}")   # well within OVERVIEW_CACHE_S
     assert changed.status_code == 200
