@@ -15,19 +15,22 @@
   }
   callbacks.beforeAttributeUpdated = function (name, node) {
     if (name === "checked" && node.type === "checkbox" && inList(node)) return false;
+    // the server renders rows without classes: a highlight lasts its time, whatever polls
+    if (name === "class" && node.tagName === "TR" && node.classList.contains("changed")
+        && inList(node)) return false;
     return true;
   };
   callbacks.beforeNodeMorphed = function (oldNode, newNode) {
     if (oldNode.nodeType === 1 && oldNode.tagName === "TR" && oldNode.dataset.id
         && newNode.nodeType === 1 && inList(oldNode)
         && oldNode.getAttribute("data-status") !== newNode.getAttribute("data-status")) {
-      oldNode.dataset.statusWas = oldNode.getAttribute("data-status");
+      oldNode._statusChanged = true;  // a property: the morph resets attributes
     }
     return true;
   };
   callbacks.afterNodeMorphed = function (node) {
-    if (node.nodeType !== 1 || node.tagName !== "TR" || !node.dataset.statusWas) return;
-    delete node.dataset.statusWas;
+    if (node.nodeType !== 1 || node.tagName !== "TR" || !node._statusChanged) return;
+    node._statusChanged = false;
     node.classList.add("changed");
     clearTimeout(node._changedTimer);
     node._changedTimer = setTimeout(function () { node.classList.remove("changed"); }, HIGHLIGHT_MS);
