@@ -22,6 +22,10 @@ STATUSES = [s.value for s in Status]
 # The two alternatives of a search by text: the submitter, or the upload's file name.
 BY_USER = "r.submitted_by = :who_or_file"
 BY_FILE = "r.upload_id IN (SELECT id FROM uploads WHERE filename ILIKE :file_pattern)"
+# What a time filter accepts: ISO-8601 date and time to the minute or finer (a
+# datetime-local input's value), with an optional zone (Z or +HH:MM; none means UTC).
+TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+TIME_RE = re.compile(TIME_PATTERN)
 # The newer filters' conditions, each on its own index (migrations 0004 and 0012).
 FILTER_CLAUSES = {
     "worker": "r.worker = :worker",
@@ -74,12 +78,14 @@ def _when(name, raw):
     """(aware UTC datetime, None) from ISO-8601 or a datetime-local value (no zone: UTC),
     or (None, error naming the field)."""
     try:
+        if not TIME_RE.fullmatch(raw):
+            raise ValueError(raw)
         at = datetime.fromisoformat(raw)
-    except ValueError:
+        at = at.replace(tzinfo=timezone.utc) if at.tzinfo is None else at.astimezone(timezone.utc)
+    except (ValueError, OverflowError):  # no such date, or out of range once in UTC
         return None, (f"{name}: not a date and time {raw[:40]!r}"
                       " (use ISO-8601 in UTC, e.g. 2026-12-01T09:30 or 2026-12-01T09:30:00Z)")
-    return (at.replace(tzinfo=timezone.utc) if at.tzinfo is None
-            else at.astimezone(timezone.utc)), None
+    return at, None
 
 
 class Filters:
@@ -133,7 +139,7 @@ class Filters:
             self.errors.append(f"job_type: unknown job type {self.job_type[:40]!r}")
         self.created_after = self.created_before = None
         for name in ("created_after", "created_before"):
-            raw = _text(args, name, 64)
+            raw = args.get(name, "") or ""  # as given: the pattern is the whole check
             if raw:
                 at, problem = _when(name, raw)
                 setattr(self, name, at)
