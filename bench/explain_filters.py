@@ -7,7 +7,9 @@ parameter of queries.Filters.PARAMS with its example value (Filters.examples()) 
 few more realistic cases, and prints: filter, the plan's scans of `requests` (node
 and index), rows of `requests` read, buffers hit + read, execution time.
 
-    DATABASE_URL=postgresql+psycopg2://... python -m bench.explain_filters 1000000
+    DATABASE_URL=postgresql+psycopg2://... python -m bench.explain_filters 1000000 [--reuse]
+
+`--reuse` explains on the table already seeded there.
 """
 import json
 import sys
@@ -34,6 +36,14 @@ def cases(now):
         ("status=killed + sort=longest", {"status": "killed", "sort": "longest"}),
         ("submitted_by=user7 + sort=oldest", {"submitted_by": "user7", "sort": "oldest"}),
         ("worker + error", {"worker": "worker2@node3", "error": "soft time limit"}),
+        ("worker=nobody@nowhere (none)", {"worker": "nobody@nowhere"}),
+        ("submitted_by=nobody + sort=longest (none)", {"submitted_by": "nobody",
+                                                       "sort": "longest"}),
+        ("status=killed + one day 90 days ago", {"status": "killed",
+                                                 "created_after": day(91),
+                                                 "created_before": day(90)}),
+        ("error=operator2 + created_before 100 days ago", {"error": "operator2",
+                                                           "created_before": day(100)}),
     ]
 
 
@@ -60,10 +70,11 @@ def explain(filters):
     return kinds, read, buffers, result["Execution Time"], result.get("Planning Time", 0)
 
 
-def main(rows):
+def main(rows, reuse=False):
     app = create_app({"TESTING": True})
-    reset_schema(app)
-    print(f"seeding {rows} rows: {seed(app, rows):.0f} s", flush=True)
+    if not reuse:
+        reset_schema(app)
+        print(f"seeding {rows} rows: {seed(app, rows):.0f} s", flush=True)
     now = datetime.now(timezone.utc)
     with app.app_context():
         print("| filter | plan (scans of requests) | rows read | buffers | ms |")
@@ -79,4 +90,4 @@ def main(rows):
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000, "--reuse" in sys.argv)

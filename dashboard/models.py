@@ -87,7 +87,7 @@ class Request(db.Model):
         Index("requests_finished_at_idx", "finished_at"),
         # The list's worker, time range, error text and "longest first" (migration 0012).
         Index("requests_worker_id_idx", "worker", "id"),
-        Index("requests_created_at_idx", "created_at"),
+        Index("requests_created_at_id_idx", "created_at", "id"),
         Index("requests_error_trgm_idx", "error", postgresql_using="gin",
               postgresql_ops={"error": "gin_trgm_ops"}),
         Index("requests_duration_id_idx", text("(finished_at - started_at)"), "id",

@@ -108,6 +108,18 @@ class Filters:
                     "(r.finished_at - r.started_at, r.id) < (SELECT a.finished_at - a.started_at,"
                     " a.id FROM requests a WHERE a.id = :after)"),
     }
+    # With a created-time range, newest and oldest are read from requests_created_at_id_idx
+    # in created order (the range is where that index starts): by id, a range far from
+    # the newest rows would be found only after every newer row was read (440 ms at a
+    # million rows). Same order but for requests created in one instant out of id order.
+    BY_CREATED = {
+        "newest": ("r.created_at DESC, r.id DESC",
+                   "(r.created_at, r.id) < (SELECT a.created_at, a.id FROM requests a"
+                   " WHERE a.id = :after)"),
+        "oldest": ("r.created_at ASC, r.id ASC",
+                   "(r.created_at, r.id) > (SELECT a.created_at, a.id FROM requests a"
+                   " WHERE a.id = :after)"),
+    }
     # "longest": only requests with a duration (the partial index's own condition).
     HAS_DURATION = "r.finished_at IS NOT NULL AND r.started_at IS NOT NULL"
     DEFAULT_SORT = "newest"
@@ -152,6 +164,12 @@ class Filters:
             self.errors.append(f"sort: must be one of {', '.join(self.SORTS)}"
                                f" (got {self.sort[:40]!r})")
             self.sort = self.DEFAULT_SORT
+
+    def ordering(self):
+        """(ORDER BY, keyset condition after the id `:after`) of this sort."""
+        if self.sort in self.BY_CREATED and (self.created_after or self.created_before):
+            return self.BY_CREATED[self.sort]
+        return self.SORTS[self.sort][1:]
 
     def values(self):
         """The filters as the values a statement takes (None: not filtered on)."""
@@ -221,7 +239,7 @@ def list_sql(filters, limit=50, after=None):
     first requests come from requests_upload_id_id_idx; when they are many, they are
     common enough for the list's own scan to meet them soon.
     """
-    _, order, keyset = Filters.SORTS[filters.sort]
+    order, keyset = filters.ordering()
     clauses, alternatives, params = _conditions(filters.values())
     if filters.sort == "longest":
         clauses = clauses + [Filters.HAS_DURATION]
@@ -250,7 +268,7 @@ def _page(clauses, alternative, params, order="r.id DESC"):
             params["upload_ids"] = ids
             inner = " AND ".join(clauses + ["r.upload_id = m.upload_id"])
             return ("(SELECT r.id FROM unnest(CAST(:upload_ids AS bigint[])) AS m(upload_id)"
-                    " CROSS JOIN LATERAL (SELECT r.id, r.started_at, r.finished_at"
+                    " CROSS JOIN LATERAL (SELECT r.id, r.created_at, r.started_at, r.finished_at"
                     f" FROM requests r WHERE {inner} ORDER BY {order} LIMIT :limit) r"
                     f" ORDER BY {order} LIMIT :limit)")
     return (f"(SELECT r.id FROM requests r WHERE {' AND '.join(clauses + [alternative])}"
