@@ -11,7 +11,6 @@ and index), rows of `requests` read, buffers hit + read, execution time.
 
 `--reuse` explains on the table already seeded there.
 """
-import json
 import sys
 from datetime import datetime, timedelta, timezone
 
