@@ -24,7 +24,8 @@ BY_USER = "r.submitted_by = :who_or_file"
 BY_FILE = "r.upload_id IN (SELECT id FROM uploads WHERE filename ILIKE :file_pattern)"
 # What a time filter accepts: ISO-8601 date and time to the minute or finer (a
 # datetime-local input's value), with an optional zone (Z or +HH:MM; none means UTC).
-TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+TIME_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+                r"(Z|[+-][0-9]{2}:[0-9]{2})?$")
 TIME_RE = re.compile(TIME_PATTERN)
 # The newer filters' conditions, each on its own index (migrations 0004 and 0012).
 FILTER_CLAUSES = {

@@ -117,7 +117,8 @@ def test_the_page_offers_recent_workers_and_keeps_filters_in_links(app, make_use
     page = app.test_client()
     sign_in(page, username, password)
     doc = parse(page.get("/?worker=worker2%40host-b&sort=oldest&error=shape"))
-    options = [o.attrs["value"] for o in doc.find("datalist", id="recent-workers").find_all("option")]
+    options = [o.attrs["value"]
+               for o in doc.find("datalist", id="recent-workers").find_all("option")]
     assert options == ["worker1@host-a", "worker2@host-b"]
     assert [tr.attrs["data-id"] for tr in doc.find_all("tr", data_id=True)] == [
         str(rows["shape_failure"])]
