@@ -4,7 +4,7 @@ import re
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from .. import actions, inspection, jobs, limits, openapi, queries, stats, submission
+from .. import actions, inspection, jobs, limits, openapi, pauses, queries, stats, submission
 from ..auth import require_role
 from ..jobs import InvalidInput
 from ..serializers import request_dict
@@ -118,7 +118,7 @@ def retry_failed():
 @require_role("viewer")
 def workers():
     """Workers (DESIGN.md section 11): name, state, pid, pool, queues, active requests, ..."""
-    return jsonify(inspection.workers())
+    return jsonify(pauses.annotate(inspection.workers()))
 
 
 @bp.route("/stats", methods=["GET"])
