@@ -10,12 +10,12 @@ the requests that have a duration (started and finished): requests_duration_id_i
 partial on exactly the list's condition for that sort.
 
 Revision ID: 0012
-Revises: 0005
+Revises: 0014
 """
 from alembic import op
 
 revision = "0012"
-down_revision = "0005"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
