@@ -57,7 +57,7 @@ def create():
 @bp.route("/requests", methods=["GET"])
 @require_role("viewer")
 def index():
-    """List requests, newest first: status, job_type, q, limit, after (cursor)."""
+    """List requests: the list's filters and sort (queries.Filters.PARAMS), limit, after."""
     filters = queries.Filters(request.args, jobs.REGISTRY)
     if filters.errors:
         return error("; ".join(filters.errors), 422)
@@ -107,11 +107,11 @@ def kill(request_id):
 @bp.route("/requests/retry-failed", methods=["POST"])
 @require_role("operator")
 def retry_failed():
-    """Retry every failed request (filters: job_type, q as form or query args)."""
+    """Retry every failed request matching the list's filters (form or query args)."""
     filters = queries.Filters(request.values, jobs.REGISTRY)
     if filters.errors:
         return error("; ".join(filters.errors), 422)
-    return jsonify(retried=actions.retry_failed(current_user.username, **filters.args()))
+    return jsonify(retried=actions.retry_failed(current_user.username, filters))
 
 
 @bp.route("/workers", methods=["GET"])

@@ -79,11 +79,16 @@ def index():
         rows, next_cursor = [], None
     else:
         rows, next_cursor = queries.list_requests(filters, after=after)
-    return _page_or_partial(
+    response = _page_or_partial(
         "requests/index.html", "requests/_list.html", rows=rows, filters=filters,
         counts=queries.counts(), next_cursor=next_cursor, after=after,
         token=_poll_token(state.version, in_flight), job_types=jobs.REGISTRY,
-        polling=after is None or any(r["status"] in ACTIVE for r in rows))
+        workers=[] if is_htmx() else queries.recent_workers(),
+        polling=not filters.errors and (after is None or any(r["status"] in ACTIVE
+                                                             for r in rows)))
+    if filters.errors:
+        response.status_code = 422  # the page says which field, above the empty table
+    return response
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
@@ -224,7 +229,7 @@ def retry_failed():
     if filters.errors:
         flash("; ".join(filters.errors), "error")
         return redirect(url_for("requests.index"))
-    n = actions.retry_failed(current_user.username, **filters.args())
+    n = actions.retry_failed(current_user.username, filters)
     message = f"Retried {n} failed request{'s' if n != 1 else ''}."
     if is_htmx():
         return _htmx_answer(message, True)
