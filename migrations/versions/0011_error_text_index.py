@@ -11,12 +11,12 @@ planner takes the partial index for any `error ILIKE ...` (a strict operator imp
 `error IS NOT NULL`) and keeps the newest-first scan when the text is common.
 
 Revision ID: 0011
-Revises: 0014
+Revises: 0012
 """
 from alembic import op
 
 revision = "0011"
-down_revision = "0014"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
