@@ -217,6 +217,8 @@ FILTER_COMBOS = [
     {"worker": "worker2@node3", "status": "failure"},
     {"status": "failure", "sort": "duration"},
     {"status": "failure", "sort": "-duration"},
+    {"status": "failure", "sort": "longest"},
+    {"job_type": "load_array", "sort": "oldest"},
 ]
 SEARCHES = [
     ("search (no match)", "q=nobody"),
