@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+import xmlrpc.client
 
 import pytest
 
@@ -52,9 +53,18 @@ def stack(_stack, clean_db, supervised):
 def sup(app, stack, supervised, monkeypatch, celery_app):
     """The module's supervisord with every program RUNNING, sup1 and sup2 online and consuming,
     the app talking to its socket; its logs read from this test's start on."""
-    for program in ("sup1", "sup2", "beat"):
-        if supervised.state(program) != "RUNNING":
-            supervised.call("startProcess", f"{program}:{program}", True)
+    def running(program):
+        """True when RUNNING; a stopped or given-up program is started (STARTING just waits)."""
+        state = supervised.state(program)
+        if state in ("STOPPED", "EXITED", "FATAL"):
+            try:
+                supervised.call("startProcess", f"{program}:{program}", False)
+            except xmlrpc.client.Fault as fault:
+                if "ALREADY_STARTED" not in fault.faultString:
+                    raise
+        return state == "RUNNING"
+    wait_for(lambda: all([running(p) for p in ("sup1", "sup2", "beat")]), 90, interval=0.3,
+             what="sup1, sup2 and beat RUNNING")
     wait_online(celery_app, ["sup1@test", "sup2@test"], timeout=90)
     celery_app.control.add_consumer(inspection.QUEUE, destination=["sup1@test", "sup2@test"],
                                     reply=True, timeout=2)  # undo a pause a failed test left
