@@ -2,14 +2,17 @@
 
 Restart under load, the stop timeout, shutdown that stays down, the processes
 panel through XML-RPC, and the rolling restart of `make restart-workers`.
-The stack's own workers are stopped for these tests (the stack fixture brings
-them back), so the supervised sup1@test and sup2@test take all the work.
+One supervisord serves the module (each test starts with every program RUNNING
+and reads the logs from its own start). The stack's own workers are stopped
+while it runs (they come back after the module), so the supervised sup1@test and
+sup2@test take all the work.
 """
 import os
 import re
 import subprocess
 import sys
 import time
+import xmlrpc.client
 
 import pytest
 
@@ -23,19 +26,53 @@ from tests.support.supervisord import Supervisord
 STOP_TIMEOUT_S = 8
 
 
-@pytest.fixture
-def sup(app, stack, tmp_path, monkeypatch, celery_app):
-    """supervisord running sup1, sup2 (stop timeout 8 s) and beat; the app talks to its socket."""
-    stack.stop_workers()
-    supervisord = Supervisord(tmp_path, stop_timeout_s=STOP_TIMEOUT_S).start()
-    monkeypatch.setitem(app.config, "SUPERVISOR_SOCKET", supervisord.socket)
-    inspection.clear_worker_cache(forget=True)
+@pytest.fixture(scope="module")
+def supervised(app, _stack, celery_app, tmp_path_factory):
+    """One supervisord for the module: sup1, sup2 (stop timeout 8 s) and beat. The stack's own
+    workers stay stopped while it runs, and come back after it."""
+    _stack.stop_workers()
+    supervisord = Supervisord(tmp_path_factory.mktemp("supervisord"),
+                              stop_timeout_s=STOP_TIMEOUT_S).start()
     try:
-        wait_online(celery_app, ["sup1@test", "sup2@test"], timeout=90)
         yield supervisord
     finally:
         supervisord.stop()
         inspection.clear_worker_cache(forget=True)
+        _stack.ensure_workers()
+
+
+@pytest.fixture
+def stack(_stack, clean_db, supervised):
+    """Here the supervised workers take the work: only the dispatcher is (re)started."""
+    _stack.start_dispatcher()
+    yield _stack
+    _stack.start_dispatcher()
+
+
+@pytest.fixture
+def sup(app, stack, supervised, monkeypatch, celery_app):
+    """The module's supervisord with every program RUNNING, sup1 and sup2 online and consuming,
+    the app talking to its socket; its logs read from this test's start on."""
+    def running(program):
+        """True when RUNNING; a stopped or given-up program is started (STARTING just waits)."""
+        state = supervised.state(program)
+        if state in ("STOPPED", "EXITED", "FATAL"):
+            try:
+                supervised.call("startProcess", f"{program}:{program}", False)
+            except xmlrpc.client.Fault as fault:
+                if "ALREADY_STARTED" not in fault.faultString:
+                    raise
+        return state == "RUNNING"
+    wait_for(lambda: all([running(p) for p in ("sup1", "sup2", "beat")]), 90, interval=0.3,
+             what="sup1, sup2 and beat RUNNING")
+    wait_online(celery_app, ["sup1@test", "sup2@test"], timeout=90)
+    celery_app.control.add_consumer(inspection.QUEUE, destination=["sup1@test", "sup2@test"],
+                                    reply=True, timeout=2)  # undo a pause a failed test left
+    supervised.mark_logs()
+    monkeypatch.setitem(app.config, "SUPERVISOR_SOCKET", supervised.socket)
+    inspection.clear_worker_cache(forget=True)
+    yield supervised
+    inspection.clear_worker_cache(forget=True)
 
 
 @pytest.fixture
@@ -87,9 +124,9 @@ def test_restart_under_load_loses_nothing_and_runs_nothing_twice(app, sup, api, 
 
 
 def test_past_the_stop_timeout_the_task_is_redelivered(app, sup, api, admin):
-    """A 20 s request outlives sup1's 8 s stop timeout: killed, redelivered, succeeds on sup2."""
+    """A 14 s request outlives sup1's 8 s stop timeout: killed, redelivered, succeeds on sup2."""
     assert api.post("/api/workers/sup2@test/pause").status_code == 202
-    request_id = submit(api, {"min_seconds": 20, "max_seconds": 20})
+    request_id = submit(api, {"min_seconds": 14, "max_seconds": 14})
     row = wait_status(app, request_id, "running", timeout=60)
     assert row["worker"] == "sup1@test"
     assert api.post("/api/workers/sup2@test/resume").status_code == 202

@@ -1,5 +1,6 @@
 """The running test stack: two prefork workers and a dispatcher, restartable by tests."""
 import signal
+from concurrent.futures import ThreadPoolExecutor
 
 from .procs import dispatcher_proc, wait_for, wait_online, worker_proc
 
@@ -24,14 +25,19 @@ class Stack:
             proc.stop(sig)
 
     def stop_workers(self):
-        for name in list(self.workers):
-            self.stop_worker(name)
+        """Stop every worker, all at once (each warm shutdown waits on its own)."""
+        with ThreadPoolExecutor() as pool:
+            list(pool.map(self.stop_worker, list(self.workers)))
 
     def ensure_workers(self):
-        for name in ("worker1", "worker2"):
-            if name not in self.workers or not self.workers[name].alive():
-                self.workers.pop(name, None)
-                self.start_worker(name)
+        """worker1 and worker2 running: the missing ones start together, then both must answer."""
+        missing = [name for name in ("worker1", "worker2")
+                   if name not in self.workers or not self.workers[name].alive()]
+        for name in missing:
+            self.workers.pop(name, None)
+            self.workers[name] = worker_proc(name, 2, ()).start()
+        if missing:
+            wait_online(self.celery_app, [f"{name}@test" for name in missing], timeout=60)
 
     def start_dispatcher(self):
         if self.dispatcher is None or not self.dispatcher.alive():

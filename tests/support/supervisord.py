@@ -38,6 +38,7 @@ class Supervisord:
         self.workers = workers
         self.stop_timeout_s, self.stopwaitsecs = stop_timeout_s, stopwaitsecs
         self.popen = None
+        self.log_offsets = {}
 
     def write_conf(self):
         settings = "\n".join(f"{k}={v}" for k, v in deploy_worker_settings().items())
@@ -100,11 +101,21 @@ stdout_logfile={d}/beat.log
     def state(self, program):
         return self.call("getProcessInfo", f"{program}:{program}")["statename"]
 
+    def _log_path(self, program):
+        return os.path.join(self.dir, f"{program}.log")
+
+    def mark_logs(self):
+        """From now on log() reads only what the programs write after this call."""
+        self.log_offsets = {p: os.path.getsize(self._log_path(p))
+                            for p in (*self.workers, "beat") if os.path.exists(self._log_path(p))}
+
     def log(self, program):
-        path = os.path.join(self.dir, f"{program}.log")
+        """What `program` logged since mark_logs() (everything, if it was never called)."""
+        path = self._log_path(program)
         if not os.path.exists(path):
             return ""
         with open(path, "rb") as fh:
+            fh.seek(self.log_offsets.get(program, 0))
             return fh.read().decode(errors="replace")
 
     def stop(self):
