@@ -101,12 +101,23 @@ FUZZ = [pytest.param(path, method, mode, id=f"{method} {path} {mode.value}")
 def test_fuzz_api(api_schema, operator_headers, path, method, mode):
     """No 5xx, documented statuses and content types, bodies that match the schemas."""
     operation = api_schema[path][method]
+    sent = {}
 
     @given(case=operation.as_strategy(generation_mode=mode))
     @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=list(HealthCheck), phases=[Phase.generate])
     def fuzz(case):
         """Call the app with one generated case and run the checks."""
+        # The operator's bearer token replaces a generated Authorization header, and a
+        # generated session cookie is never a valid session (every operation's cases send
+        # such cookies), so many cases are the same request: all of them, for an operation
+        # without input. Each distinct request goes at most twice, with and without a
+        # cookie: the second meets the state the first left.
+        request = repr((case.formatted_path, case.query, case.body, bool(case.cookies),
+                        sorted({**(case.headers or {}), **operator_headers}.items())))
+        sent[request] = sent.get(request, 0) + 1
+        if sent[request] > 2:
+            return
         case.call_and_validate(headers=operator_headers, excluded_checks=excluded)
     # A schema-valid submission may still be refused with 422: params is JSON text checked
     # against the chosen job type's schema, which a form schema cannot express.
