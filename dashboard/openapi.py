@@ -6,6 +6,8 @@ from . import openapi_parts as parts
 from .lifecycle import Status
 
 STATUSES = [s.value for s in Status]
+# A time filter: ISO-8601, or empty (not filtered, as an empty datetime-local field sends).
+EMPTY_OR_TIME = f"^$|{queries.TIME_PATTERN}"
 NULLABLE_TEXT, NULLABLE_TIME = parts.NULLABLE_TEXT, parts.NULLABLE_TIME
 _ref, _json, _error = parts.ref, parts.json_answer, parts.error
 
@@ -230,11 +232,13 @@ def _paths():
         {"name": "submitted_by", "in": "query", "schema": {"type": "string"},
          "description": "the submitter's username, exactly"},
         {"name": "created_after", "in": "query",
-         "schema": {"type": "string", "pattern": queries.TIME_PATTERN},
-         "description": "created at or after (ISO-8601; no zone: UTC)"},
+         "schema": {"type": "string", "pattern": EMPTY_OR_TIME},
+         "description": "created at or after (ISO-8601; no zone: UTC; empty: not filtered,"
+                        " as an empty form field sends)"},
         {"name": "created_before", "in": "query",
-         "schema": {"type": "string", "pattern": queries.TIME_PATTERN},
-         "description": "created before (ISO-8601; no zone: UTC); not before created_after"},
+         "schema": {"type": "string", "pattern": EMPTY_OR_TIME},
+         "description": "created before (ISO-8601; no zone: UTC; empty: not filtered);"
+                        " not before created_after"},
         {"name": "error", "in": "query", "schema": {"type": "string"},
          "description": "text anywhere in the request's error, any case (first 200 characters)"},
     ]
