@@ -18,7 +18,9 @@ def test_hang_ends_as_timeout_by_the_soft_limit(app, stack, api):
     assert row["status"] == "timeout", row["error"]
     assert row["error"] == "timeout: soft time limit (1.6 s) exceeded"
     assert "SoftTimeLimitExceeded" in row["traceback"]
-    assert 1.5 <= (row["finished_at"] - row["started_at"]).total_seconds() < 30
+    # The pool's 1.6 s timer starts before the task records `running`; under load that
+    # write can come a good part of a second later, so only "not at once" is asserted.
+    assert 0.8 <= (row["finished_at"] - row["started_at"]).total_seconds() < 30
     [attempt] = attempts(app, request_id)
     assert attempt["status"] == "timeout" and attempt["error"] == row["error"]
     body = api.get(f"/api/requests/{request_id}").get_json()
