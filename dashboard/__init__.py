@@ -68,6 +68,8 @@ def celery_settings(config):
         "timezone": "UTC",
         "worker_hijack_root_logger": False,
         "worker_cancel_long_running_tasks_on_connection_loss": False,
+        # The worker's events go out without waiting for confirms (dashboard/worker_consumer.py).
+        "worker_consumer": "dashboard.worker_consumer:Consumer",
         "imports": ("dashboard.tasks",),
         "beat_schedule": {
             "auto-retry": {"task": "dashboard.auto_retry", "schedule": 5.0},

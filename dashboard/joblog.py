@@ -12,6 +12,9 @@ loses at most the lines of the last flush period. At most
 worker's own steps are lines too, marked with an `event` the timeline reads
 (progress milestones here; `started`/`redelivered` are written by
 `lifecycle.start` in the start's own statement); they do not count against the cap.
+When the job returns, its last lines (`take()`) go into the success's own
+statement instead (`lifecycle.finish(log_lines=...)`): a short job's log costs
+no connection and no transaction of its own.
 """
 import contextlib
 import json
@@ -105,6 +108,24 @@ class AttemptLog:
                         self.request_id, self.attempt, len(rows), exc)
             self._discard_connection()
             return False
+
+    def take(self):
+        """Stop the writer and hand over the lines not written yet: (at, level, message, event, detail).
+
+        The caller stores them (in `lifecycle.finish`) or gives them back
+        (`give_back`) for the final flush; lines logged later are flushed as usual.
+        """
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        with self._lock:
+            rows, self._buffer = self._buffer, []
+        return [row[2:] for row in rows]
+
+    def give_back(self, rows):
+        """Lines `take()` handed over that were not stored: written by the final flush."""
+        with self._lock:
+            self._buffer[:0] = [(self.request_id, self.attempt, *row) for row in rows]
 
     def _discard_connection(self):
         if self._connection is not None:
