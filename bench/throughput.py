@@ -147,14 +147,27 @@ def run_peer(variant, peer, n, meter=None):
             "cpu_ms_per_task": cpu}
 
 
-def stored_results(app):
-    """SUCCESS rows in Celery's result table, which is then emptied (None before it exists)."""
+def stored_results(app, expected=None):
+    """SUCCESS rows in Celery's result table, which is then emptied (None before it exists).
+
+    With `expected`, waits (up to 10 s) for that many: a task records its finish
+    time just before its worker stores its result.
+    """
     with app.app_context():
         if db.session.execute(text("SELECT to_regclass('celery_taskmeta')")).scalar() is None:
             db.session.rollback()
             return None
-        n = db.session.execute(text(
-            "SELECT count(*) FROM celery_taskmeta WHERE status = 'SUCCESS'")).scalar()
+
+        def count():
+            found = db.session.execute(text(
+                "SELECT count(*) FROM celery_taskmeta WHERE status = 'SUCCESS'")).scalar()
+            db.session.rollback()
+            return found
+        n = count()
+        deadline = time.monotonic() + 10
+        while expected is not None and n < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+            n = count()
         db.session.execute(text("TRUNCATE celery_taskmeta"))
         db.session.commit()
         return n
@@ -176,7 +189,7 @@ def _rounds(app, opts, procs, dispatcher, peers):
             samples[k].append(run_peer(k, peers[k], n, meters[k]))
         samples["dbbackend"].append(run_peer("dbbackend", peers["dbbackend"], n_db,
                                              meters["dbbackend"]))
-        stored = stored_results(app)
+        stored = stored_results(app, n_db)
         if stored != n_db:
             raise RuntimeError(f"dbbackend stored {stored} results, expected {n_db}")
         print(f"  round {i + 1}/{opts.rounds}: " + ", ".join(
