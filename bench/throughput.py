@@ -217,7 +217,7 @@ def run(app, opts):
     try:
         for proc in (*workers, dispatcher):
             proc.start()
-        stack.wait_online(celery, [w.name + "@bench" for w in workers])
+        stack.wait_online(celery, [w.name + "@bench" for w in workers], timeout=120)
         with app.app_context():
             stack.wait_dispatcher(dispatcher)
         for purger in (celery, *peers.values()):

@@ -70,11 +70,13 @@ class _Writer:
 
     def register(self, attempt_log):
         with self._wake:
+            was_idle = not self._open
             self._open.add(attempt_log)
             if self._pid != os.getpid():
                 self._pid = os.getpid()
                 threading.Thread(target=self._loop, name="attempt-log", daemon=True).start()
-            self._wake.notify()
+            if was_idle:   # the thread waits only while no attempt is open
+                self._wake.notify()
 
     def unregister(self, attempt_log):
         with self._wake:
@@ -182,8 +184,10 @@ class AttemptLog:
             self._connection = None
 
     def __enter__(self):
-        logging.getLogger(JOB_LOGGERS).setLevel(min(logging.INFO, logging.getLogger().level
-                                                    or logging.INFO))
+        jobs_logger = logging.getLogger(JOB_LOGGERS)
+        level = min(logging.INFO, logging.getLogger().level or logging.INFO)
+        if jobs_logger.level != level:   # setLevel clears every logger's cache
+            jobs_logger.setLevel(level)
         logging.getLogger().addHandler(self._handler)
         _writer.register(self)
         return self
