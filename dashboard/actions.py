@@ -7,7 +7,7 @@ import logging
 
 from flask import current_app
 
-from . import audit, lifecycle, queries
+from . import audit, lifecycle
 from .extensions import db
 from .lifecycle import Status
 
@@ -52,15 +52,13 @@ def retry(request_id, by):
     return ok
 
 
-def retry_failed(by, status=None, job_type=None, q=None):
-    """Retry every failed request matching the list's filter values; returns how many.
+def retry_failed(by, filters):
+    """Retry every failed request matching the list's filters (queries.Filters); returns
+    how many.
 
-    The values are the list's own (status, job type, search text); the audit
-    entry keeps them as given.
+    The audit entry keeps the filters as the list's URL gives them.
     """
-    n = lifecycle.retry_failed(by, status=status or None, job_type=job_type or None,
-                               **queries.search_terms(q))
-    given = {"status": status, "job_type": job_type, "q": q}
-    audit.record("retry_failed", f"retried {n}", detail={k: v for k, v in given.items() if v})
+    n = lifecycle.retry_failed(by, **filters.values())
+    audit.record("retry_failed", f"retried {n}", detail=filters.args())
     db.session.commit()
     return n

@@ -109,6 +109,8 @@ def load():
         "RETENTION_DAYS": _env_int("RETENTION_DAYS", 90),
         "RETENTION_BATCH": _env_int("RETENTION_BATCH", 1000),
         "RETENTION_EVERY_S": _env_float("RETENTION_EVERY_S", 3600.0),
+        # Uploads no request or volume record refers to go once older than this (retention).
+        "UPLOAD_ORPHAN_GRACE_S": _env_float("UPLOAD_ORPHAN_GRACE_S", 3600.0),
         "ADMIN_PASSWORD": os.environ.get("DASHBOARD_ADMIN_PASSWORD", ""),
         # This host's supervisord socket (empty: deploy/supervisord.conf's [unix_http_server]).
         "SUPERVISOR_SOCKET": os.environ.get("SUPERVISOR_SOCKET", ""),

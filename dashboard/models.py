@@ -85,6 +85,13 @@ class Request(db.Model):
         Index("requests_upload_id_id_idx", "upload_id", "id"),
         Index("requests_task_id_idx", "task_id"),
         Index("requests_finished_at_idx", "finished_at"),
+        # The list's worker, time range, error text and "longest first" (migration 0012).
+        Index("requests_worker_id_idx", "worker", "id"),
+        Index("requests_created_at_id_idx", "created_at", "id"),
+        Index("requests_error_trgm_idx", "error", postgresql_using="gin",
+              postgresql_ops={"error": "gin_trgm_ops"}),
+        Index("requests_duration_id_idx", text("(finished_at - started_at)"), "id",
+              postgresql_where=text("finished_at IS NOT NULL AND started_at IS NOT NULL")),
         Index("requests_active_idx", "id",
               postgresql_where=text("status IN ('unassigned', 'pending', 'running')")),
         db.UniqueConstraint("schedule_id", "scheduled_for", name="requests_schedule_fire_key"),

@@ -1,7 +1,7 @@
 """The OpenAPI 3.0 description of the JSON API (DESIGN.md section 7): /api/openapi.json."""
 import copy
 
-from . import jobs, openapi_operations
+from . import jobs, openapi_operations, queries
 from . import openapi_parts as parts
 from .lifecycle import Status
 
@@ -225,7 +225,24 @@ def _paths():
          "schema": {"type": "string", "enum": [""] + sorted(jobs.REGISTRY)}},
         {"name": "q", "in": "query", "schema": {"type": "string"},
          "description": "request id, task id, submitter or file name (first 200 characters)"},
+        {"name": "worker", "in": "query", "schema": {"type": "string"},
+         "description": "the worker's hostname, exactly (e.g. worker1@host)"},
+        {"name": "submitted_by", "in": "query", "schema": {"type": "string"},
+         "description": "the submitter's username, exactly"},
+        {"name": "created_after", "in": "query",
+         "schema": {"type": "string", "pattern": queries.TIME_PATTERN},
+         "description": "created at or after (ISO-8601; no zone: UTC)"},
+        {"name": "created_before", "in": "query",
+         "schema": {"type": "string", "pattern": queries.TIME_PATTERN},
+         "description": "created before (ISO-8601; no zone: UTC); not before created_after"},
+        {"name": "error", "in": "query", "schema": {"type": "string"},
+         "description": "text anywhere in the request's error, any case (first 200 characters)"},
     ]
+    sort = [{"name": "sort", "in": "query",
+             "schema": {"type": "string", "enum": list(queries.Filters.SORTS),
+                        "default": queries.Filters.DEFAULT_SORT},
+             "description": "; ".join(f"{k}: {v[0]}" for k, v in queries.Filters.SORTS.items())
+             + "; `after` keeps the sort"}]
     page = [{"name": "limit", "in": "query",
              "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
             {"name": "after", "in": "query",
@@ -243,10 +260,11 @@ def _paths():
                                    "413": _error("file over MAX_UPLOAD_MB or params over 1 MB"),
                                    "422": _error("bad job type, params or file; nothing stored"),
                                    **AUTH_ERRORS}},
-            "get": {"operationId": "listRequests", "summary": "List requests, newest first",
-                    "parameters": filters + page,
+            "get": {"operationId": "listRequests", "summary": "List requests, newest first"
+                    " unless sorted",
+                    "parameters": filters + sort + page,
                     "responses": {"200": _json(_ref("RequestList"), "a page of requests"),
-                                  "422": _error("an unknown filter value"), **AUTH_ERRORS}},
+                                  "422": _error("a bad filter value, named"), **AUTH_ERRORS}},
         },
         "/api/requests/{request_id}": {
             "get": {"operationId": "getRequest", "summary": "One request with its attempts",

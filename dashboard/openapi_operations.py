@@ -24,6 +24,13 @@ def schemas():
                            "started_at": NULLABLE_TIME, "pid": NULLABLE_INT}}},
         "last_heartbeat": NULLABLE_TIME,
         "flower_url": {"type": "string"},
+        "pause": {"type": "object", "nullable": True,
+                  "description": "the stored pause that applies (kept across restarts), or null",
+                  "required": ["by", "at", "everyone"],
+                  "properties": {"by": {"type": "string"}, "at": {"type": "string",
+                                                                   "format": "date-time"},
+                                 "everyone": {"type": "boolean",
+                                              "description": "from pause everything"}}},
     }
     reason = {"type": "object", "required": ["code", "message"],
               "properties": {"code": {"type": "string", "enum": [

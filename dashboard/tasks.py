@@ -146,9 +146,10 @@ def compact_counts():
 @shared_task(name="dashboard.retention")
 @periodic.recorded("retention")
 def retention():
-    """Beat: delete finished requests older than RETENTION_DAYS (0 keeps everything)."""
+    """Beat: delete finished requests older than RETENTION_DAYS (0 keeps them), orphaned uploads."""
     config = current_app.config
-    return retention_policy.purge(config["RETENTION_DAYS"], config["RETENTION_BATCH"])
+    return retention_policy.purge(config["RETENTION_DAYS"], config["RETENTION_BATCH"],
+                                  orphan_grace_s=config["UPLOAD_ORPHAN_GRACE_S"])
 
 
 @shared_task(name="dashboard.compact_finish_stats")

@@ -1,7 +1,9 @@
 """Operator actions on workers: pause/resume consuming, grow/shrink the pool, restart, shut down.
 
 Everything goes through Celery's control commands (so it reaches workers on
-other hosts); a shutdown of a worker run by this host's supervisord stops its
+other hosts). A pause is also stored in PostgreSQL (dashboard.pauses), so a
+worker that restarts, or starts later under "pause everything", comes back
+paused; resume clears it. A shutdown of a worker run by this host's supervisord stops its
 program there, so it stays down until started. Each action checks the worker's
 state first, inspected fresh, under a PostgreSQL advisory lock per worker:
 two operators clicking at once get one action each, and the second sees what
@@ -14,7 +16,7 @@ import time
 from flask import current_app
 from sqlalchemy import text
 
-from . import audit, inspection, supervisor
+from . import audit, inspection, pauses, supervisor
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -74,8 +76,9 @@ def act(name, action, by, n=1):
             raise Refused(f"no worker {name!r} (not answering and not seen recently)", 404)
         if worker["state"] == "offline":
             raise Refused(f"worker {name} is offline: it does not answer")
-        outcome = globals()[f"_{action}"](worker, n)
+        outcome = globals()[f"_{action}"](worker, n, by)
     except Refused as exc:
+        db.session.rollback()  # nothing half-done is kept (e.g. a stored pause)
         audit.record(f"worker_{action}", "refused", username=by,
                      detail={**detail, "reason": exc.message})
         db.session.commit()
@@ -83,21 +86,29 @@ def act(name, action, by, n=1):
     audit.record(f"worker_{action}", "ok", username=by, detail={**detail, "result": outcome})
     db.session.commit()
     inspection.clear_worker_cache()
-    return inspection.worker(name) or worker
+    return pauses.annotate([inspection.worker(name) or worker])[0]
 
 
-def _pause(worker, n):
-    if worker["state"] == "paused":
+def _pause(worker, n, by):
+    stored = pauses.stored(worker["name"])
+    if worker["state"] == "paused" and stored is not None:
         raise Refused(f"worker {worker['name']} is already paused")
+    pauses.pause(worker["name"], by)
+    if worker["state"] == "paused":
+        return "already not consuming; pause stored"
     answer = _checked(_celery().control.cancel_consumer(
         QUEUE, destination=[worker["name"]], reply=True, timeout=2), worker["name"], "pause")
     _wait_state(worker["name"], "paused")
     return answer
 
 
-def _resume(worker, n):
-    if worker["state"] != "paused":
+def _resume(worker, n, by):
+    stored = pauses.stored(worker["name"])
+    if worker["state"] != "paused" and stored is None:
         raise Refused(f"worker {worker['name']} is not paused: it consumes {QUEUE} already")
+    pauses.resume(worker["name"], by)
+    if worker["state"] != "paused":
+        return "already consuming; stored pause cleared"
     answer = _checked(_celery().control.add_consumer(
         QUEUE, destination=[worker["name"]], reply=True, timeout=2), worker["name"], "resume")
     _wait_state(worker["name"], "online")
@@ -115,7 +126,7 @@ def _wait_state(name, state, timeout=5.0):
     return None
 
 
-def _grow(worker, n):
+def _grow(worker, n, by):
     if worker["autoscale"]:
         raise Refused(f"worker {worker['name']} autoscales {worker['autoscale']}: change its"
                       " bounds instead of growing the pool")
@@ -125,7 +136,7 @@ def _grow(worker, n):
     return f"{answer}: {size} -> {size + n}"
 
 
-def _shrink(worker, n):
+def _shrink(worker, n, by):
     if worker["autoscale"]:
         raise Refused(f"worker {worker['name']} autoscales {worker['autoscale']}: change its"
                       " bounds instead of shrinking the pool")
@@ -149,7 +160,7 @@ def _supervision(name):
     return info
 
 
-def _restart(worker, n):
+def _restart(worker, n, by):
     info = _supervision(worker["name"])
     if not info["supervised"]:
         raise Refused(f"worker {worker['name']} runs without a process supervisor: nothing"
@@ -160,7 +171,7 @@ def _restart(worker, n):
             f" {info['stop_timeout_s']:.0f} s)")
 
 
-def _shutdown(worker, n):
+def _shutdown(worker, n, by):
     info = _supervision(worker["name"])
     program = supervisor.program_of(worker["name"], info["pid"])
     if program:  # this host's supervisord: stop the program, so it is not started again
@@ -172,7 +183,16 @@ def _shutdown(worker, n):
 
 
 def everyone(action, by):
-    """Pause or resume every worker at once (broadcast); returns {worker: answer}."""
+    """Pause or resume every worker at once (broadcast); returns {worker: answer}.
+
+    The pause is stored and committed before the broadcast, so workers that are
+    down now, or start meanwhile or later, are paused too; resume clears every stored pause.
+    """
+    if action == "pause":
+        pauses.pause_everyone(by)
+    else:
+        pauses.resume_everyone()
+    db.session.commit()
     control = _celery().control
     send = control.cancel_consumer if action == "pause" else control.add_consumer
     answers = {}
@@ -180,7 +200,7 @@ def everyone(action, by):
         for name, answer in reply.items():
             answers[name] = answer.get("ok") or answer.get("error")
     audit.record(f"workers_{action}_all", "ok" if answers else "refused", username=by,
-                 detail={"workers": answers or "no worker answered"})
+                 detail={"workers": answers or "no worker answered", "stored": True})
     db.session.commit()
     inspection.clear_worker_cache()
     if action == "resume":

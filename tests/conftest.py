@@ -187,3 +187,19 @@ def seeded_pages(app, _stack, clean_db):
     seed_upload_name(app, ids["success"])
     yield ids
     _stack.start_dispatcher()
+
+
+@pytest.fixture
+def seeded_volume(app, stack, make_user):
+    """A load_array request that really ran (its page shows the slice viewer): its id.
+    Ask for it before seeded_pages, which stops the dispatcher."""
+    from tests.support.db import wait_status
+    from tests.support.seed import seed_volume
+    return seed_volume(app, make_user("operator", username="volume-operator")[2], wait_status)
+
+
+@pytest.fixture
+def seeded_schedule(app, seeded_pages):
+    """A schedule with a manual run in its history: its id."""
+    from tests.support.seed import seed_schedule
+    return seed_schedule(app)

@@ -1,8 +1,11 @@
 """axe-core in Chromium on every page, light and dark, with data on the pages.
 
 The pages are listed in PAGES (a path, or a function of the seeded ids giving one):
-a new page joins the check by adding a line there. A serious or critical
-violation fails the test with axe's rule id, the elements and the help text.
+a new page joins the check by adding a line there. The seeded ids are one request
+per status (a failure with a traceback among them), a load_array request that
+really ran (its page has the slice viewer with a real volume) and a schedule with
+a run. The new-request form is also checked showing an inline error. A serious or
+critical violation fails the test with axe's rule id, the elements and the help text.
 """
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -17,11 +20,14 @@ PAGES = [
     lambda ids: f"/requests/{ids['failure']}",
     lambda ids: f"/requests/{ids['success']}",
     lambda ids: f"/requests/{ids['running']}",
+    lambda ids: f"/requests/{ids['volume']}",
     "/requests/new",
+    "/requests/new?job_type=load_array",
     lambda ids: f"/requests/{ids['failure']}/rerun",
     "/workers",
     "/processes",
     "/schedules",
+    lambda ids: f"/schedules/{ids['schedule']}",
     "/audit",
     "/users",
 ]
@@ -44,9 +50,22 @@ def themed_page(browser, scheme):
     return context, page
 
 
+def form_with_an_error(page, live_server):
+    """The new-request form as a refused submit leaves it: the error next to its field."""
+    page.goto(live_server + "/requests/new")
+    page.fill("#p-fail_rate", "3")
+    page.eval_on_selector("#new-request", "f => f.noValidate = true")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.click("#new-request button[type=submit]")
+    assert answer.value.status == 422
+    assert page.get_attribute("#p-fail_rate", "aria-invalid") == "true"
+
+
 @pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_page_passes_axe(browser, live_server, make_user, seeded_pages, scheme):
-    """No serious or critical axe violation on any page, signed in as admin and signed out."""
+def test_every_page_passes_axe(browser, live_server, make_user, seeded_volume, seeded_pages,
+                               seeded_schedule, scheme):
+    """No serious or critical violation on any page, signed in as admin and signed out."""
+    ids = {**seeded_pages, "volume": seeded_volume, "schedule": seeded_schedule}
     context, page = themed_page(browser, scheme)
     try:
         found = {}
@@ -56,10 +75,18 @@ def test_every_page_passes_axe(browser, live_server, make_user, seeded_pages, sc
         username, password, _ = make_user("admin")
         browser_sign_in(page, live_server, username, password)
         for entry in PAGES:
-            path = entry(seeded_pages) if callable(entry) else entry
+            path = entry(ids) if callable(entry) else entry
             response = page.goto(live_server + path)
             assert response.status == 200, path
+            if path == f"/requests/{seeded_volume}":
+                page.wait_for_function("() => [...document.querySelectorAll('img.slice')]"
+                                       ".every(i => i.complete && i.naturalWidth > 0)")
+                assert page.locator("img.slice").count() == 3, "no slice viewer"
+            if path == f"/schedules/{seeded_schedule}":
+                assert "nightly-calibration" in page.inner_text("main")
             found[path] = blocking_violations(page)
+        form_with_an_error(page, live_server)
+        found["/requests/new (refused, inline error)"] = blocking_violations(page)
         dark = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert (dark == "rgb(18, 22, 30)") == (scheme == "dark"), dark
     finally:

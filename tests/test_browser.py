@@ -74,6 +74,7 @@ def test_submit_through_the_form_and_watch_it_succeed(live_server, stack, make_u
     page.click("nav >> text=New request")
     page.wait_for_url(f"{live_server}/requests/new")
     page.select_option("select[name=job_type]", "simulate")
+    page.click("#new-request details.advanced summary")  # the raw JSON box
     page.fill("textarea[name=params]", json.dumps({"min_seconds": 1, "max_seconds": 2}))
     page.click("#new-request button[type=submit]")
     page.wait_for_url(re.compile(re.escape(live_server) + r"/requests/\d+$"))
@@ -121,6 +122,7 @@ def test_form_refuses_bad_parameters_and_keeps_the_input(live_server, stack, mak
     page, _, _, _ = signed_in_page(watched, live_server, make_user, "operator")
     page.goto(f"{live_server}/requests/new")
     bad = '{"min_seconds": 5, "max_seconds": 1}'
+    page.click("#new-request details.advanced summary")  # the raw JSON box
     page.fill("textarea[name=params]", bad)
     with page.expect_response(lambda r: r.request.method == "POST") as answer:
         page.click("#new-request button[type=submit]")

@@ -3,9 +3,7 @@ re-run with changed parameters, bulk retry and kill."""
 import json
 import threading
 
-from dashboard import joblog
-from dashboard.extensions import READS, db
-from tests.support.db import attempts, audit_rows, counts, fetch, sql, wait_status
+from tests.support.db import attempts, audit_rows, counts, fetch, wait_status
 from tests.support.http import submit
 from tests.support.procs import ExitWatch, kill_pool_process, pool_pid, wait_for
 
@@ -135,27 +133,6 @@ def test_a_killed_attempt_keeps_its_lines(app, stack, api):
     messages = [line["message"] for line in all_lines(api, request_id)]
     assert "hanging until killed or timed out" in messages
     assert any("still hanging after 2 s" in m for m in messages)
-
-
-def test_the_log_writer_costs_one_statement_per_flush(app, clean_db):
-    """2,500 lines over several flushes: one INSERT each, every line stored, in order."""
-    [row] = sql(app, "INSERT INTO requests (job_type, submitted_by, status)"
-                     " VALUES ('simulate', 't', 'success')"
-                     " RETURNING id")
-    with app.app_context():
-        engine = db.engines[READS]
-    with joblog.recording() as ran:
-        writer = joblog.AttemptLog(engine, row["id"], 1, cap=100000, flush_s=0.05)
-        with writer:
-            for n in range(2500):
-                writer.add("INFO", f"line {n}")
-                if n % 500 == 0:
-                    wait_for(lambda: not writer._buffer, 5, interval=0.01, what="a flush")
-    assert writer.flushes >= 5 and len(ran) == writer.flushes
-    assert set(ran) == {joblog.INSERT_SQL}
-    stored = sql(app, "SELECT message FROM attempt_logs WHERE request_id = :id ORDER BY id",
-                 id=row["id"])
-    assert [s["message"] for s in stored] == [f"line {n}" for n in range(2500)]
 
 
 def test_rerun_links_both_ways_and_refuses_bad_params(app, stack, api):

@@ -66,6 +66,7 @@ def test_file_name_from_the_form_renders_as_text(live_server, watched, make_user
     page.select_option("#job_type", "simulate")
     page.set_input_files("#file", files=[{"name": NAME, "mimeType": "text/html",
                                           "buffer": b"<script>window.__xss=9</script>"}])
+    page.click("#new-request details.advanced summary")  # the raw JSON box
     page.fill("#params", json.dumps({"hang": True}))
     page.click("#new-request button[type=submit]")
     page.wait_for_url(f"{live_server}/requests/*")
@@ -84,6 +85,7 @@ def test_params_in_the_form_error_render_as_text(live_server, watched, make_user
     browser_sign_in(page, live_server, username, password)
     page.goto(f"{live_server}/requests/new")
     params = json.dumps({KEY: 1})
+    page.click("#new-request details.advanced summary")  # the raw JSON box
     page.fill("#params", params)
     page.click("#new-request button[type=submit]")
     page.wait_for_selector("#form-error")

@@ -22,14 +22,25 @@ SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "format": {"enum": list(formats.FORMATS)},
+        "format": {"enum": list(formats.FORMATS), "title": "Format",
+                   "description": "The file's format; empty: found from the file."},
         "shape": {"type": "array", "minItems": 3, "maxItems": 3,
-                  "items": {"type": "integer", "minimum": 1, "maximum": 4096}},
-        "dtype": {"enum": DTYPES},
-        "byte_order": {"enum": ["little", "big"]},
+                  "items": {"type": "integer", "minimum": 1, "maximum": 4096},
+                  "title": "Shape (x, y, z)",
+                  "description": "Voxels along each axis; needed for a raw file."},
+        "dtype": {"enum": DTYPES, "title": "Data type",
+                  "description": "A raw file's value type; empty: float32."},
+        "byte_order": {"enum": ["little", "big"], "title": "Byte order",
+                       "description": "A raw file's byte order; empty: little."},
         "spacing": {"type": "array", "minItems": 3, "maxItems": 3,
-                    "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000}},
-        "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+                    "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+                    "title": "Voxel spacing (mm)",
+                    "description": "Millimetres between voxels along x, y and z; empty: from"
+                                   " the file."},
+        "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600,
+                            "title": "Time limit (s)",
+                            "description": "Lowers the job type's time limits; empty keeps"
+                                           " them."},
     },
 }
 

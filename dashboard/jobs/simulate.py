@@ -18,13 +18,29 @@ SCHEMA = {
     "type": "object",
     "additionalProperties": False,
     "properties": {
-        "min_seconds": {"type": "number", "minimum": 0, "maximum": 3600, "default": 1},
-        "max_seconds": {"type": "number", "minimum": 0, "maximum": 3600, "default": 5},
-        "fail_rate": {"type": "number", "minimum": 0, "maximum": 1, "default": 0},
-        "hang": {"type": "boolean", "default": False},
-        "ignore_soft_limit": {"type": "boolean", "default": False},
-        "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
-        "log_lines": {"type": "integer", "minimum": 0, "maximum": 100000},  # extra lines, for tests
+        "min_seconds": {"type": "number", "minimum": 0, "maximum": 3600, "default": 1,
+                        "title": "Shortest run (s)",
+                        "description": "The job sleeps at least this long."},
+        "max_seconds": {"type": "number", "minimum": 0, "maximum": 3600, "default": 5,
+                        "title": "Longest run (s)",
+                        "description": "The job sleeps at most this long (not less than the"
+                                       " shortest)."},
+        "fail_rate": {"type": "number", "minimum": 0, "maximum": 1, "default": 0,
+                      "title": "Failure rate",
+                      "description": "The chance (0 to 1) that the job fails on purpose."},
+        "hang": {"type": "boolean", "default": False, "title": "Hang",
+                 "description": "Loop until killed or timed out."},
+        "ignore_soft_limit": {"type": "boolean", "default": False,
+                              "title": "Ignore the soft time limit",
+                              "description": "While hanging, swallow the soft limit so the"
+                                             " hard one fires."},
+        "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600,
+                            "title": "Time limit (s)",
+                            "description": "Lowers the job type's time limits; empty keeps"
+                                           " them."},
+        "log_lines": {"type": "integer", "minimum": 0, "maximum": 100000,  # for tests
+                      "title": "Extra log lines",
+                      "description": "Lines the job logs before it starts sleeping."},
     },
 }
 

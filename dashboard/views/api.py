@@ -4,7 +4,7 @@ import re
 from flask import Blueprint, current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from .. import actions, inspection, jobs, limits, openapi, queries, stats, submission
+from .. import actions, inspection, jobs, limits, openapi, pauses, queries, stats, submission
 from ..auth import require_role
 from ..jobs import InvalidInput
 from ..serializers import request_dict
@@ -57,7 +57,7 @@ def create():
 @bp.route("/requests", methods=["GET"])
 @require_role("viewer")
 def index():
-    """List requests, newest first: status, job_type, q, limit, after (cursor)."""
+    """List requests: the list's filters and sort (queries.Filters.PARAMS), limit, after."""
     filters = queries.Filters(request.args, jobs.REGISTRY)
     if filters.errors:
         return error("; ".join(filters.errors), 422)
@@ -107,18 +107,18 @@ def kill(request_id):
 @bp.route("/requests/retry-failed", methods=["POST"])
 @require_role("operator")
 def retry_failed():
-    """Retry every failed request (filters: job_type, q as form or query args)."""
+    """Retry every failed request matching the list's filters (form or query args)."""
     filters = queries.Filters(request.values, jobs.REGISTRY)
     if filters.errors:
         return error("; ".join(filters.errors), 422)
-    return jsonify(retried=actions.retry_failed(current_user.username, **filters.args()))
+    return jsonify(retried=actions.retry_failed(current_user.username, filters))
 
 
 @bp.route("/workers", methods=["GET"])
 @require_role("viewer")
 def workers():
     """Workers (DESIGN.md section 11): name, state, pid, pool, queues, active requests, ..."""
-    return jsonify(inspection.workers())
+    return jsonify(pauses.annotate(inspection.workers()))
 
 
 @bp.route("/stats", methods=["GET"])

@@ -151,17 +151,17 @@ def worker_form(name, action):
 @require_role("operator")
 def pause_all_form():
     answers = worker_control.everyone("pause", current_user.username)
-    return _answer({"error": "no worker answered"} if not answers else {}, 202 if answers else 409,
-                   f"Paused {len(answers)} worker{'s' if len(answers) != 1 else ''}:"
-                   " requests wait as pending.")
+    return _answer({}, 202, f"Paused {len(answers)} worker{'s' if len(answers) != 1 else ''}:"
+                   " requests wait as pending. The pause is stored: workers that restart or"
+                   " start later stay paused until resumed.")
 
 
 @bp.route("/workers/resume-all", methods=["POST"])
 @require_role("operator")
 def resume_all_form():
     answers = worker_control.everyone("resume", current_user.username)
-    return _answer({"error": "no worker answered"} if not answers else {}, 202 if answers else 409,
-                   f"Resumed {len(answers)} worker{'s' if len(answers) != 1 else ''}.")
+    return _answer({}, 202, f"Resumed {len(answers)} worker{'s' if len(answers) != 1 else ''};"
+                   " no pause is stored any more.")
 
 
 @bp.route("/processes")

@@ -2,11 +2,11 @@
 import json
 import time
 
-from flask import (Blueprint, abort, current_app, flash, make_response, redirect,
+from flask import (Blueprint, abort, current_app, flash, jsonify, make_response, redirect,
                    render_template, request, url_for)
 from flask_login import current_user, login_required
 
-from .. import actions, jobs, limits, queries, submission, timeline
+from .. import actions, jobs, limits, param_form, queries, submission, timeline
 from ..auth import require_role
 from ..extensions import db
 from ..jobs import InvalidInput
@@ -79,32 +79,73 @@ def index():
         rows, next_cursor = [], None
     else:
         rows, next_cursor = queries.list_requests(filters, after=after)
-    return _page_or_partial(
+    response = _page_or_partial(
         "requests/index.html", "requests/_list.html", rows=rows, filters=filters,
         counts=queries.counts(), next_cursor=next_cursor, after=after,
         token=_poll_token(state.version, in_flight), job_types=jobs.REGISTRY,
-        polling=after is None or any(r["status"] in ACTIVE for r in rows))
+        workers=[] if is_htmx() else queries.recent_workers(),
+        polling=not filters.errors and (after is None or any(r["status"] in ACTIVE
+                                                             for r in rows)))
+    if filters.errors:
+        response.status_code = 422  # the page says which field, above the empty table
+    return response
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
 @limits.accepts_upload
 @require_role("operator")
 def new():
-    """The submit form; POST stores the request and goes to its page."""
-    job_type = request.form.get("job_type", "simulate")
+    """The submit form (fields from the job type's schema); POST stores the request and
+    goes to its page, or shows the form again with the error next to its field."""
+    values = request.form if request.method == "POST" else request.args
+    job_type = values.get("job_type", "simulate")
     if request.method == "POST":
+        raw = request.form.get("params", "")
         try:
+            job = jobs.get(job_type)
+            params = raw if raw.strip() else param_form.params_from_form(job, request.form)
             request_id = submission.submit(
-                job_type, request.form.get("params", ""), request.files.get("file"),
+                job_type, params, request.files.get("file"),
                 current_user.username, current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
         except InvalidInput as exc:
             submission.refused(exc.message)
-            return render_template("requests/new.html", job_types=jobs.REGISTRY,
-                                   error=exc.message, form=request.form), exc.status
+            return _new_form(job_type, request.form, exc.message, raw=bool(raw.strip())), \
+                exc.status
         flash(f"Request #{request_id} submitted.", "info")
-        return redirect(url_for("requests.detail", request_id=request_id))
-    return render_template("requests/new.html", job_types=jobs.REGISTRY, error=None,
-                           form=request.form)
+        page = url_for("requests.detail", request_id=request_id)
+        if request.headers.get("X-Requested-With") == "XMLHttpRequest":  # static/upload.js
+            return jsonify(id=request_id, url=page), 201
+        return redirect(page)
+    return _new_form(job_type, None, None)
+
+
+@bp.route("/requests/new/fields")
+@require_role("operator")
+def new_fields():
+    """htmx: the parameter fields of the chosen job type (the form swaps them in)."""
+    job = jobs.REGISTRY.get(request.args.get("job_type", ""))
+    if job is None:
+        abort(404, description="job_type: unknown job type")
+    return render_template("requests/_param_fields.html", job=job,
+                           fields=param_form.fields(job))
+
+
+def _new_form(job_type, form, error, raw=False):
+    """The new-request page; `error` shown next to its field (or the raw JSON box/file)."""
+    job = jobs.REGISTRY.get(job_type) or jobs.REGISTRY["simulate"]
+    shown = param_form.fields(job, form)
+    placed = None
+    if error:
+        field_name, _ = param_form.error_field(error)
+        if raw and field_name is not None:
+            placed = "params"
+        elif param_form.with_error(shown, error):
+            placed = "field"
+        else:
+            placed = error.split(":", 1)[0] if error.split(":", 1)[0] in (
+                "file", "job_type") else "params"
+    return render_template("requests/new.html", job_types=jobs.REGISTRY, job=job,
+                           fields=shown, error=error, error_at=placed, form=form or {})
 
 
 @bp.route("/requests/<int:request_id>")
@@ -188,7 +229,7 @@ def retry_failed():
     if filters.errors:
         flash("; ".join(filters.errors), "error")
         return redirect(url_for("requests.index"))
-    n = actions.retry_failed(current_user.username, **filters.args())
+    n = actions.retry_failed(current_user.username, filters)
     message = f"Retried {n} failed request{'s' if n != 1 else ''}."
     if is_htmx():
         return _htmx_answer(message, True)

@@ -6,7 +6,7 @@ from dashboard.extensions import db
 from .procs import wait_for
 
 TABLES = ("requests, attempts, uploads, artifacts, audit_log, status_counts, api_tokens, users,"
-          " finish_stats")
+          " finish_stats, worker_pauses")
 
 
 def sql(app, statement, **params):

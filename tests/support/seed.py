@@ -72,3 +72,31 @@ def seed_upload_name(app, request_id, filename=LONG_NAME):
         db.session.execute(text("UPDATE requests SET upload_id = :u WHERE id = :id"),
                            {"u": upload_id, "id": request_id})
         db.session.commit()
+
+
+def seed_volume(app, token, wait_status):
+    """A load_array request that really ran on the workers (npy upload through the API), so
+    its page has the slice viewer with a real volume; returns its id. The dispatcher must run."""
+    import io
+
+    from tests import volume_samples
+    answer = app.test_client().post(
+        "/api/requests", headers={"Authorization": f"Bearer {token}"},
+        data={"job_type": "load_array", "params": "{}",
+              "file": (io.BytesIO(volume_samples.npy_bytes()), "ct-phantom.npy")})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    request_id = answer.get_json()["id"]
+    assert wait_status(app, request_id, ("success", "failure"), 90)["status"] == "success"
+    return request_id
+
+
+def seed_schedule(app, username="alice"):
+    """A schedule with one manual run in its history; returns its id."""
+    from dashboard import schedules
+    with app.test_request_context("/schedules"):
+        schedule_id = schedules.create(
+            {"name": "nightly-calibration", "job_type": "simulate",
+             "params": '{"min_seconds": 1, "max_seconds": 2}', "cron": "30 2 * * *",
+             "timezone": "Europe/Berlin", "catch_up": "once", "enabled": True}, username)
+        schedules.run_now(schedule_id, username)
+    return schedule_id

@@ -1,5 +1,8 @@
-"""The requests list's filters (status, job type, search) as parsed from the query string,
+"""The requests list's filters (status, job type, search, worker, submitter, time range,
+error text) and sort as parsed from the query string,
 and the values they hand to a statement."""
+from datetime import datetime, timezone
+
 from werkzeug.datastructures import MultiDict
 
 from dashboard import jobs
@@ -13,7 +16,8 @@ def filters(**args):
 
 
 NOTHING = {"status": None, "job_type": None, "request_id": None, "task_id": None,
-           "who_or_file": None, "file_pattern": None}
+           "who_or_file": None, "file_pattern": None, "worker": None, "submitted_by": None,
+           "created_after": None, "created_before": None, "error_pattern": None}
 
 
 def searched(q):
@@ -72,3 +76,47 @@ def test_a_name_search_escapes_like_wildcards():
 def test_filters_combine():
     values = filters(status="failure", job_type="simulate", q="7").values()
     assert values == {**NOTHING, "status": "failure", "job_type": "simulate", "request_id": 7}
+
+
+def test_the_newer_filters_are_kept_and_handed_on():
+    parsed = filters(worker=" worker1@host-a ", submitted_by="alice", error="Time_Limit 50%",
+                     created_after="2026-12-01T09:30", created_before="2026-12-01T11:00:00+01:00",
+                     sort="longest")
+    assert parsed.errors == []
+    values = parsed.values()
+    assert values["worker"] == "worker1@host-a" and values["submitted_by"] == "alice"
+    assert values["error_pattern"] == "%Time\\_Limit 50\\%%"
+    assert values["created_after"] == datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
+    assert values["created_before"] == datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
+    assert parsed.args() == {"worker": "worker1@host-a", "submitted_by": "alice",
+                             "created_after": "2026-12-01T09:30:00Z",
+                             "created_before": "2026-12-01T10:00:00Z",
+                             "error": "Time_Limit 50%", "sort": "longest"}
+    assert parsed.local("created_after") == "2026-12-01T09:30:00"
+
+
+def test_the_default_sort_stays_out_of_the_url():
+    assert filters(sort="newest").args() == {} and filters().sort == "newest"
+
+
+def test_bad_times_and_sorts_are_errors_naming_the_field():
+    assert filters(created_after="yesterday").errors[0].startswith(
+        "created_after: not a date and time 'yesterday'")
+    assert filters(created_before="2026-13-01").errors[0].startswith("created_before:")
+    assert filters(created_before="2026-12-01").errors[0].startswith("created_before:")  # a date
+    assert filters(created_after="0001-01-01T00:00:00+01:00").errors[0].startswith(
+        "created_after: not a date and time")  # before year 1 in UTC
+    assert filters(created_after="2026-12-02T00:00", created_before="2026-12-01T00:00").errors == [
+        "created_after: must not be later than created_before"]
+    assert filters(sort="random").errors == [
+        "sort: must be one of newest, oldest, longest (got 'random')"]
+
+
+def test_every_parameter_has_an_example_that_parses():
+    examples = Filters.examples()
+    assert set(examples) == set(Filters.PARAMS)
+    for name, value in examples.items():
+        parsed = filters(**{name: value})
+        assert parsed.errors == [], name
+        assert name in parsed.args(), name
+    assert filters(**examples).errors == []
