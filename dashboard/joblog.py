@@ -146,10 +146,12 @@ class AttemptLog:
         try:
             if self._connection is None:
                 self._connection = self.engine.raw_connection()
-                with self._connection.cursor() as cursor:  # log lines may be lost in a crash
-                    cursor.execute("SET synchronous_commit = off")
             with self._connection.cursor() as cursor:
-                execute_values(cursor, INSERT_SQL, rows, page_size=len(rows))
+                # Log lines may be lost in a crash: this statement's implicit transaction
+                # alone commits asynchronously (LOCAL: the pooled connection, which a
+                # success may use next, keeps durable commits).
+                execute_values(cursor, "SET LOCAL synchronous_commit = off; " + INSERT_SQL,
+                               rows, page_size=len(rows))
             self._connection.commit()
             self.flushes += 1
             return True

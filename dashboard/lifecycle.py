@@ -226,7 +226,10 @@ def report_progress(request_id, task_id, percent):
     return bool(rows)
 
 
+# The terminal result must be durable before the message is acked: a synchronous
+# commit, whatever a pooled connection was set to before.
 FINISH_SQL = """
+SET LOCAL synchronous_commit = on;
 WITH r AS (
   UPDATE requests SET status = %(status)s, finished_at = now(),
          progress = CASE WHEN %(status)s = 'success' THEN 100 ELSE progress END,
