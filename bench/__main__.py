@@ -35,10 +35,13 @@ def parse(argv):
     p.add_argument("--dispatch-batch", type=int,
                    help="the dispatcher's DISPATCH_BATCH (default: the app's, 200)")
     p.add_argument("--samples", type=int, help="latency samples / dashboard requests (200)")
-    p.add_argument("--rows", type=int, help="requests seeded for the dashboard (1000000)")
+    p.add_argument("--rows", type=int, help="requests seeded for the dashboard (10000000)")
+    p.add_argument("--reuse-seed", action="store_true",
+                   help="dashboard/memory: keep the database of an earlier run when it holds"
+                        " --rows requests (no schema reset, migrations applied on top)")
     p.add_argument("--kills", type=int, default=5, help="kill measurements (default 5)")
-    p.add_argument("--soak", type=float, help="memory soak seconds (default 60; goal: 600)")
-    p.add_argument("--viewers", type=int, default=50, help="polling viewers (default 50)")
+    p.add_argument("--soak", type=float, help="memory soak seconds (default 600)")
+    p.add_argument("--viewers", type=int, help="polling viewers (default 200)")
     p.add_argument("--upload-mb", type=int, help="upload: file size in MB (default 512)")
     opts = p.parse_args(argv)
     opts.only = [s.strip() for s in opts.only.split(",") if s.strip()]
@@ -47,7 +50,8 @@ def parse(argv):
         p.error(f"unknown section(s): {', '.join(sorted(unknown))}")
     quick = opts.quick
     for name, full, small in (("n", 3000, 300), ("rounds", 3, 1), ("samples", 200, 40),
-                              ("rows", 1_000_000, 50_000), ("soak", 60.0, 10.0),
+                              ("rows", 10_000_000, 50_000), ("soak", 600.0, 10.0),
+                              ("viewers", 200, 20),
                               ("upload_mb", 512, 32)):
         if getattr(opts, name) is None:
             setattr(opts, name, small if quick else full)
@@ -72,7 +76,10 @@ def main(argv=None):
     app = create_app()
     print(f"bench: database {database_url.rsplit('/', 1)[-1]}, sections {','.join(opts.only)}"
           f"{' (quick)' if opts.quick else ''}; logs in {stack.LOG_DIR}", flush=True)
-    stack.reset_schema(app)
+    if opts.reuse_seed:
+        stack.upgrade_schema(app)
+    else:
+        stack.reset_schema(app)
     results, errors = {}, {}
     started = time.monotonic()
     try:

@@ -57,6 +57,13 @@ def reset_schema(app):
         upgrade()
 
 
+def upgrade_schema(app):
+    """Apply the migrations on top of what the database holds (bench --reuse-seed)."""
+    from flask_migrate import upgrade
+    with app.app_context():
+        upgrade()
+
+
 free_port = services.free_port   # an unused TCP port on loopback
 
 

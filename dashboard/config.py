@@ -90,6 +90,9 @@ def load():
             "volumes")),
         "VOLUME_CACHE_MB": _env_int("VOLUME_CACHE_MB", 8192),
         "POLL_INTERVAL_S": _env_float("POLL_INTERVAL_S", 2.0),
+        # How long one web process reuses the overview it computed while no request changed
+        # (every viewer polls it; see views/overview.py).
+        "OVERVIEW_CACHE_S": _env_float("OVERVIEW_CACHE_S", 1.0),
         # Log lines kept per attempt (then one "truncated" line), and the worker's flush period.
         "LOG_LINES_PER_ATTEMPT": _env_int("LOG_LINES_PER_ATTEMPT", 10000),
         "LOG_FLUSH_S": _env_float("LOG_FLUSH_S", 0.5),
