@@ -1,8 +1,11 @@
-"""The peers the pipeline is measured against: raw Celery, and Celery with its DB result backend.
+"""The peers the pipeline is measured against: raw Celery (two ways), and Celery with its DB backend.
 
-`celery -A bench.peer worker` with BENCH_PEER=raw|dbbackend. Both take the
-dashboard's own Celery settings (acks_late, prefetch 1, confirms, events on)
-and change only what defines the peer: its queue, and for `dbbackend` the
+`celery -A bench.peer worker` with BENCH_PEER=raw|rawconfirm|dbbackend. Each
+takes the dashboard's own Celery settings (acks_late, the same prefetch and
+worker flags) and changes only what defines the peer: its queue; for `raw`,
+publishing as Celery does by default (a plain `apply_async` loop without
+publisher confirms, no task-sent event); for `rawconfirm`, one confirmed
+publish at a time (the dashboard's transport options); for `dbbackend`, the
 PostgreSQL result backend with track_started. The trivial task appends its
 finish time to BENCH_DONE_FILE (one O_APPEND write), so the bench sees the
 last completion without consuming events or results.
@@ -23,10 +26,14 @@ def peer_settings(variant, config):
     """The dashboard's Celery settings, adapted for one peer."""
     conf = dict(celery_settings(config))
     conf.update(imports=(), beat_schedule={}, task_default_queue=f"bench_{variant}")
-    if variant == "dbbackend":
+    if variant == "raw":
+        conf.update(broker_transport_options={}, task_send_sent_event=False)
+    elif variant == "dbbackend":
         conf.update(result_backend="db+" + config["SQLALCHEMY_DATABASE_URI"],
                     task_ignore_result=False, task_track_started=True)
-    elif variant != "raw":
+    elif variant == "rawconfirm":   # as measured before: each publish (and its sent event) confirmed
+        conf.update(broker_transport_options={"confirm_publish": True}, task_send_sent_event=True)
+    else:
         raise ValueError(f"unknown peer {variant!r}")
     return conf
 

@@ -12,7 +12,9 @@ from deploy import services
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)
-OUT_DIR = os.path.join(ROOT, "var", "bench")
+# BENCH_OUT_DIR: another place for the results, logs, pidfiles and done files
+# (two checkouts sharing one var/ would otherwise share the workers' pidfiles).
+OUT_DIR = os.environ.get("BENCH_OUT_DIR") or os.path.join(ROOT, "var", "bench")
 LOG_DIR = os.path.join(OUT_DIR, "logs")
 ENV_NAME = "bench"
 

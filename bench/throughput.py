@@ -3,7 +3,9 @@
 Pipeline: one INSERT of N `simulate` requests (min = max = 0 s) -> dispatcher
 -> RabbitMQ -> prefork worker -> status written; timed from just before the
 insert to the last `finished_at` in PostgreSQL.
-Peers: the bench publishes N trivial tasks on the same broker to a worker with
+Peers: raw Celery published as users do by default (a plain `apply_async`
+loop, no publisher confirms), raw Celery with each publish confirmed, and
+Celery with its PostgreSQL result backend and track_started. The bench publishes N trivial tasks on the same broker to a worker with
 the same flags and settings; timed from the first publish to the last task's
 finish time (each task appends it to a file: no event or result consumer runs
 in any variant). Each variant has its own worker, started once, idle while the
@@ -27,6 +29,7 @@ from dashboard.extensions import db
 from . import stack
 from .peer import LINE, TASK, done_file, make_app
 
+PEERS = ("raw", "rawconfirm", "dbbackend")
 PIPELINE_TABLES = "requests, attempts, status_counts, audit_log"
 TERMINAL_SQL = "('success', 'failure', 'timeout', 'killed')"
 
@@ -144,14 +147,27 @@ def run_peer(variant, peer, n, meter=None):
             "cpu_ms_per_task": cpu}
 
 
-def stored_results(app):
-    """SUCCESS rows in Celery's result table, which is then emptied (None before it exists)."""
+def stored_results(app, expected=None):
+    """SUCCESS rows in Celery's result table, which is then emptied (None before it exists).
+
+    With `expected`, waits (up to 10 s) for that many: a task records its finish
+    time just before its worker stores its result.
+    """
     with app.app_context():
         if db.session.execute(text("SELECT to_regclass('celery_taskmeta')")).scalar() is None:
             db.session.rollback()
             return None
-        n = db.session.execute(text(
-            "SELECT count(*) FROM celery_taskmeta WHERE status = 'SUCCESS'")).scalar()
+
+        def count():
+            found = db.session.execute(text(
+                "SELECT count(*) FROM celery_taskmeta WHERE status = 'SUCCESS'")).scalar()
+            db.session.rollback()
+            return found
+        n = count()
+        deadline = time.monotonic() + 10
+        while expected is not None and n < expected and time.monotonic() < deadline:
+            time.sleep(0.05)
+            n = count()
         db.session.execute(text("TRUNCATE celery_taskmeta"))
         db.session.commit()
         return n
@@ -161,18 +177,19 @@ def _rounds(app, opts, procs, dispatcher, peers):
     """Warm up every variant, then opts.rounds alternating rounds; the samples."""
     n, n_db, warm = opts.n, max(200, opts.n // 4), 20 * opts.concurrency * opts.workers
     meters = {"pipeline": CpuMeter(app, procs["pipeline"], dispatcher),
-              "raw": CpuMeter(app, procs["raw"]), "dbbackend": CpuMeter(app, procs["dbbackend"])}
+              **{k: CpuMeter(app, procs[k]) for k in PEERS}}
     run_pipeline(app, warm)          # every pool process imported, connected, has run a task
-    run_peer("raw", peers["raw"], warm)
-    run_peer("dbbackend", peers["dbbackend"], warm)
+    for k in PEERS:
+        run_peer(k, peers[k], warm)
     stored_results(app)
-    samples = {"pipeline": [], "raw": [], "dbbackend": []}
+    samples = {"pipeline": [], **{k: [] for k in PEERS}}
     for i in range(opts.rounds):
         samples["pipeline"].append(run_pipeline(app, n, meters["pipeline"]))
-        samples["raw"].append(run_peer("raw", peers["raw"], n, meters["raw"]))
+        for k in ("raw", "rawconfirm"):
+            samples[k].append(run_peer(k, peers[k], n, meters[k]))
         samples["dbbackend"].append(run_peer("dbbackend", peers["dbbackend"], n_db,
                                              meters["dbbackend"]))
-        stored = stored_results(app)
+        stored = stored_results(app, n_db)
         if stored != n_db:
             raise RuntimeError(f"dbbackend stored {stored} results, expected {n_db}")
         print(f"  round {i + 1}/{opts.rounds}: " + ", ".join(
@@ -191,18 +208,16 @@ def run(app, opts):
     celery = app.extensions["celery"]
     procs = {
         "pipeline": _workers("pipe", opts),
-        "raw": _workers("raw", opts, "bench.peer", {
-            "BENCH_PEER": "raw", "BENCH_DONE_FILE": done_file("raw")}),
-        "dbbackend": _workers("dbb", opts, "bench.peer", {
-            "BENCH_PEER": "dbbackend", "BENCH_DONE_FILE": done_file("dbbackend")}),
+        **{k: _workers(k, opts, "bench.peer", {"BENCH_PEER": k, "BENCH_DONE_FILE": done_file(k)})
+           for k in PEERS},
     }
     workers = [w for ws in procs.values() for w in ws]
     dispatcher = stack.dispatcher()
-    peers = {name: make_app(name) for name in ("raw", "dbbackend")}
+    peers = {name: make_app(name) for name in PEERS}
     try:
         for proc in (*workers, dispatcher):
             proc.start()
-        stack.wait_online(celery, [w.name + "@bench" for w in workers])
+        stack.wait_online(celery, [w.name + "@bench" for w in workers], timeout=120)
         with app.app_context():
             stack.wait_dispatcher(dispatcher)
         for purger in (celery, *peers.values()):
@@ -219,20 +234,25 @@ def _metrics(samples, opts):
     rate = {k: statistics.median(s["rate"] for s in v) for k, v in samples.items()}
     ratio = {peer: statistics.median(p["rate"] / q["rate"] for p, q in
                                      zip(samples["pipeline"], samples[peer]))
-             for peer in ("raw", "dbbackend")}
+             for peer in PEERS}
     cpu = {k: {part: statistics.median(s["cpu_ms_per_task"][part] for s in v)
                for part in v[0]["cpu_ms_per_task"]} for k, v in samples.items()}
     metrics = [
         {"name": "throughput: pipeline", "value": rate["pipeline"], "unit": "req/s"},
-        {"name": "throughput: raw Celery", "value": rate["raw"], "unit": "tasks/s"},
+        {"name": "throughput: raw Celery (plain apply_async, no confirms)", "value": rate["raw"],
+         "unit": "tasks/s"},
+        {"name": "throughput: raw Celery, each publish confirmed", "value": rate["rawconfirm"],
+         "unit": "tasks/s"},
         {"name": "throughput: Celery + DB backend", "value": rate["dbbackend"],
          "unit": "tasks/s"},
-        {"name": "pipeline / raw Celery", "value": ratio["raw"], "unit": "x",
+        {"name": "pipeline / raw Celery (no confirms)", "value": ratio["raw"], "unit": "x",
          "goal": 0.6, "cmp": ">="},
+        {"name": "pipeline / raw Celery, confirmed", "value": ratio["rawconfirm"], "unit": "x"},
         {"name": "pipeline / Celery + DB backend", "value": ratio["dbbackend"], "unit": "x",
          "goal": 3.0, "cmp": ">="},
     ]
     for k, label in (("pipeline", "pipeline"), ("raw", "raw Celery"),
+                     ("rawconfirm", "raw Celery confirmed"),
                      ("dbbackend", "Celery + DB backend")):
         c = cpu[k]
         total = c["worker"] + c["dispatcher"] + c["bench"] + c["postgres"]

@@ -58,9 +58,10 @@ def celery_settings(config):
         "task_store_errors_even_if_ignored": False,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
-        "worker_prefetch_multiplier": 1,
+        "worker_prefetch_multiplier": config["WORKER_PREFETCH_MULTIPLIER"],
         "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # No task-sent event: Flower lists a task from the moment a worker received it.
+        "task_send_sent_event": False,
         "task_default_queue": "requests",
         "task_serializer": "json",
         "accept_content": ["json"],
@@ -68,6 +69,8 @@ def celery_settings(config):
         "timezone": "UTC",
         "worker_hijack_root_logger": False,
         "worker_cancel_long_running_tasks_on_connection_loss": False,
+        # The worker's events go out without waiting for confirms (dashboard/worker_consumer.py).
+        "worker_consumer": "dashboard.worker_consumer:Consumer",
         "imports": ("dashboard.tasks",),
         "beat_schedule": {
             "auto-retry": {"task": "dashboard.auto_retry", "schedule": 5.0},

@@ -98,6 +98,8 @@ def load():
         "LOG_FLUSH_S": _env_float("LOG_FLUSH_S", 0.5),
         "DISPATCH_SWEEP_S": _env_float("DISPATCH_SWEEP_S", 5.0),
         "DISPATCH_BATCH": _env_int("DISPATCH_BATCH", 200),
+        # Messages each pool process of a worker may hold reserved (Celery's prefetch multiplier).
+        "WORKER_PREFETCH_MULTIPLIER": _env_int("WORKER_PREFETCH_MULTIPLIER", 1),
         # A pending row older than this with no worker start is republished.
         "REPUBLISH_AFTER_S": _env_float("REPUBLISH_AFTER_S", 60.0),
         # Seconds the /flower/ proxy waits for Flower (connect, then each read).

@@ -2,7 +2,10 @@
 
 Claim and publish happen in one transaction: the rows are locked
 (`FOR UPDATE SKIP LOCKED`) until every message is confirmed by the broker and
-the transaction commits. A crash before the commit leaves the rows
+the transaction commits. A claimed batch is published without waiting, then
+its confirms are waited for once (`confirms.BatchPublisher`: one confirm-mode
+channel, the broker's multiple acks), so the rows stay locked for one round
+trip to the broker instead of one per message. A crash before the commit leaves the rows
 `unassigned`; a worker that receives a message before the commit waits on
 the row lock, then sees the committed claim. Which pending attempts were lost
 and must be published again is `recovery`'s call; the dispatcher publishes them.
@@ -16,7 +19,7 @@ import psycopg2
 from flask import current_app
 from sqlalchemy.engine import make_url
 
-from . import heartbeats, lifecycle, recovery
+from . import confirms, heartbeats, lifecycle, recovery
 from .extensions import db
 from .tasks import publish
 
@@ -30,17 +33,35 @@ def libpq_dsn(sqlalchemy_uri):
         hide_password=False)
 
 
+def _publisher():
+    """This app's BatchPublisher, opened on first use (and again after an error)."""
+    holder = current_app.extensions.setdefault("dispatch_publisher", [None])
+    if holder[0] is None:
+        holder[0] = confirms.BatchPublisher(current_app.extensions["celery"])
+    return holder
+
+
+def close_publisher():
+    """Close this app's publisher connection, if one is open."""
+    holder = current_app.extensions.get("dispatch_publisher")
+    if holder and holder[0] is not None:
+        holder[0].close()
+        holder[0] = None
+
+
 def _publish_claimed(claim):
     """Run `claim()` and publish its rows in one transaction, committed after the broker confirmed."""
-    celery = current_app.extensions["celery"]
     try:
-        with celery.producer_or_acquire() as producer:
-            rows = claim()
+        rows = claim()
+        if rows:
+            publisher = _publisher()[0]
             for row in rows:
-                publish(row, producer)
+                publish(row, publisher.producer, retry=False)
+            publisher.wait()
         db.session.commit()
     except BaseException:
         db.session.rollback()
+        close_publisher()   # whatever state its channel is in, the next batch opens a fresh one
         raise
     return len(rows)
 
@@ -106,7 +127,10 @@ class Listener:
                     self._listen()
                     log.info("dispatcher listening on %s", CHANNEL)
                     backoff = 0.5
-                    self._loop(cfg)
+                    try:
+                        self._loop(cfg)
+                    finally:
+                        close_publisher()
                     heartbeats.clear()
             except Exception as exc:  # PostgreSQL or RabbitMQ away: retry with backoff
                 log.error("dispatcher error: %s: %s; retrying in %.1fs",

@@ -2,7 +2,8 @@
 
 While an attempt runs, what the job logs through Python `logging` (the
 `dashboard.jobs` loggers at INFO and up, anything else at the worker's level)
-and through `ctx.log` goes into a buffer. A writer thread flushes the buffer
+and through `ctx.log` goes into a buffer. A writer thread (one per process,
+started once, shared by the attempts that run there) flushes the buffer
 every `LOG_FLUSH_S` (0.5 s) and once more at the end, each flush ONE multi-row
 INSERT on its own autocommit connection, so the lines of an attempt that is
 killed or times out are kept up to the moment it died: a soft time limit ends
@@ -12,11 +13,16 @@ loses at most the lines of the last flush period. At most
 worker's own steps are lines too, marked with an `event` the timeline reads
 (progress milestones here; `started`/`redelivered` are written by
 `lifecycle.start` in the start's own statement); they do not count against the cap.
+When the job returns, its last lines (`take()`) go into the success's own
+statement instead (`lifecycle.finish(log_lines=...)`): a short job's log costs
+no connection and no transaction of its own.
 """
 import contextlib
 import json
 import logging
+import os
 import threading
+import time
 from datetime import datetime, timezone
 
 from psycopg2.extras import execute_values
@@ -51,6 +57,47 @@ class _Capture(logging.Handler):
             self.handleError(record)
 
 
+class _Writer:
+    """The process's writer thread: every flush period it flushes each open AttemptLog.
+
+    One thread per process, started by the first attempt (again in a forked
+    child, which does not inherit it), instead of a thread per attempt.
+    """
+
+    def __init__(self):
+        self._open, self._wake = set(), threading.Condition()
+        self._pid = None
+
+    def register(self, attempt_log):
+        with self._wake:
+            was_idle = not self._open
+            self._open.add(attempt_log)
+            if self._pid != os.getpid():
+                self._pid = os.getpid()
+                threading.Thread(target=self._loop, name="attempt-log", daemon=True).start()
+            if was_idle:   # the thread waits only while no attempt is open
+                self._wake.notify()
+
+    def unregister(self, attempt_log):
+        with self._wake:
+            self._open.discard(attempt_log)
+
+    def _loop(self):
+        while True:
+            with self._wake:
+                while not self._open:
+                    self._wake.wait()
+                period = min(log.flush_s for log in self._open)
+            time.sleep(period)
+            with self._wake:
+                due = list(self._open)
+            for attempt_log in due:
+                attempt_log.flush(only_if_open=True)
+
+
+_writer = _Writer()
+
+
 class AttemptLog:
     """The buffer and writer of one attempt's lines; use as a context manager around the run."""
 
@@ -59,8 +106,8 @@ class AttemptLog:
         self.cap, self.flush_s = cap, flush_s
         self._buffer, self._lock = [], threading.Lock()
         self._kept, self._truncated = 0, False
-        self._stop = threading.Event()
-        self._thread = None
+        self._flushing = threading.Lock()   # one flush at a time on the connection
+        self._closed = False
         self._handler = _Capture(self)
         self._connection = None
         self.flushes = 0
@@ -83,8 +130,14 @@ class AttemptLog:
                     self._kept += 1
             self._buffer.append(line)
 
-    def flush(self):
+    def flush(self, only_if_open=False):
         """Write what is buffered in one statement; False when the database refused it."""
+        with self._flushing:
+            if only_if_open and self._closed:
+                return True
+            return self._flush()
+
+    def _flush(self):
         with self._lock:
             rows, self._buffer = self._buffer, []
         if not rows:
@@ -93,10 +146,12 @@ class AttemptLog:
         try:
             if self._connection is None:
                 self._connection = self.engine.raw_connection()
-                with self._connection.cursor() as cursor:  # log lines may be lost in a crash
-                    cursor.execute("SET synchronous_commit = off")
             with self._connection.cursor() as cursor:
-                execute_values(cursor, INSERT_SQL, rows, page_size=len(rows))
+                # Log lines may be lost in a crash: this statement's implicit transaction
+                # alone commits asynchronously (LOCAL: the pooled connection, which a
+                # success may use next, keeps durable commits).
+                execute_values(cursor, "SET LOCAL synchronous_commit = off; " + INSERT_SQL,
+                               rows, page_size=len(rows))
             self._connection.commit()
             self.flushes += 1
             return True
@@ -106,33 +161,49 @@ class AttemptLog:
             self._discard_connection()
             return False
 
+    def take(self):
+        """Stop the writer and hand over the lines not written yet: (at, level, message, event, detail).
+
+        The caller stores them (in `lifecycle.finish`) or gives them back
+        (`give_back`) for the final flush; lines logged later are flushed as usual.
+        """
+        _writer.unregister(self)
+        with self._flushing:
+            self._closed = True
+            with self._lock:
+                rows, self._buffer = self._buffer, []
+        return [row[2:] for row in rows]
+
+    def give_back(self, rows):
+        """Lines `take()` handed over that were not stored: written by the final flush."""
+        with self._lock:
+            self._buffer[:0] = [(self.request_id, self.attempt, *row) for row in rows]
+
     def _discard_connection(self):
         if self._connection is not None:
             with contextlib.suppress(Exception):
                 self._connection.invalidate()
             self._connection = None
 
-    def _loop(self):
-        while not self._stop.wait(self.flush_s):
-            self.flush()
-
     def __enter__(self):
-        logging.getLogger(JOB_LOGGERS).setLevel(min(logging.INFO, logging.getLogger().level
-                                                    or logging.INFO))
+        jobs_logger = logging.getLogger(JOB_LOGGERS)
+        level = min(logging.INFO, logging.getLogger().level or logging.INFO)
+        if jobs_logger.level != level:   # setLevel clears every logger's cache
+            jobs_logger.setLevel(level)
         logging.getLogger().addHandler(self._handler)
-        self._thread = threading.Thread(target=self._loop, name="attempt-log", daemon=True)
-        self._thread.start()
+        _writer.register(self)
         return self
 
     def __exit__(self, *exc):
         logging.getLogger().removeHandler(self._handler)
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.flush()
-        if self._connection is not None:
-            with contextlib.suppress(Exception):
-                self._connection.close()
-            self._connection = None
+        _writer.unregister(self)
+        with self._flushing:
+            self._closed = True
+            self._flush()
+            if self._connection is not None:
+                with contextlib.suppress(Exception):
+                    self._connection.close()
+                self._connection = None
         return False
 
 

@@ -15,7 +15,7 @@ import psycopg2
 from psycopg2.extras import RealDictCursor
 from sqlalchemy.exc import DBAPIError
 
-from .extensions import db
+from .extensions import READS, db
 from .recorder import Recorder
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,24 @@ _recorder = Recorder()  # tests look at the statements run: `with lifecycle.reco
 recording = _recorder.recording
 
 
-def _run(sql, **params):
+def _run(sql, own_transaction=False, **params):
     """Execute transition SQL (`%(name)s` parameters) in the session's transaction; rows as dicts.
 
     It goes straight to the session's psycopg2 connection: these statements run
     on every task, and SQLAlchemy's per-statement overhead was most of their
     cost. Driver errors are raised as SQLAlchemy's (OperationalError, ...), and
     a dropped connection is invalidated, exactly as SQLAlchemy itself would.
+
+    `own_transaction`: run it instead as a transaction of its own, committed
+    when this returns, on an autocommit connection: PostgreSQL runs the
+    statements of one query string as one implicit transaction, so the write
+    costs one round trip (no BEGIN, no COMMIT), outside the session's transaction.
     """
     _recorder.record(sql)
-    connection = db.session.connection()
+    if own_transaction:
+        connection = db.engines[READS].connect()
+    else:
+        connection = db.session.connection()
     try:
         with connection.connection.cursor(cursor_factory=RealDictCursor) as cursor:
             cursor.execute(sql, params)
@@ -74,6 +82,9 @@ def _run(sql, **params):
             connection.invalidate(exc)
         raise DBAPIError.instance(sql, params, exc, psycopg2.Error,
                                   connection_invalidated=lost) from exc
+    finally:
+        if own_transaction:
+            connection.close()
 
 
 # A write that may be lost in a crash without losing work: a lost claim leaves
@@ -187,15 +198,17 @@ SELECT * FROM r
 """
 
 
-def start(request_id, task_id, worker, redelivered=False, pid=None):
+def start(request_id, task_id, worker, redelivered=False, pid=None, own_transaction=False):
     """Worker: pending -> running for this attempt; None when it must not run.
+
+    `own_transaction`: committed by this call, in one round trip (see `_run`).
 
     A redelivered message of the same attempt (its worker died) may run again;
     a duplicate that was not redelivered, a killed row or an old attempt may not.
     The start is also the attempt's first log line (`started` or `redelivered`,
     with the worker and the pool process id `pid`), which the timeline reads.
     """
-    rows = _run(START_SQL, id=request_id, task_id=task_id, worker=worker,
+    rows = _run(START_SQL, own_transaction, id=request_id, task_id=task_id, worker=worker,
                 redelivered=bool(redelivered), pid=pid,
                 step="redelivered" if redelivered else "started")
     if not rows:
@@ -213,7 +226,10 @@ def report_progress(request_id, task_id, percent):
     return bool(rows)
 
 
+# The terminal result must be durable before the message is acked: a synchronous
+# commit, whatever a pooled connection was set to before.
 FINISH_SQL = """
+SET LOCAL synchronous_commit = on;
 WITH r AS (
   UPDATE requests SET status = %(status)s, finished_at = now(),
          progress = CASE WHEN %(status)s = 'success' THEN 100 ELSE progress END,
@@ -224,6 +240,12 @@ WITH r AS (
   UPDATE attempts SET status = %(status)s, finished_at = now(), error = %(error)s,
          traceback = %(traceback)s
   FROM r WHERE attempts.request_id = r.id AND attempts.number = r.attempt
+), logs AS (
+  INSERT INTO attempt_logs (request_id, attempt, at, level, message, event, detail)
+  SELECT r.id, r.attempt, l.at, l.level, l.message, l.event, CAST(l.detail AS jsonb)
+  FROM r, unnest(CAST(%(log_at)s AS timestamptz[]), CAST(%(log_level)s AS text[]),
+                 CAST(%(log_message)s AS text[]), CAST(%(log_event)s AS text[]),
+                 CAST(%(log_detail)s AS text[])) AS l(at, level, message, event, detail)
 )
 SELECT * FROM r
 """
@@ -236,16 +258,24 @@ VALUES (%(id)s, %(attempt)s, %(name)s, %(content_type)s, %(data)s)
 
 
 def finish(request_id, task_id, status, result_json=None, error=None, traceback=None,
-           artifacts=()):
+           artifacts=(), log_lines=(), own_transaction=False):
     """Worker: record the attempt's one terminal result and its artifacts; None when stale.
 
     `artifacts` are (name, content_type, bytes) the job produced; they are
     stored, in the caller's transaction, only when the result is (invariant 4).
+    `log_lines` (the attempt's last buffered lines, as `joblog.AttemptLog.take`
+    gives them) are stored in the same statement, also only when the result is.
+    `own_transaction` (no artifacts): committed by this call in one round trip.
     """
     status = Status(status)
     assert status in FINISHED_BY_WORKER, status
-    rows = _run(FINISH_SQL, status=status.value, result=result_json, error=error,
-                traceback=traceback, id=request_id, task_id=task_id)
+    assert not (own_transaction and artifacts), "artifacts need the caller's transaction"
+    at, level, message, event, detail = (list(c) for c in zip(*log_lines)) if log_lines \
+        else ([], [], [], [], [])
+    rows = _run(FINISH_SQL, own_transaction, status=status.value, result=result_json,
+                error=error, traceback=traceback, id=request_id, task_id=task_id,
+                log_at=at, log_level=level, log_message=message, log_event=event,
+                log_detail=detail)
     if not rows:
         _stale("finish", request_id, task_id=task_id, status=status.value)
         return None

@@ -32,12 +32,15 @@ def run_request(self, request_id):
 
 
 def _run_attempt(task_request, request_id):
-    """start -> job.run -> finish(success, artifacts), each fenced by the attempt's task id."""
+    """start -> job.run -> finish(success, artifacts), each fenced by the attempt's task id.
+
+    The start and (without artifacts) the success are each one statement in a
+    transaction of its own: one round trip to PostgreSQL apiece.
+    """
     task_id = task_request.id
     redelivered = bool((task_request.delivery_info or {}).get("redelivered"))
     row = lifecycle.start(request_id, task_id, task_request.hostname, redelivered,
-                          pid=os.getpid())
-    db.session.commit()
+                          pid=os.getpid(), own_transaction=True)
     if row is None:
         return None
     config = current_app.config
@@ -45,8 +48,17 @@ def _run_attempt(task_request, request_id):
                            config["LOG_LINES_PER_ATTEMPT"], config["LOG_FLUSH_S"]) as lines:
         ctx = JobContext(request_id, task_id, row, lines)
         result = jobs.REGISTRY[row["job_type"]].run(ctx)
-    if lifecycle.finish(request_id, task_id, Status.SUCCESS, json.dumps(result),
-                        artifacts=ctx.artifacts) is None:
+        last_lines, done = lines.take(), None
+        if not ctx.artifacts:
+            db.session.commit()   # nothing of the job's own session left open to wait on (no-op if none)
+        try:
+            done = lifecycle.finish(request_id, task_id, Status.SUCCESS, json.dumps(result),
+                                    artifacts=ctx.artifacts, log_lines=last_lines,
+                                    own_transaction=not ctx.artifacts)
+        finally:
+            if done is None:   # stale, or the database refused: the final flush writes them
+                lines.give_back(last_lines)
+    if done is None:
         db.session.rollback()
         return None
     db.session.commit()
@@ -147,7 +159,7 @@ def compact_finish_stats():
     stats.compact()
 
 
-def publish(row, producer=None):
+def publish(row, producer=None, **send_options):
     """Send one claimed attempt to the broker (callers hold the claim's transaction)."""
     job = jobs.REGISTRY[row["job_type"]]
     soft, hard = job.limits(row["params"] or {})
@@ -155,4 +167,4 @@ def publish(row, producer=None):
     if current_app.config["NOTIFY_ON_SUCCESS"]:
         options["link"] = notify.s()
     run_request.apply_async((row["id"],), task_id=row["task_id"], soft_time_limit=soft,
-                            time_limit=hard, producer=producer, **options)
+                            time_limit=hard, producer=producer, **options, **send_options)
