@@ -1,13 +1,14 @@
 """EXPLAIN (ANALYZE, BUFFERS) of the requests list's query for every filter and sort.
 
-Seeds ROWS requests with bench/dashboard.py's SEED_SQL into the database named by
-DATABASE_URL (its schema is rebuilt by the migrations: use a database of its own), then
+Seeds ROWS requests with bench/dashboard.py's SEED_SQL into a database of its own
+(`dashboard_explain` on the local services, made by deploy/services.py test-env, or
+BENCH_DATABASE_URL / BENCH_BROKER_URL when set; its schema is rebuilt), then
 runs the list's first page (queries.list_sql, as the page and the API run it) for each
 parameter of queries.Filters.PARAMS with its example value (Filters.examples()) and a
 few more realistic cases, and prints: filter, the plan's scans of `requests` (node
 and index), rows of `requests` read, buffers hit + read, execution time.
 
-    DATABASE_URL=postgresql+psycopg2://... python -m bench.explain_filters 1000000 [--reuse]
+    .venv/bin/python -m bench.explain_filters 1000000 [--reuse]
 
 `--reuse` explains on the table already seeded there.
 """
@@ -16,9 +17,10 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text
 
+from bench import stack
 from bench.dashboard import seed
 from bench.stack import reset_schema
-from dashboard import create_app, jobs, queries
+from dashboard import create_app, entry, jobs, queries
 from dashboard.extensions import db
 
 
@@ -70,10 +72,13 @@ def explain(filters):
 
 
 def main(rows, reuse=False):
+    entry.read_settings_file()
+    stack.configure(*stack.isolated_env("explain"))   # never the local stack's database
     app = create_app({"TESTING": True})
     if not reuse:
         reset_schema(app)
-        print(f"seeding {rows} rows: {seed(app, rows):.0f} s", flush=True)
+        seconds, _ = seed(app, rows)
+        print(f"seeded {rows} rows in {seconds:.0f} s", flush=True)
     now = datetime.now(timezone.utc)
     with app.app_context():
         print("| filter | plan (scans of requests) | rows read | buffers | ms |")
