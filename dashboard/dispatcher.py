@@ -35,18 +35,17 @@ def libpq_dsn(sqlalchemy_uri):
 
 def _publisher():
     """This app's BatchPublisher, opened on first use (and again after an error)."""
-    holder = current_app.extensions.setdefault("dispatch_publisher", [None])
-    if holder[0] is None:
-        holder[0] = confirms.BatchPublisher(current_app.extensions["celery"])
-    return holder
+    if current_app.extensions.get("dispatch_publisher") is None:
+        current_app.extensions["dispatch_publisher"] = confirms.BatchPublisher(
+            current_app.extensions["celery"])
+    return current_app.extensions["dispatch_publisher"]
 
 
 def close_publisher():
     """Close this app's publisher connection, if one is open."""
-    holder = current_app.extensions.get("dispatch_publisher")
-    if holder and holder[0] is not None:
-        holder[0].close()
-        holder[0] = None
+    publisher = current_app.extensions.pop("dispatch_publisher", None)
+    if publisher is not None:
+        publisher.close()
 
 
 def _publish_claimed(claim):
@@ -54,7 +53,7 @@ def _publish_claimed(claim):
     try:
         rows = claim()
         if rows:
-            publisher = _publisher()[0]
+            publisher = _publisher()
             for row in rows:
                 publish(row, publisher.producer, retry=False)
             publisher.wait()
