@@ -10,6 +10,7 @@ values only; `recording()` lets tests see which statements a transition ran.
 """
 import enum
 import logging
+import re
 
 import psycopg2
 from psycopg2.extras import RealDictCursor
@@ -54,6 +55,56 @@ _recorder = Recorder()  # tests look at the statements run: `with lifecycle.reco
 recording = _recorder.recording
 
 
+class Prepared:
+    """A hot-path statement that PostgreSQL plans once per connection: PREPARE, then EXECUTE.
+
+    Planning was a third of these statements' time in PostgreSQL (pg_stat_statements
+    over 4,000 requests: 0.33 ms to plan the success, 0.24 ms the start, 0.14 ms
+    its row lock, each time). `sql` is the fixed text in `%(name)s` style; each of
+    its statements but a `SET` becomes one prepared statement, named `name_N`;
+    `types` names the type of a parameter used where PostgreSQL would deduce two
+    (a varchar column and a text expression), the others are deduced.
+    What one call sends is `text`: the SETs and the EXECUTEs, one round trip; the
+    PREPAREs go once, before the first call on each connection (a reconnected
+    connection starts without them). The dispatcher's claim, the worker's start,
+    progress and success are prepared; statements the dashboard runs with a
+    filter of optional values are not (their plans rely on seeing the values).
+    """
+
+    def __init__(self, name, sql, types=None):
+        assert "%%" not in sql, "a literal % would reach PREPARE doubled"
+        types = types or {}
+        self.name, self.sql, self.prepare, parts = name, sql, [], []
+        for i, statement in enumerate(p.strip() for p in sql.split(";\n") if p.strip()):
+            if statement.upper().startswith("SET "):
+                parts.append(statement)
+                continue
+            names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", statement)))
+            body = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}",
+                          statement)
+            declared = ", ".join(types.get(n, "unknown") for n in names)
+            self.prepare.append(f"PREPARE {name}_{i}({declared}) AS {body}" if names
+                                else f"PREPARE {name}_{i} AS {body}")
+            args = ", ".join(f"%({n})s" for n in names)
+            parts.append(f"EXECUTE {name}_{i}({args})" if names else f"EXECUTE {name}_{i}")
+        self.text = ";\n".join(parts)
+
+    def __str__(self):
+        return self.sql
+
+
+def _execute(cursor, connection, statement, params):
+    """Run a statement text or a Prepared one on a pool connection's cursor."""
+    if not isinstance(statement, Prepared):
+        cursor.execute(statement, params)
+        return
+    prepared = connection.connection.info.setdefault("dashboard_prepared", set())
+    if statement.name not in prepared:
+        cursor.execute(";\n".join(statement.prepare))
+        prepared.add(statement.name)
+    cursor.execute(statement.text, params)
+
+
 def _run(sql, own_transaction=False, **params):
     """Execute transition SQL (`%(name)s` parameters) in the session's transaction; rows as dicts.
 
@@ -67,6 +118,7 @@ def _run(sql, own_transaction=False, **params):
     statements of one query string as one implicit transaction, so the write
     costs one round trip (no BEGIN, no COMMIT), outside the session's transaction.
     """
+    statement, sql = sql, str(sql)
     _recorder.record(sql)
     if own_transaction:
         connection = db.engines[READS].connect()
@@ -74,7 +126,7 @@ def _run(sql, own_transaction=False, **params):
         connection = db.session.connection()
     try:
         with connection.connection.cursor(cursor_factory=RealDictCursor) as cursor:
-            cursor.execute(sql, params)
+            _execute(cursor, connection, statement, params)
             return cursor.fetchall() if cursor.description else []
     except psycopg2.Error as exc:
         lost = isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError))
@@ -170,7 +222,7 @@ def claim(limit):
     The rows stay locked until the caller commits, so a worker that receives
     the message early waits on the lock instead of seeing a stale row.
     """
-    return _run(CLAIM_SQL, limit=limit)
+    return _run(_CLAIM, limit=limit)
 
 
 # The row lock first: it waits for the dispatcher's claim to commit (the claim
@@ -208,7 +260,7 @@ def start(request_id, task_id, worker, redelivered=False, pid=None, own_transact
     The start is also the attempt's first log line (`started` or `redelivered`,
     with the worker and the pool process id `pid`), which the timeline reads.
     """
-    rows = _run(START_SQL, own_transaction, id=request_id, task_id=task_id, worker=worker,
+    rows = _run(_START, own_transaction, id=request_id, task_id=task_id, worker=worker,
                 redelivered=bool(redelivered), pid=pid,
                 step="redelivered" if redelivered else "started")
     if not rows:
@@ -217,12 +269,15 @@ def start(request_id, task_id, worker, redelivered=False, pid=None, own_transact
     return rows[0]
 
 
+PROGRESS_SQL = ASYNC_COMMIT + """
+UPDATE requests SET progress = %(p)s WHERE id = %(id)s
+  AND task_id = %(task_id)s AND status = 'running' AND progress <> %(p)s RETURNING id
+"""
+
+
 def report_progress(request_id, task_id, percent):
     """Worker: record progress of a running attempt; False when stale."""
-    rows = _run(
-        ASYNC_COMMIT + "UPDATE requests SET progress = %(p)s WHERE id = %(id)s"
-        " AND task_id = %(task_id)s AND status = 'running' AND progress <> %(p)s RETURNING id",
-        p=max(0, min(100, int(percent))), id=request_id, task_id=task_id)
+    rows = _run(_PROGRESS, p=max(0, min(100, int(percent))), id=request_id, task_id=task_id)
     return bool(rows)
 
 
@@ -251,6 +306,14 @@ SELECT * FROM r
 """
 
 
+# The worker's and the dispatcher's statements, planned once per connection.
+_CLAIM = Prepared("dash_claim", CLAIM_SQL)
+_START = Prepared("dash_start", START_SQL, {"worker": "text", "step": "text"})
+_PROGRESS = Prepared("dash_progress", PROGRESS_SQL)
+_FINISH = Prepared("dash_finish", FINISH_SQL,
+                   {"status": "text", "error": "text", "traceback": "text"})
+
+
 ARTIFACT_SQL = """
 INSERT INTO artifacts (request_id, attempt, name, content_type, data)
 VALUES (%(id)s, %(attempt)s, %(name)s, %(content_type)s, %(data)s)
@@ -272,7 +335,7 @@ def finish(request_id, task_id, status, result_json=None, error=None, traceback=
     assert not (own_transaction and artifacts), "artifacts need the caller's transaction"
     at, level, message, event, detail = (list(c) for c in zip(*log_lines)) if log_lines \
         else ([], [], [], [], [])
-    rows = _run(FINISH_SQL, own_transaction, status=status.value, result=result_json,
+    rows = _run(_FINISH, own_transaction, status=status.value, result=result_json,
                 error=error, traceback=traceback, id=request_id, task_id=task_id,
                 log_at=at, log_level=level, log_message=message, log_event=event,
                 log_detail=detail)
