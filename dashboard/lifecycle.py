@@ -10,7 +10,9 @@ values only; `recording()` lets tests see which statements a transition ran.
 """
 import enum
 import logging
+import os
 import re
+import threading
 
 import psycopg2
 from psycopg2.extras import RealDictCursor
@@ -105,6 +107,24 @@ def _execute(cursor, connection, statement, params):
     cursor.execute(statement.text, params)
 
 
+_held = {}  # (pid, thread, engine) -> the autocommit Connection own-transaction writes keep
+
+
+def _own_connection():
+    """This thread's autocommit connection for own-transaction writes, kept between them.
+
+    A pool checkout and checkin around every start and success were a tenth of a
+    pool process's CPU (py-spy). Keyed by process too: a forked child never
+    touches (nor closes) a connection its parent held; a dropped one is replaced.
+    """
+    engine = db.engines[READS]
+    key = (os.getpid(), threading.get_ident(), id(engine))
+    held = _held.get(key)
+    if held is None or held[0] is not engine or held[1].invalidated or held[1].closed:
+        held = _held[key] = (engine, engine.connect())
+    return held[1]
+
+
 def _run(sql, own_transaction=False, **params):
     """Execute transition SQL (`%(name)s` parameters) in the session's transaction; rows as dicts.
 
@@ -114,16 +134,13 @@ def _run(sql, own_transaction=False, **params):
     a dropped connection is invalidated, exactly as SQLAlchemy itself would.
 
     `own_transaction`: run it instead as a transaction of its own, committed
-    when this returns, on an autocommit connection: PostgreSQL runs the
+    when this returns, on an autocommit connection (kept by the thread): PostgreSQL runs the
     statements of one query string as one implicit transaction, so the write
     costs one round trip (no BEGIN, no COMMIT), outside the session's transaction.
     """
     statement, sql = sql, str(sql)
     _recorder.record(sql)
-    if own_transaction:
-        connection = db.engines[READS].connect()
-    else:
-        connection = db.session.connection()
+    connection = _own_connection() if own_transaction else db.session.connection()
     try:
         with connection.connection.cursor(cursor_factory=RealDictCursor) as cursor:
             _execute(cursor, connection, statement, params)
@@ -134,9 +151,6 @@ def _run(sql, own_transaction=False, **params):
             connection.invalidate(exc)
         raise DBAPIError.instance(sql, params, exc, psycopg2.Error,
                                   connection_invalidated=lost) from exc
-    finally:
-        if own_transaction:
-            connection.close()
 
 
 # A write that may be lost in a crash without losing work: a lost claim leaves

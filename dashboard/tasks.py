@@ -49,8 +49,8 @@ def _run_attempt(task_request, request_id):
         ctx = JobContext(request_id, task_id, row, lines)
         result = jobs.REGISTRY[row["job_type"]].run(ctx)
         last_lines, done = lines.take(), None
-        if not ctx.artifacts:
-            db.session.commit()   # nothing of the job's own session left open to wait on (no-op if none)
+        if not ctx.artifacts and db.session().in_transaction():
+            db.session.commit()   # nothing of the job's own session left open to wait on
         try:
             done = lifecycle.finish(request_id, task_id, Status.SUCCESS, json.dumps(result),
                                     artifacts=ctx.artifacts, log_lines=last_lines,
@@ -61,7 +61,8 @@ def _run_attempt(task_request, request_id):
     if done is None:
         db.session.rollback()
         return None
-    db.session.commit()
+    if db.session().in_transaction():   # (an empty commit still begins and ends a transaction)
+        db.session.commit()
     return request_id
 
 
