@@ -1,6 +1,15 @@
 """The worker's hot path (issue 13) with real workers: a short job's last log lines arrive with
-its success, the success is stored once, and a batch of requests all finish with their logs."""
-from tests.support.db import sql, wait_status
+its success, the success is stored once, and a batch of requests all finish with their logs;
+the worker's statements are prepared on the connection it keeps, and again after a reconnect."""
+import json
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from dashboard import lifecycle
+from dashboard.extensions import db
+from tests.support.db import fetch, sql, wait_status
 from tests.support.http import submit
 from tests.support.procs import wait_for
 
@@ -35,3 +44,51 @@ def test_a_batch_of_short_requests_all_succeed_with_their_logs(app, stack, api):
         messages = [line["message"] for line in all_lines(api, request_id)]
         assert any(m.startswith("started: running on") for m in messages), messages
         assert sum("done after" in m for m in messages) == 1, messages
+
+
+def _pending(n):
+    """n committed requests already claimed (pending, a task id each): no dispatcher takes them."""
+    ids = [lifecycle.submit("simulate", json.dumps(QUICK), None, "hot-path") for _ in range(n)]
+    db.session.execute(text(
+        "UPDATE requests SET status = 'pending', task_id = 'hot-' || id, queued_at = now()"
+        " WHERE id = ANY(:ids)"), {"ids": ids})
+    db.session.execute(text(
+        "UPDATE attempts SET status = 'pending', task_id = 'hot-' || request_id"
+        " WHERE request_id = ANY(:ids)"), {"ids": ids})
+    db.session.commit()
+    return ids
+
+
+def _on_kept_connection(query):
+    """Rows of `query` on the connection the worker's own-transaction writes keep."""
+    with lifecycle._own_connection().connection.cursor() as cursor:
+        cursor.execute(query)
+        return cursor.fetchall()
+
+
+def test_start_and_success_are_prepared_once_and_again_after_a_reconnect(app, clean_db):
+    """The kept connection holds the prepared start after the first start, the success
+    after the first success; its server process terminated, the next write fails as a
+    lost connection and the one after prepares again on a new connection and succeeds."""
+    with app.app_context():
+        first, second = _pending(2)
+        assert lifecycle.start(first, f"hot-{first}", "w@h", own_transaction=True)
+        prepared = {name for (name,) in _on_kept_connection(
+            "SELECT name FROM pg_prepared_statements")}
+        assert {"dash_start_1", "dash_start_2"} <= prepared and "dash_finish_1" not in prepared
+        assert lifecycle.finish(first, f"hot-{first}", "success", "{}", own_transaction=True)
+        assert ("dash_finish_1",) in _on_kept_connection("SELECT name FROM pg_prepared_statements")
+        assert fetch(app, first)["status"] == "success"
+
+        (pid,), = _on_kept_connection("SELECT pg_backend_pid()")
+        db.session.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        db.session.commit()
+        with pytest.raises(OperationalError):
+            lifecycle.start(second, f"hot-{second}", "w@h", own_transaction=True)
+        row = lifecycle.start(second, f"hot-{second}", "w@h", own_transaction=True)
+        assert row is not None and row["id"] == second
+        assert fetch(app, second)["status"] == "running"
+        assert lifecycle.finish(second, f"hot-{second}", "success", "{}", own_transaction=True)
+        assert fetch(app, second)["status"] == "success"
+        (new_pid,), = _on_kept_connection("SELECT pg_backend_pid()")
+        assert new_pid != pid
