@@ -10,6 +10,7 @@ them. Each answer is also checked against the plain query it replaces.
 import pytest
 from sqlalchemy import text
 
+from bench import explain_filters
 from dashboard import jobs, queries
 from dashboard.extensions import db
 
@@ -80,22 +81,6 @@ def seeded(app):
         db.session.commit()
 
 
-def _scans(plan, found):
-    """Every plan node that reads the `requests` table."""
-    if plan.get("Relation Name") == "requests":
-        found.append(plan)
-    for child in plan.get("Plans", []):
-        _scans(child, found)
-    return found
-
-
-def _rows_read(node):
-    """Rows a scan node produced or threw away, over all its loops."""
-    per_loop = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
-                + node.get("Rows Removed by Index Recheck", 0))
-    return per_loop * node.get("Actual Loops", 1)
-
-
 def _explain(sql, params):
     """The EXPLAIN (ANALYZE, FORMAT JSON) plan of one query."""
     return db.session.execute(text("EXPLAIN (ANALYZE, FORMAT JSON) " + sql),
@@ -109,11 +94,11 @@ def test_list_query_uses_an_index(seeded, args, selective):
         filters = queries.Filters(args, jobs.REGISTRY)
         assert not filters.errors
         sql, params = queries.list_sql(filters, 50)
-        scans = _scans(_explain(sql, params), [])
+        scans = explain_filters.scans(_explain(sql, params), [])
         assert scans, "the plan does not read requests?"
         kinds = [(n["Node Type"], n.get("Index Name")) for n in scans]
         assert all(kind != "Seq Scan" for kind, _ in kinds), kinds
-        read = sum(_rows_read(n) for n in scans)
+        read = sum(explain_filters.rows_read(n) for n in scans)
         if selective:
             assert read <= MAX_READ, f"{args}: read {read} rows of requests via {kinds}"
         db.session.rollback()
