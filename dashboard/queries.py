@@ -133,8 +133,8 @@ class Filters:
         now = now or datetime.now(timezone.utc)
         return {"status": "failure", "job_type": "load_array", "q": "user7",
                 "worker": "worker1@node2", "submitted_by": "user7",
-                "created_after": (now - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "created_before": (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "created_after": Filters._iso(now - timedelta(days=2)),
+                "created_before": Filters._iso(now - timedelta(days=1)),
                 "error": "soft time limit", "sort": "longest"}
 
     def __init__(self, args, job_types):
