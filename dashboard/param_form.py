@@ -54,6 +54,13 @@ def _bounds(spec):
     return low, high
 
 
+def _fixed_length(spec):
+    """The element count of a fixed-length array property (shown as one control each), or 0."""
+    if spec.get("type") == "array" and spec.get("minItems") == spec.get("maxItems"):
+        return spec.get("minItems") or 0
+    return 0
+
+
 def _scalar(name, spec, label, entered):
     """A Field for a number, integer, boolean, enum or string property."""
     if "enum" in spec:
@@ -77,11 +84,10 @@ def fields(job, form=None):
     out = []
     for name, spec in job.schema.get("properties", {}).items():
         label = _label(name, spec)
-        if spec.get("type") == "array" and spec.get("minItems") == spec.get("maxItems") \
-                and spec.get("minItems"):
+        if _fixed_length(spec):
             default = spec.get("default") or []
             items = []
-            for i in range(spec["minItems"]):
+            for i in range(_fixed_length(spec)):
                 key = f"{PREFIX}{name}.{i}"
                 entered = form.get(key) if key in form else None
                 item = _scalar(f"{name}.{i}", spec.get("items", {}), f"{name}[{i}]", entered)
@@ -124,9 +130,9 @@ def params_from_form(job, form):
     for name, spec in job.schema.get("properties", {}).items():
         if spec.get("type") == "boolean":
             params[name] = PREFIX + name in form
-        elif spec.get("type") == "array" and spec.get("minItems") == spec.get("maxItems") \
-                and spec.get("minItems"):
-            texts = [form.get(f"{PREFIX}{name}.{i}", "").strip() for i in range(spec["minItems"])]
+        elif _fixed_length(spec):
+            texts = [form.get(f"{PREFIX}{name}.{i}", "").strip()
+                     for i in range(_fixed_length(spec))]
             if any(texts):
                 params[name] = [_value(spec.get("items", {}), t) if t else None for t in texts]
         else:
