@@ -98,6 +98,21 @@ def _cpu_per_viewer(samples, viewers, start, end):
     return 1000.0 * (last["cpu_s"] - first["cpu_s"]) / (last["t"] - first["t"]) / viewers
 
 
+def _tally(per_viewer):
+    """{status code: answers} summed over the viewers' own tallies."""
+    total = {}
+    for codes in per_viewer:
+        for code, n in codes.items():
+            total[code] = total.get(code, 0) + n
+    return total
+
+
+def _answered(codes, errors=0):
+    """"200s / 204s / other" of a tally (`errors`: polls that got no answer, counted as other)."""
+    other = sum(n for c, n in codes.items() if c not in (200, 204)) + errors
+    return f"{codes.get(200, 0)} / {codes.get(204, 0)} / {other}"
+
+
 def _trickle(app, stop, every_s=10.0):
     """Submit a short request every `every_s` until stopped: the list changes now and then,
     so most polls answer 204 and some render."""
@@ -158,14 +173,8 @@ def run(app, opts):
     start, end = samples[0]["rss_kb"], samples[-1]["rss_kb"]
     peak = max(s["rss_kb"] for s in samples)
     times = [t for v in viewers for t in v.times]
-    codes = {}
-    for v in viewers:
-        for code, n in v.codes.items():
-            codes[code] = codes.get(code, 0) + n
-    overview_codes = {}
-    for v in viewers:
-        for code, n in v.overview_codes.items():
-            overview_codes[code] = overview_codes.get(code, 0) + n
+    codes = _tally(v.codes for v in viewers)
+    overview_codes = _tally(v.overview_codes for v in viewers)
     errors = sum(v.errors for v in viewers)
     growth = 100.0 * (end - start) / start if start else float("nan")
     active = sum(1 for v in viewers if v.signed_in and v.times)   # viewers that polled
@@ -176,7 +185,7 @@ def run(app, opts):
     metrics = [
         {"name": f"web RSS growth over {opts.soak:.0f} s, {opts.viewers} viewers",
          "value": growth, "unit": "%", "goal": 10.0, "cmp": "<="},
-        {"name": f"web CPU per viewer growth (first vs last 20 % of the soak)",
+        {"name": "web CPU per viewer growth (first vs last 20 % of the soak)",
          "value": cpu_growth, "unit": "%", "goal": 10.0, "cmp": "<="},
         {"name": "  web CPU per viewer, first / last 20 %",
          "value": f"{first_cpu:.2f} / {last_cpu:.2f}", "unit": "ms CPU/s"},
@@ -187,13 +196,9 @@ def run(app, opts):
          "unit": f"(goal 1/{interval:g} s)"},
         {"name": "  RSS start / end / peak (all workers)",
          "value": f"{start / 1024:.1f} / {end / 1024:.1f} / {peak / 1024:.1f}", "unit": "MB"},
-        {"name": "  polls answered (200 / 204 / other)",
-         "value": f"{codes.get(200, 0)} / {codes.get(204, 0)} / "
-                  f"{sum(n for c, n in codes.items() if c not in (200, 204)) + errors}",
+        {"name": "  polls answered (200 / 204 / other)", "value": _answered(codes, errors),
          "unit": ""},
-        {"name": "  overview polls (200 / 204 / other)",
-         "value": f"{overview_codes.get(200, 0)} / {overview_codes.get(204, 0)} / "
-                  f"{sum(n for c, n in overview_codes.items() if c not in (200, 204))}",
+        {"name": "  overview polls (200 / 204 / other)", "value": _answered(overview_codes),
          "unit": ""},
         {"name": "  list poll over HTTP p50 / p95", "value": f"{percentile(times, 50):.1f} / "
          f"{percentile(times, 95):.1f}", "unit": "ms"},
