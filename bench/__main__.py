@@ -34,6 +34,8 @@ def parse(argv):
                    help="prefork processes per worker (default 2, as deploy/supervisord.conf)")
     p.add_argument("--dispatch-batch", type=int,
                    help="the dispatcher's DISPATCH_BATCH (default: the app's, 200)")
+    p.add_argument("--batch-size", type=int,
+                   help="the dispatcher's BATCH_SIZE (default: the app's, 32; 1: a message each)")
     p.add_argument("--samples", type=int, help="latency samples / dashboard requests (200)")
     p.add_argument("--rows", type=int, help="requests seeded for the dashboard (10000000)")
     p.add_argument("--reuse-seed", action="store_true",
@@ -64,7 +66,8 @@ def main(argv=None):
     opts = parse(sys.argv[1:] if argv is None else argv)
     entry.read_settings_file()
     database_url, broker_url = stack.isolated_env()
-    extra = {"DISPATCH_BATCH": str(opts.dispatch_batch)} if opts.dispatch_batch else {}
+    extra = {**({"DISPATCH_BATCH": str(opts.dispatch_batch)} if opts.dispatch_batch else {}),
+             **({"BATCH_SIZE": str(opts.batch_size)} if opts.batch_size else {})}
     stack.configure(database_url, broker_url, **extra)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 

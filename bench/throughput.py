@@ -106,6 +106,10 @@ def run_pipeline(app, n, meter=None):
             " extract(epoch FROM min(started_at)) AS first_started,"
             " avg(extract(epoch FROM finished_at - started_at)) AS in_task"
             " FROM requests")).mappings().one()
+        # Messages: one per batch its started lines name, one per request started alone.
+        messages = db.session.execute(text(
+            "SELECT count(DISTINCT detail->>'batch') + count(*) FILTER (WHERE NOT detail ? 'batch')"
+            " FROM attempt_logs WHERE event = 'started'")).scalar()
         db.session.rollback()
     if row["ok"] != n:
         raise RuntimeError(f"pipeline: only {row['ok']} of {n} requests succeeded")
@@ -113,7 +117,8 @@ def run_pipeline(app, n, meter=None):
     return {"n": n, "seconds": elapsed, "rate": n / elapsed, "insert_s": inserted - t0,
             "all_dispatched_s": float(row["last_queued"]) - t0,
             "first_start_s": float(row["first_started"]) - t0,
-            "started_to_finished_ms": 1000 * float(row["in_task"]), "cpu_ms_per_task": cpu}
+            "started_to_finished_ms": 1000 * float(row["in_task"]), "cpu_ms_per_task": cpu,
+            "requests_per_message": n / messages if messages else None}
 
 
 def _done(path):
@@ -245,6 +250,9 @@ def _metrics(samples, opts):
          "unit": "tasks/s"},
         {"name": "throughput: Celery + DB backend", "value": rate["dbbackend"],
          "unit": "tasks/s"},
+        {"name": "  pipeline: requests per message (batches of short requests)",
+         "value": statistics.median(s["requests_per_message"] for s in samples["pipeline"]),
+         "unit": ""},
         {"name": "pipeline / raw Celery (no confirms)", "value": ratio["raw"], "unit": "x",
          "goal": 0.6, "cmp": ">="},
         {"name": "pipeline / raw Celery, confirmed", "value": ratio["rawconfirm"], "unit": "x"},

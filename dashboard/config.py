@@ -98,6 +98,11 @@ def load():
         "LOG_FLUSH_S": _env_float("LOG_FLUSH_S", 0.5),
         "DISPATCH_SWEEP_S": _env_float("DISPATCH_SWEEP_S", 5.0),
         "DISPATCH_BATCH": _env_int("DISPATCH_BATCH", 200),
+        # Short requests (their job type can tell they end within BATCH_MAX_S) share a
+        # message: up to BATCH_SIZE of them, at most BATCH_MAX_S of expected run time in
+        # all, started and finished in one statement each (tasks.run_batch). 1: one each.
+        "BATCH_SIZE": _env_int("BATCH_SIZE", 32),
+        "BATCH_MAX_S": _env_float("BATCH_MAX_S", 1.0),
         # Messages each pool process of a worker may hold reserved (Celery's prefetch multiplier).
         "WORKER_PREFETCH_MULTIPLIER": _env_int("WORKER_PREFETCH_MULTIPLIER", 1),
         # A pending row older than this with no worker start is republished.

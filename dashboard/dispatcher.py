@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from . import confirms, heartbeats, lifecycle, recovery
 from .extensions import db
-from .tasks import publish
+from .tasks import publish_claimed
 
 log = logging.getLogger(__name__)
 CHANNEL = "requests_unassigned"
@@ -54,8 +54,7 @@ def _publish_claimed(claim):
         rows = claim()
         if rows:
             publisher = _publisher()
-            for row in rows:
-                publish(row, publisher.producer, retry=False)
+            publish_claimed(rows, publisher.producer, retry=False)
             publisher.wait()
         db.session.commit()
     except BaseException:

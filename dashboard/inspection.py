@@ -119,12 +119,16 @@ def worker(name, timeout=1.0):
     return next((w for w in workers(ttl=0, timeout=timeout) if w["name"] == name), None)
 
 
-def _request_id(task):
-    """The request id a run_request task carries (its first argument), or None."""
-    args = task.get("args") or []
-    if task.get("name") == "dashboard.run_request" and args and isinstance(args[0], int):
-        return args[0]
-    return None
+def attempts_of(task):
+    """[(request id, task id)] of the attempts a worker's task runs: a run_request its one
+    (first argument, its own id), a run_batch each of its items; [] for another task."""
+    args, name = task.get("args") or [], task.get("name")
+    if name == "dashboard.run_request" and args and isinstance(args[0], int):
+        return [(args[0], task.get("id"))]
+    if name == "dashboard.run_batch" and args and isinstance(args[0], list):
+        return [(item[0], item[1]) for item in args[0]
+                if isinstance(item, list) and len(item) == 2 and isinstance(item[0], int)]
+    return []
 
 
 def _iso(epoch):
@@ -133,7 +137,7 @@ def _iso(epoch):
 
 def _started(active):
     """{request id: started_at (ISO)} of the requests the workers say they run (the row's time)."""
-    ids = sorted({i for tasks in active.values() for t in tasks or [] if (i := _request_id(t))})
+    ids = sorted({i for tasks in active.values() for t in tasks or [] for i, _ in attempts_of(t)})
     if not ids:
         return {}
     try:
@@ -191,9 +195,10 @@ def _describe(stats, active, queues, recent):
             "prefetch": s.get("prefetch_count"),
             "processed": sum((s.get("total") or {}).values()) if s else None,
             "queues": consuming if name in queues else [],
-            "active": [{"request_id": _request_id(t), "task_id": t.get("id"),
-                        "started_at": started.get(_request_id(t)), "pid": t.get("worker_pid")}
-                       for t in tasks],
+            "active": [{"request_id": request_id, "task_id": task_id,
+                        "started_at": started.get(request_id), "pid": t.get("worker_pid"),
+                        "batch": t.get("id") if task_id != t.get("id") else None}
+                       for t in tasks for request_id, task_id in attempts_of(t) or [(None, t.get("id"))]],
             "last_heartbeat": _iso(_seen[name][1]) if name in _seen else None,
             "processes": pool.get("processes") or [],
             "running_requests": recent.get(name, []),

@@ -205,6 +205,12 @@ class AttemptLog:
         return False
 
 
+def store(engine, request_id, attempt, rows):
+    """Write lines `take()` handed over that nothing else stored (one statement)."""
+    with AttemptLog(engine, request_id, attempt) as attempt_log:
+        attempt_log.give_back(rows)
+
+
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 LINES_SQL = text("""
 SELECT id, at, level, attempt, message FROM attempt_logs

@@ -13,6 +13,8 @@ import logging
 import os
 import re
 import threading
+from dataclasses import dataclass
+from datetime import datetime
 
 import psycopg2
 from psycopg2.extras import RealDictCursor
@@ -320,12 +322,99 @@ SELECT * FROM r
 """
 
 
+# A batch of short requests (tasks.run_batch): one start, one finish, each one statement
+# for all of them. The start takes the row locks in id order (two batches never deadlock)
+# and waits, as a single start does, for the dispatcher's claim to commit.
+START_MANY_SQL = ASYNC_COMMIT + """
+SELECT id FROM requests WHERE id = ANY(CAST(%(ids)s AS bigint[])) ORDER BY id FOR UPDATE;
+WITH s AS (
+  SELECT * FROM unnest(CAST(%(ids)s AS bigint[]), CAST(%(task_ids)s AS text[])) AS s(id, task_id)
+), r AS (
+  UPDATE requests SET status = 'running', worker = %(worker)s, started_at = now(), progress = 0
+  FROM s WHERE requests.id = s.id AND requests.task_id = s.task_id
+    AND (requests.status = 'pending' OR (requests.status = 'running' AND %(redelivered)s))
+  RETURNING requests.id, requests.task_id, requests.attempt, requests.job_type,
+            requests.params, requests.upload_id
+), a AS (
+  UPDATE attempts SET status = 'running', worker = %(worker)s, started_at = now()
+  FROM r WHERE attempts.request_id = r.id AND attempts.number = r.attempt
+), step AS (
+  INSERT INTO attempt_logs (request_id, attempt, at, level, message, event, detail)
+  SELECT r.id, r.attempt, clock_timestamp(), 'INFO',
+         %(step)s || ': running on ' || coalesce(%(worker)s, '?') || ' (pid '
+           || coalesce(CAST(%(pid)s AS integer)::text, '?') || ', one of '
+           || CAST(%(size)s AS integer)::text || ' in batch ' || %(batch)s || ')', %(step)s,
+         jsonb_build_object('worker', CAST(%(worker)s AS text), 'pid', CAST(%(pid)s AS integer),
+                            'batch', CAST(%(batch)s AS text))
+  FROM r
+)
+SELECT * FROM r ORDER BY id
+"""
+
+# Each outcome's own status, result, error and times (the worker's clock: when its job
+# began and ended inside the batch); rows no longer this attempt's simply do not match.
+FINISH_MANY_SQL = """
+SET LOCAL synchronous_commit = on;
+WITH f AS (
+  SELECT * FROM unnest(CAST(%(ids)s AS bigint[]), CAST(%(task_ids)s AS text[]),
+                       CAST(%(statuses)s AS text[]), CAST(%(results)s AS text[]),
+                       CAST(%(errors)s AS text[]), CAST(%(tracebacks)s AS text[]),
+                       CAST(%(started)s AS timestamptz[]), CAST(%(finished)s AS timestamptz[]))
+    AS f(id, task_id, status, result, error, traceback, started_at, finished_at)
+), r AS (
+  UPDATE requests SET status = f.status, started_at = f.started_at, finished_at = f.finished_at,
+         progress = CASE WHEN f.status = 'success' THEN 100 ELSE requests.progress END,
+         result = CAST(f.result AS jsonb), error = f.error, traceback = f.traceback
+  FROM f WHERE requests.id = f.id AND requests.task_id = f.task_id
+    AND requests.status IN ('pending', 'running')
+  RETURNING requests.id, requests.attempt, requests.status
+), a AS (
+  UPDATE attempts SET status = f.status, started_at = f.started_at,
+         finished_at = f.finished_at, error = f.error, traceback = f.traceback
+  FROM r JOIN f USING (id) WHERE attempts.request_id = r.id AND attempts.number = r.attempt
+), logs AS (
+  INSERT INTO attempt_logs (request_id, attempt, at, level, message, event, detail)
+  SELECT r.id, r.attempt, l.at, l.level, l.message, l.event, CAST(l.detail AS jsonb)
+  FROM r JOIN unnest(CAST(%(log_id)s AS bigint[]), CAST(%(log_at)s AS timestamptz[]),
+                     CAST(%(log_level)s AS text[]), CAST(%(log_message)s AS text[]),
+                     CAST(%(log_event)s AS text[]), CAST(%(log_detail)s AS text[]))
+    AS l(id, at, level, message, event, detail) USING (id)
+)
+SELECT * FROM r ORDER BY id
+"""
+
+# Requests of a batch that stopped before they ran go back to pending (same attempt, same
+# task id), to be published again one per message.
+RELEASE_SQL = """
+WITH s AS (
+  SELECT * FROM unnest(CAST(%(ids)s AS bigint[]), CAST(%(task_ids)s AS text[])) AS s(id, task_id)
+), r AS (
+  UPDATE requests SET status = 'pending', worker = NULL, started_at = NULL, progress = 0,
+         queued_at = now()
+  FROM s WHERE requests.id = s.id AND requests.task_id = s.task_id
+    AND requests.status = 'running'
+  RETURNING requests.id, requests.task_id, requests.attempt, requests.job_type, requests.params
+), a AS (
+  UPDATE attempts SET status = 'pending', worker = NULL, started_at = NULL
+  FROM r WHERE attempts.request_id = r.id AND attempts.number = r.attempt
+), note AS (
+  INSERT INTO attempt_logs (request_id, attempt, at, level, message)
+  SELECT r.id, r.attempt, clock_timestamp(), 'WARNING',
+         'returned to the queue before it ran: ' || %(why)s FROM r
+)
+SELECT * FROM r ORDER BY id
+"""
+
+
 # The worker's and the dispatcher's statements, planned once per connection.
 _CLAIM = Prepared("dash_claim", CLAIM_SQL)
 _START = Prepared("dash_start", START_SQL, {"worker": "text", "step": "text"})
 _PROGRESS = Prepared("dash_progress", PROGRESS_SQL)
 _FINISH = Prepared("dash_finish", FINISH_SQL,
                    {"status": "text", "error": "text", "traceback": "text"})
+_START_MANY = Prepared("dash_start_many", START_MANY_SQL,
+                       {"worker": "text", "step": "text", "batch": "text"})
+_FINISH_MANY = Prepared("dash_finish_many", FINISH_MANY_SQL)
 
 
 ARTIFACT_SQL = """
@@ -360,6 +449,64 @@ def finish(request_id, task_id, status, result_json=None, error=None, traceback=
         _run(ARTIFACT_SQL, id=request_id, attempt=rows[0]["attempt"], name=name,
              content_type=content_type, data=data)
     return rows[0]
+
+
+@dataclass
+class Outcome:
+    """How one request of a batch ended, as `finish_many` records it."""
+    request_id: int
+    task_id: str
+    status: Status
+    started_at: datetime
+    finished_at: datetime
+    result_json: str = None
+    error: str = None
+    traceback: str = None
+    log_lines: tuple = ()
+
+
+def start_many(items, worker, batch, redelivered=False, pid=None):
+    """Worker: pending -> running for a batch's attempts, in one own transaction.
+
+    `items` are (request id, task id) pairs; returns the rows that may run (as
+    `start` does, a killed row or an old attempt does not), in id order. Each
+    one's first log line names the batch (its Celery task id).
+    """
+    ids, task_ids = (list(c) for c in zip(*items)) if items else ([], [])
+    rows = _run(_START_MANY, True, ids=ids, task_ids=task_ids, worker=worker, batch=batch,
+                redelivered=bool(redelivered), pid=pid, size=len(ids),
+                step="redelivered" if redelivered else "started")
+    if len(rows) < len(ids):
+        _stale("batch start", batch, ran=len(rows), of=len(ids))
+    return rows
+
+
+def finish_many(outcomes, own_transaction=True):
+    """Worker: each outcome of a batch, in one statement; the rows that took theirs.
+
+    `outcomes` are `Outcome`s. As `finish` does, one whose row is no longer its
+    attempt's (killed meanwhile) is left out; only recorded rows get their log lines.
+    """
+    lines = [(o.request_id, *line) for o in outcomes for line in o.log_lines]
+    log_id, at, level, message, event, detail = (list(c) for c in zip(*lines)) if lines \
+        else ([], [], [], [], [], [])
+    rows = _run(_FINISH_MANY, own_transaction,
+                ids=[o.request_id for o in outcomes], task_ids=[o.task_id for o in outcomes],
+                statuses=[Status(o.status).value for o in outcomes],
+                results=[o.result_json for o in outcomes], errors=[o.error for o in outcomes],
+                tracebacks=[o.traceback for o in outcomes],
+                started=[o.started_at for o in outcomes],
+                finished=[o.finished_at for o in outcomes], log_id=log_id, log_at=at,
+                log_level=level, log_message=message, log_event=event, log_detail=detail)
+    if len(rows) < len(outcomes):
+        _stale("batch finish", [o.request_id for o in outcomes], recorded=len(rows))
+    return rows
+
+
+def release(items, why):
+    """Worker: a batch's attempts that did not run go back to pending; the rows, to publish."""
+    ids, task_ids = (list(c) for c in zip(*items)) if items else ([], [])
+    return _run(RELEASE_SQL, True, ids=ids, task_ids=task_ids, why=why)
 
 
 KILL_SQL = f"""

@@ -21,7 +21,10 @@ def schemas():
         "active": {"type": "array", "items": {
             "type": "object", "required": ["request_id", "task_id", "started_at"],
             "properties": {"request_id": NULLABLE_INT, "task_id": {"type": "string"},
-                           "started_at": NULLABLE_TIME, "pid": NULLABLE_INT}}},
+                           "started_at": NULLABLE_TIME, "pid": NULLABLE_INT,
+                           "batch": {"type": "string", "nullable": True,
+                                     "description": "the task id of the batch message it"
+                                                    " shares (short requests), or null"}}}},
         "last_heartbeat": NULLABLE_TIME,
         "flower_url": {"type": "string"},
         "pause": {"type": "object", "nullable": True,

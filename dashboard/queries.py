@@ -301,10 +301,14 @@ def get_request(request_id):
 
 
 def attempts(request_id):
-    """All attempts of a request, newest first."""
+    """All attempts of a request, newest first; `batch`: the task id of the batch message
+    that ran it (short requests share one, see tasks.run_batch), else None."""
     return db.session.execute(text(
         "SELECT number, task_id, status, worker, triggered_by, queued_at, started_at,"
-        " finished_at, error, traceback FROM attempts WHERE request_id = :id"
+        " finished_at, error, traceback, (SELECT l.detail->>'batch' FROM attempt_logs l"
+        "   WHERE l.request_id = a.request_id AND l.attempt = a.number"
+        "     AND l.event IN ('started', 'redelivered') ORDER BY l.id DESC LIMIT 1) AS batch"
+        " FROM attempts a WHERE request_id = :id"
         " ORDER BY number DESC"), {"id": request_id}).mappings().all()
 
 

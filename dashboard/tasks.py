@@ -3,6 +3,8 @@ import json
 import logging
 import os
 import time
+import traceback as tracebacks
+from datetime import datetime, timezone
 
 from celery import shared_task
 from celery.exceptions import Reject, SoftTimeLimitExceeded, TaskRevokedError, TimeLimitExceeded
@@ -65,6 +67,92 @@ def _run_attempt(task_request, request_id):
     return request_id
 
 
+@shared_task(bind=True, name="dashboard.run_batch")
+def run_batch(self, items):
+    """Run a batch of short requests' attempts in turn: `items` are [request id, task id]."""
+    try:
+        return _run_batch(self.request, [tuple(item) for item in items])
+    except (OperationalError, InterfaceError) as exc:
+        # As for one request: the message goes back, redelivered, and the batch runs again
+        # (requests it had recorded are not run twice: their rows say they ended).
+        db.session.rollback()
+        time.sleep(1)
+        raise Reject(f"database unavailable: {exc.__class__.__name__}", requeue=True)
+
+
+def _run_batch(task_request, items):
+    """One start for all, each job in turn, one finish for all, then the message is acked.
+
+    Every outcome is durable before the ack (the finish commits synchronously),
+    as for a single request. When the batch's soft time limit fires, the job
+    running then ends as `timeout` and the ones after it go back to pending and
+    are published again one per message. Returns the ids recorded as `success` (the
+    batch's `link`, `notify_each`, tells their submitters).
+    """
+    redelivered = bool((task_request.delivery_info or {}).get("redelivered"))
+    rows = lifecycle.start_many(items, task_request.hostname, task_request.id, redelivered,
+                                pid=os.getpid())
+    outcomes, stored, left = [], [], []
+    for k, row in enumerate(rows):
+        outcome, stopped = _run_in_batch(task_request, row)
+        if isinstance(outcome, lifecycle.Outcome):
+            outcomes.append(outcome)
+        elif outcome is not None:
+            stored.append(outcome)
+        if stopped:
+            left = rows[k + 1:]
+            break
+    recorded = {r["id"]: r["status"] for r in lifecycle.finish_many(outcomes)} if outcomes \
+        else {}
+    for outcome in outcomes:
+        if outcome.request_id not in recorded and outcome.log_lines:   # killed meanwhile
+            joblog.store(db.engines[READS], outcome.request_id, _attempt(rows, outcome),
+                         outcome.log_lines)
+    if left:
+        republish(lifecycle.release([(r["id"], r["task_id"]) for r in left],
+                                    "its batch reached its soft time limit"))
+    _tell_if_final(*(i for i, status in recorded.items() if status != Status.SUCCESS.value))
+    return stored + [i for i, status in recorded.items() if status == Status.SUCCESS.value]
+
+
+def _attempt(rows, outcome):
+    return next(r["attempt"] for r in rows if r["id"] == outcome.request_id)
+
+
+def _run_in_batch(task_request, row):
+    """One request of a batch: (its Outcome, stop the batch?). A success with artifacts is
+    stored at once, in the session's transaction with them: then its id (None if stale)."""
+    config, started = current_app.config, datetime.now(timezone.utc)
+    status, result, error, trace, stopped = Status.SUCCESS, None, None, None, False
+    with joblog.AttemptLog(db.engines[READS], row["id"], row["attempt"],
+                           config["LOG_LINES_PER_ATTEMPT"], config["LOG_FLUSH_S"]) as lines:
+        ctx = JobContext(row["id"], row["task_id"], row, lines)
+        try:
+            result = json.dumps(jobs.REGISTRY[row["job_type"]].run(ctx))
+        except (OperationalError, InterfaceError):
+            raise   # PostgreSQL is away: the whole message goes back (run_batch)
+        except SoftTimeLimitExceeded as exc:
+            status, stopped = Status.TIMEOUT, True
+            error, trace = describe(exc, task_request.timelimit), tracebacks.format_exc()
+        except Exception as exc:
+            status, error, trace = Status.FAILURE, describe(exc, None), tracebacks.format_exc()
+            db.session.rollback()
+        if ctx.artifacts and status is Status.SUCCESS:   # stored with the result, on its own
+            done, last = None, lines.take()
+            try:
+                done = lifecycle.finish(row["id"], row["task_id"], Status.SUCCESS, result,
+                                        artifacts=ctx.artifacts, log_lines=last)
+            finally:
+                if done is None:
+                    lines.give_back(last)
+            db.session.commit()
+            return (row["id"] if done is not None else None), stopped
+        _commit_open()
+        return lifecycle.Outcome(row["id"], row["task_id"], status, started,
+                                 datetime.now(timezone.utc), result, error, trace,
+                                 tuple(lines.take())), stopped
+
+
 def _commit_open():
     """Commit the session's transaction, if one is open (an empty commit still begins and
     ends one: two of them were 15 % of a pool process's CPU on zero-duration jobs)."""
@@ -106,10 +194,23 @@ def record_failure(request, exc, traceback):
         _tell_if_final(request.args[0])
 
 
-def _tell_if_final(request_id):
-    """After a recorded failure or timeout: queue the email (sent only if no auto-retry follows)."""
+def _tell_if_final(*request_ids):
+    """After recorded failures or timeouts: queue the emails (sent only if no auto-retry follows)."""
     if current_app.config["SMTP_HOST"]:
-        notify_failed.delay(request_id)
+        for request_id in request_ids:
+            notify_failed.delay(request_id)
+
+
+@shared_task(name="dashboard.record_batch_failure")
+def record_batch_failure(request, exc, traceback):
+    """link_error errback of a batch (its hard time limit, a lost pool process, an error
+    outside any job): which of its requests ran is unknown, so those not ended go back to
+    pending and are published again one per message, each under its own time limits."""
+    if isinstance(exc, TaskRevokedError) or not request.args:
+        return
+    why = describe(exc, getattr(request, "timelimit", None))
+    republish(lifecycle.release([tuple(item) for item in request.args[0]],
+                                f"its batch ended early ({why})"))
 
 
 @shared_task(name="dashboard.notify_failed")
@@ -122,6 +223,13 @@ def notify_failed(request_id):
 def notify(request_id):
     """link callback on success: tell the submitter (email when SMTP is configured)."""
     if request_id is not None:
+        notifications.request_succeeded(request_id)
+
+
+@shared_task(name="dashboard.notify_each")
+def notify_each(request_ids):
+    """link callback of a batch: tell each submitter whose request succeeded in it."""
+    for request_id in request_ids or ():
         notifications.request_succeeded(request_id)
 
 
@@ -164,6 +272,51 @@ def compact_finish_stats():
     """Beat: fold the finish statistics into one row per minute and key; drop old minutes."""
     from . import stats
     stats.compact()
+
+
+def republish(rows):
+    """Released pending attempts (`lifecycle.release`), published one per message (same task ids)."""
+    for row in rows:
+        publish(row)
+
+
+def batches(rows, size, max_s):
+    """Claimed rows as messages: short ones share them, up to `size` and `max_s` seconds of
+    expected run time each; any other row (or every row, with size 1) is a message alone.
+
+    A request is short when its job type can tell it ends within `max_s` and its soft
+    time limit leaves room for the whole batch before it (more than twice `max_s`).
+    """
+    groups, batch, budget = [], [], 0.0
+    for row in rows:
+        job, params = jobs.REGISTRY[row["job_type"]], row["params"] or {}
+        expected = job.expected(params)
+        if size <= 1 or expected is None or expected > max_s or job.limits(params)[0] <= 2 * max_s:
+            groups.append([row])
+            continue
+        if batch and (len(batch) >= size or budget + expected > max_s):
+            groups.append(batch)
+            batch, budget = [], 0.0
+        batch.append(row)
+        budget += expected
+    return groups + [batch] if batch else groups
+
+
+def publish_claimed(rows, producer=None, **send_options):
+    """Send claimed attempts: short requests in batches (`batches`), the others one each."""
+    config = current_app.config
+    for group in batches(rows, config["BATCH_SIZE"], config["BATCH_MAX_S"]):
+        if len(group) == 1:
+            publish(group[0], producer, **send_options)
+            continue
+        limits = [jobs.REGISTRY[r["job_type"]].limits(r["params"] or {}) for r in group]
+        options = {"link_error": record_batch_failure.s()}
+        if config["NOTIFY_ON_SUCCESS"]:
+            options["link"] = notify_each.s()
+        run_batch.apply_async(([[r["id"], r["task_id"]] for r in group],),
+                              soft_time_limit=min(s for s, _ in limits),
+                              time_limit=min(h for _, h in limits), producer=producer,
+                              **options, **send_options)
 
 
 def publish(row, producer=None, **send_options):

@@ -62,14 +62,18 @@ def _workers(reasons, queue):
                                " queue: start a worker.", workers=paused))
     elif not workers:
         reasons.append(_reason("no_consumers", "No worker answers: start a worker."))
-    if consuming and all(w["concurrency"] and len(w["active"]) >= w["concurrency"]
-                         for w in consuming):
+    if consuming and all(w["concurrency"] and _busy(w) >= w["concurrency"] for w in consuming):
         holding = sorted(t["request_id"] for w in consuming for t in w["active"]
                          if t["request_id"] is not None)
         size = sum(w["concurrency"] for w in consuming)
         reasons.append(_reason("all_busy", f"All {size} pool processes are busy, running"
                                " requests " + ", ".join(f"#{i}" for i in holding) + ".",
                                requests=holding))
+
+
+def _busy(worker):
+    """Pool processes of a worker that hold a task (a batch's requests share one)."""
+    return len({t["batch"] or t["task_id"] for t in worker["active"]})
 
 
 def explain(request_id):

@@ -27,17 +27,35 @@ def _refused(page):
     page.wait_for_selector("#p-fail_rate-error")
 
 
+def _batched(app, wait_status):
+    """Ten short requests committed together (so they share a batch message); one of them."""
+    import json
+    from dashboard import jobs, lifecycle
+    from dashboard.extensions import db
+    params = json.dumps(jobs.get("simulate").validate({"min_seconds": 0, "max_seconds": 0.05},
+                                                      None))
+    with app.app_context():
+        ids = [lifecycle.submit("simulate", params, None, "operator") for _ in range(10)]
+        db.session.commit()
+    for request_id in ids:
+        wait_status(app, request_id, "success", timeout=60)
+    return ids[4]
+
+
 def test_take_screenshots(app, browser, live_server, make_user, stack):
     from tests.support.db import wait_status
     from tests.support.seed import seed_volume
     username, password, token = make_user("admin", username="operator")
     volume = seed_volume(app, token, wait_status)
+    batched = _batched(app, wait_status)
     stack.stop_dispatcher()
     ids = seed_requests(app)
     seed_upload_name(app, ids["success"])
     OUT.mkdir(parents=True, exist_ok=True)
     shots = [("list", "/", "light", None), ("list-dark", "/", "dark", None),
              ("request-failed", f"/requests/{ids['failure']}", "light", None),
+             ("request-batched", f"/requests/{batched}", "light", None),
+             ("request-batched-dark", f"/requests/{batched}", "dark", None),
              ("volume", f"/requests/{volume}", "light", "#volume-viewer"),
              ("new-request", "/requests/new", "light", None),
              ("new-request-dark", "/requests/new?job_type=load_array", "dark", None),

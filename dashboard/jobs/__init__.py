@@ -43,6 +43,9 @@ class JobType:
     check: Callable = None           # check(params, upload_meta) -> None or raise InvalidInput
     max_wait_s: float = None         # SLA: longest wait to start (None: no limit), see sla.py
     max_run_s: float = None          # SLA: longest run
+    # expected_s(params) -> the longest a request should run, in seconds, or None when it
+    # cannot be told: requests that can be told short may share a message (tasks.batches).
+    expected_s: Callable = None
     validator: object = field(default=None, compare=False, repr=False)
 
     def validate(self, params, upload_meta):
@@ -74,6 +77,10 @@ class JobType:
         if soft >= hard:
             soft = max(hard - 1, hard * 0.8)
         return soft, hard
+
+    def expected(self, params):
+        """The longest this request should run (seconds), or None when unknown."""
+        return self.expected_s(params) if self.expected_s else None
 
 
 def _message(error):

@@ -51,6 +51,13 @@ def check(params, upload_meta):
         raise InvalidInput("params.min_seconds: must not exceed max_seconds")
 
 
+def expected_s(params):
+    """Its longest sleep; None for a hang or a burst of log lines (not short, whatever it says)."""
+    if params.get("hang") or params.get("log_lines", 0) > 100:
+        return None
+    return params.get("max_seconds", SCHEMA["properties"]["max_seconds"]["default"])
+
+
 def run(ctx):
     """Sleep between min and max seconds reporting progress; fail or hang on request."""
     p = ctx.params
@@ -92,12 +99,12 @@ def _hang(ignore_soft_limit, ctx):
 register(JobType(
     name="simulate", title="Simulate (random sleep)", schema=SCHEMA, run=run, check=check,
     file="optional", soft_limit_s=600, hard_limit_s=630, max_attempts=1,
-    max_wait_s=60, max_run_s=120,
+    max_wait_s=60, max_run_s=120, expected_s=expected_s,
 ))
 
 register(JobType(
     name="simulate_flaky", title="Simulate with auto-retry (3 attempts)", schema=SCHEMA, run=run,
     check=check, file="optional", soft_limit_s=600, hard_limit_s=630, max_attempts=3,
-    max_wait_s=300, max_run_s=120,
+    max_wait_s=300, max_run_s=120, expected_s=expected_s,
     backoff_s=2.0,
 ))

@@ -89,3 +89,11 @@ def counts(app):
             " (SELECT count(*) FROM attempts)")).one()
         db.session.rollback()
     return tuple(row)
+
+
+def batches_of(app, request_id):
+    """Per start of the request (its `started` / `redelivered` lines, oldest first): the id of
+    the batch message it ran in, or None when it ran in a message of its own."""
+    return [(row["detail"] or {}).get("batch") for row in sql(
+        app, "SELECT detail FROM attempt_logs WHERE request_id = :id"
+             " AND event IN ('started', 'redelivered') ORDER BY id", id=request_id)]
