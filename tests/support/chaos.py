@@ -56,16 +56,32 @@ class Killer(threading.Thread):
 
 
 def submit_flow(app, rng, n, spread_s, params=None):
-    """Commit n zero-to-short `simulate` requests over about `spread_s` seconds; their ids."""
+    """Commit n zero-to-short `simulate` requests over about `spread_s` seconds; their ids.
+
+    They come in bursts of 1 to 8 requests a commit, so the dispatcher claims some
+    alone and some together: short requests claimed together share batch messages.
+    """
     params = json.dumps({"min_seconds": 0, "max_seconds": 0.3, "fail_rate": 0, "hang": False,
                          "ignore_soft_limit": False, **(params or {})})
     ids = []
-    for _ in range(n):
+    while len(ids) < n:
+        burst = min(rng.randint(1, 8), n - len(ids))
         with app.app_context():
-            ids.append(lifecycle.submit("simulate", params, None, "chaos"))
+            ids.extend(lifecycle.submit("simulate", params, None, "chaos") for _ in range(burst))
             db.session.commit()
-        time.sleep(rng.uniform(0, 2 * spread_s / n))
+        time.sleep(rng.uniform(0, 2 * spread_s * burst / n))
     return ids
+
+
+def in_batches(app, ids):
+    """How many of the requests last started inside a batch message."""
+    with app.app_context():
+        n = db.session.execute(text(
+            "SELECT count(DISTINCT request_id) FROM attempt_logs WHERE request_id = ANY(:ids)"
+            " AND event IN ('started', 'redelivered') AND detail ? 'batch'"),
+            {"ids": list(ids)}).scalar()
+        db.session.rollback()
+    return n
 
 
 def statuses(app, ids=None):
@@ -100,8 +116,9 @@ def report(name, kills, ids, app, missing, stuck):
     for r in rows.values():
         mix[r["status"]] = mix.get(r["status"], 0) + 1
     lost = len(missing) + len(stuck)
-    line = (f"{name}: {kills} kills, {len(ids)} requests -> "
-            + ", ".join(f"{n} {s}" for s, n in sorted(mix.items())) + f"; lost: {lost}")
+    line = (f"{name}: {kills} kills, {len(ids)} requests ({in_batches(app, ids)} ran in"
+            " batches) -> " + ", ".join(f"{n} {s}" for s, n in sorted(mix.items()))
+            + f"; lost: {lost}")
     REPORTS.append(line)
     for i in missing:
         REPORTS.append(f"   request {i}: row missing")
