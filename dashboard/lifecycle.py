@@ -241,16 +241,20 @@ def claim(limit):
     return _run(_CLAIM, limit=limit)
 
 
-# The row lock first: it waits for the dispatcher's claim to commit (the claim
-# holds it until the broker confirmed every message); the UPDATE, a separate
-# statement, then takes a fresh snapshot that sees the claim. One round trip.
+# The row locks first, in id order (two batches never deadlock): they wait for the
+# dispatcher's claim to commit (the claim holds them until the broker confirmed every
+# message); the UPDATE, a separate statement, then takes a fresh snapshot that sees the
+# claim. One round trip, for one request or a batch of them (tasks.run_batch).
 START_SQL = ASYNC_COMMIT + """
-SELECT id FROM requests WHERE id = %(id)s FOR UPDATE;
-WITH r AS (
+SELECT id FROM requests WHERE id = ANY(CAST(%(ids)s AS bigint[])) ORDER BY id FOR UPDATE;
+WITH s AS (
+  SELECT * FROM unnest(CAST(%(ids)s AS bigint[]), CAST(%(task_ids)s AS text[])) AS s(id, task_id)
+), r AS (
   UPDATE requests SET status = 'running', worker = %(worker)s, started_at = now(), progress = 0
-  WHERE id = %(id)s AND task_id = %(task_id)s
-    AND (status = 'pending' OR (status = 'running' AND %(redelivered)s))
-  RETURNING id, attempt, job_type, params, upload_id
+  FROM s WHERE requests.id = s.id AND requests.task_id = s.task_id
+    AND (requests.status = 'pending' OR (requests.status = 'running' AND %(redelivered)s))
+  RETURNING requests.id, requests.task_id, requests.attempt, requests.job_type,
+            requests.params, requests.upload_id
 ), a AS (
   UPDATE attempts SET status = 'running', worker = %(worker)s, started_at = now()
   FROM r WHERE attempts.request_id = r.id AND attempts.number = r.attempt
@@ -258,12 +262,24 @@ WITH r AS (
   INSERT INTO attempt_logs (request_id, attempt, at, level, message, event, detail)
   SELECT r.id, r.attempt, clock_timestamp(), 'INFO',
          %(step)s || ': running on ' || coalesce(%(worker)s, '?') || ' (pid '
-           || coalesce(CAST(%(pid)s AS integer)::text, '?') || ')', %(step)s,
+           || coalesce(CAST(%(pid)s AS integer)::text, '?')
+           || coalesce(', one of ' || CAST(%(size)s AS integer)::text || ' in batch '
+                       || %(batch)s, '') || ')', %(step)s,
          jsonb_build_object('worker', CAST(%(worker)s AS text), 'pid', CAST(%(pid)s AS integer))
+           || CASE WHEN %(batch)s IS NULL THEN '{}'::jsonb
+                   ELSE jsonb_build_object('batch', CAST(%(batch)s AS text)) END
   FROM r
 )
-SELECT * FROM r
+SELECT * FROM r ORDER BY id
 """
+
+
+def _start(items, worker, batch, redelivered, pid, own_transaction):
+    """The start of `items` ((request id, task id) pairs): the rows that may run."""
+    ids, task_ids = (list(c) for c in zip(*items)) if items else ([], [])
+    return _run(_START, own_transaction, ids=ids, task_ids=task_ids, worker=worker,
+                batch=batch, size=len(ids), redelivered=bool(redelivered), pid=pid,
+                step="redelivered" if redelivered else "started")
 
 
 def start(request_id, task_id, worker, redelivered=False, pid=None, own_transaction=False):
@@ -276,9 +292,7 @@ def start(request_id, task_id, worker, redelivered=False, pid=None, own_transact
     The start is also the attempt's first log line (`started` or `redelivered`,
     with the worker and the pool process id `pid`), which the timeline reads.
     """
-    rows = _run(_START, own_transaction, id=request_id, task_id=task_id, worker=worker,
-                redelivered=bool(redelivered), pid=pid,
-                step="redelivered" if redelivered else "started")
+    rows = _start([(request_id, task_id)], worker, None, redelivered, pid, own_transaction)
     if not rows:
         _stale("start", request_id, task_id=task_id)
         return None
@@ -322,35 +336,8 @@ SELECT * FROM r
 """
 
 
-# A batch of short requests (tasks.run_batch): one start, one finish, each one statement
-# for all of them. The start takes the row locks in id order (two batches never deadlock)
-# and waits, as a single start does, for the dispatcher's claim to commit.
-START_MANY_SQL = ASYNC_COMMIT + """
-SELECT id FROM requests WHERE id = ANY(CAST(%(ids)s AS bigint[])) ORDER BY id FOR UPDATE;
-WITH s AS (
-  SELECT * FROM unnest(CAST(%(ids)s AS bigint[]), CAST(%(task_ids)s AS text[])) AS s(id, task_id)
-), r AS (
-  UPDATE requests SET status = 'running', worker = %(worker)s, started_at = now(), progress = 0
-  FROM s WHERE requests.id = s.id AND requests.task_id = s.task_id
-    AND (requests.status = 'pending' OR (requests.status = 'running' AND %(redelivered)s))
-  RETURNING requests.id, requests.task_id, requests.attempt, requests.job_type,
-            requests.params, requests.upload_id
-), a AS (
-  UPDATE attempts SET status = 'running', worker = %(worker)s, started_at = now()
-  FROM r WHERE attempts.request_id = r.id AND attempts.number = r.attempt
-), step AS (
-  INSERT INTO attempt_logs (request_id, attempt, at, level, message, event, detail)
-  SELECT r.id, r.attempt, clock_timestamp(), 'INFO',
-         %(step)s || ': running on ' || coalesce(%(worker)s, '?') || ' (pid '
-           || coalesce(CAST(%(pid)s AS integer)::text, '?') || ', one of '
-           || CAST(%(size)s AS integer)::text || ' in batch ' || %(batch)s || ')', %(step)s,
-         jsonb_build_object('worker', CAST(%(worker)s AS text), 'pid', CAST(%(pid)s AS integer),
-                            'batch', CAST(%(batch)s AS text))
-  FROM r
-)
-SELECT * FROM r ORDER BY id
-"""
-
+# A batch of short requests (tasks.run_batch): one start (START_SQL, above) and one
+# finish, each one statement for all of them.
 # Each outcome's own status, result, error and times (the worker's clock: when its job
 # began and ended inside the batch); rows no longer this attempt's simply do not match.
 FINISH_MANY_SQL = """
@@ -408,12 +395,10 @@ SELECT * FROM r ORDER BY id
 
 # The worker's and the dispatcher's statements, planned once per connection.
 _CLAIM = Prepared("dash_claim", CLAIM_SQL)
-_START = Prepared("dash_start", START_SQL, {"worker": "text", "step": "text"})
+_START = Prepared("dash_start", START_SQL, {"worker": "text", "step": "text", "batch": "text"})
 _PROGRESS = Prepared("dash_progress", PROGRESS_SQL)
 _FINISH = Prepared("dash_finish", FINISH_SQL,
                    {"status": "text", "error": "text", "traceback": "text"})
-_START_MANY = Prepared("dash_start_many", START_MANY_SQL,
-                       {"worker": "text", "step": "text", "batch": "text"})
 _FINISH_MANY = Prepared("dash_finish_many", FINISH_MANY_SQL)
 
 
@@ -472,12 +457,9 @@ def start_many(items, worker, batch, redelivered=False, pid=None):
     `start` does, a killed row or an old attempt does not), in id order. Each
     one's first log line names the batch (its Celery task id).
     """
-    ids, task_ids = (list(c) for c in zip(*items)) if items else ([], [])
-    rows = _run(_START_MANY, True, ids=ids, task_ids=task_ids, worker=worker, batch=batch,
-                redelivered=bool(redelivered), pid=pid, size=len(ids),
-                step="redelivered" if redelivered else "started")
-    if len(rows) < len(ids):
-        _stale("batch start", batch, ran=len(rows), of=len(ids))
+    rows = _start(items, worker, batch, redelivered, pid, own_transaction=True)
+    if len(rows) < len(items):
+        _stale("batch start", batch, ran=len(rows), of=len(items))
     return rows
 
 

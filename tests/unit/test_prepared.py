@@ -27,6 +27,6 @@ def test_a_statement_without_parameters_and_a_literal_percent():
 
 def test_the_hot_statements_are_prepared_and_keep_their_placeholders():
     for prepared in (lifecycle._CLAIM, lifecycle._START, lifecycle._PROGRESS, lifecycle._FINISH,
-                     lifecycle._START_MANY, lifecycle._FINISH_MANY):
+                     lifecycle._FINISH_MANY):
         assert prepared.prepare and all("%(" not in p for p in prepared.prepare)
         assert "EXECUTE" in prepared.text and "$1" not in prepared.text
