@@ -131,6 +131,12 @@ def attempts_of(task):
     return []
 
 
+def held(task):
+    """[(request id or None, task id)] a worker's task holds: `attempts_of` it, or the
+    task's own id (request id None) for a task that runs no request."""
+    return attempts_of(task) or [(None, task.get("id"))]
+
+
 def _iso(epoch):
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat() if epoch else None
 
@@ -198,7 +204,7 @@ def _describe(stats, active, queues, recent):
             "active": [{"request_id": request_id, "task_id": task_id,
                         "started_at": started.get(request_id), "pid": t.get("worker_pid"),
                         "batch": t.get("id") if task_id != t.get("id") else None}
-                       for t in tasks for request_id, task_id in attempts_of(t) or [(None, t.get("id"))]],
+                       for t in tasks for request_id, task_id in held(t)],
             "last_heartbeat": _iso(_seen[name][1]) if name in _seen else None,
             "processes": pool.get("processes") or [],
             "running_requests": recent.get(name, []),

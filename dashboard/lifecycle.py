@@ -161,6 +161,12 @@ def _run(sql, own_transaction=False, **params):
 ASYNC_COMMIT = "SET LOCAL synchronous_commit = off;\n"
 
 
+def _columns(rows, width):
+    """The columns of equal-length tuples as lists (`width` empty ones when there are none):
+    how a set of values goes to one statement as arrays (`unnest`)."""
+    return [list(c) for c in zip(*rows)] if rows else [[] for _ in range(width)]
+
+
 def _stale(what, request_id, **why):
     """Log a compare-and-set that matched nothing."""
     log.info("stale or illegal %s on request %s ignored (%s)", what, request_id, why)
@@ -276,7 +282,7 @@ SELECT * FROM r ORDER BY id
 
 def _start(items, worker, batch, redelivered, pid, own_transaction):
     """The start of `items` ((request id, task id) pairs): the rows that may run."""
-    ids, task_ids = (list(c) for c in zip(*items)) if items else ([], [])
+    ids, task_ids = _columns(items, 2)
     return _run(_START, own_transaction, ids=ids, task_ids=task_ids, worker=worker,
                 batch=batch, size=len(ids), redelivered=bool(redelivered), pid=pid,
                 step="redelivered" if redelivered else "started")
@@ -421,8 +427,7 @@ def finish(request_id, task_id, status, result_json=None, error=None, traceback=
     status = Status(status)
     assert status in FINISHED_BY_WORKER, status
     assert not (own_transaction and artifacts), "artifacts need the caller's transaction"
-    at, level, message, event, detail = (list(c) for c in zip(*log_lines)) if log_lines \
-        else ([], [], [], [], [])
+    at, level, message, event, detail = _columns(log_lines, 5)
     rows = _run(_FINISH, own_transaction, status=status.value, result=result_json,
                 error=error, traceback=traceback, id=request_id, task_id=task_id,
                 log_at=at, log_level=level, log_message=message, log_event=event,
@@ -441,6 +446,7 @@ class Outcome:
     """How one request of a batch ended, as `finish_many` records it."""
     request_id: int
     task_id: str
+    attempt: int
     status: Status
     started_at: datetime
     finished_at: datetime
@@ -470,8 +476,7 @@ def finish_many(outcomes, own_transaction=True):
     attempt's (killed meanwhile) is left out; only recorded rows get their log lines.
     """
     lines = [(o.request_id, *line) for o in outcomes for line in o.log_lines]
-    log_id, at, level, message, event, detail = (list(c) for c in zip(*lines)) if lines \
-        else ([], [], [], [], [], [])
+    log_id, at, level, message, event, detail = _columns(lines, 6)
     rows = _run(_FINISH_MANY, own_transaction,
                 ids=[o.request_id for o in outcomes], task_ids=[o.task_id for o in outcomes],
                 statuses=[Status(o.status).value for o in outcomes],
@@ -487,7 +492,7 @@ def finish_many(outcomes, own_transaction=True):
 
 def release(items, why):
     """Worker: a batch's attempts that did not run go back to pending; the rows, to publish."""
-    ids, task_ids = (list(c) for c in zip(*items)) if items else ([], [])
+    ids, task_ids = _columns(items, 2)
     return _run(RELEASE_SQL, True, ids=ids, task_ids=task_ids, why=why)
 
 

@@ -13,8 +13,8 @@ import logging
 from flask import current_app
 from sqlalchemy import text
 
-from . import jobs, lifecycle
-from .inspection import attempts_of, queue_depth
+from . import inspection, jobs, lifecycle
+from .inspection import queue_depth
 from .extensions import db
 from .lifecycle import Status
 
@@ -53,7 +53,7 @@ def reap_lost(grace_s=30.0, timeout=1.0, on_lost=None):
     active, reserved = inspect.active() or {}, inspect.reserved() or {}
     answered = set(active) & set(reserved)
     held = {task_id for replies in (active, reserved) for tasks in replies.values()
-            for task in tasks or [] for _, task_id in attempts_of(task) or [(None, task.get("id"))]}
+            for task in tasks or [] for _, task_id in inspection.held(task)}
     lost = []
     for row in db.session.execute(text(LOST_SQL), {"grace": float(grace_s)}).mappings().all():
         if row["worker"] in answered and row["task_id"] not in held:

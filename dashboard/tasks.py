@@ -106,17 +106,13 @@ def _run_batch(task_request, items):
         else {}
     for outcome in outcomes:
         if outcome.request_id not in recorded and outcome.log_lines:   # killed meanwhile
-            joblog.store(db.engines[READS], outcome.request_id, _attempt(rows, outcome),
+            joblog.store(db.engines[READS], outcome.request_id, outcome.attempt,
                          outcome.log_lines)
     if left:
         republish(lifecycle.release([(r["id"], r["task_id"]) for r in left],
                                     "its batch reached its soft time limit"))
     _tell_if_final(*(i for i, status in recorded.items() if status != Status.SUCCESS.value))
     return stored + [i for i, status in recorded.items() if status == Status.SUCCESS.value]
-
-
-def _attempt(rows, outcome):
-    return next(r["attempt"] for r in rows if r["id"] == outcome.request_id)
 
 
 def _run_in_batch(task_request, row):
@@ -148,7 +144,7 @@ def _run_in_batch(task_request, row):
             db.session.commit()
             return (row["id"] if done is not None else None), stopped
         _commit_open()
-        return lifecycle.Outcome(row["id"], row["task_id"], status, started,
+        return lifecycle.Outcome(row["id"], row["task_id"], row["attempt"], status, started,
                                  datetime.now(timezone.utc), result, error, trace,
                                  tuple(lines.take())), stopped
 
