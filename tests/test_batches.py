@@ -2,26 +2,15 @@
 
 Real prefork workers and the dispatcher (BATCH_SIZE 32, BATCH_MAX_S 1 s: the defaults).
 """
-import json
 import re
 
-from dashboard import jobs, lifecycle, tasks
+from dashboard import lifecycle, tasks
 from dashboard.extensions import db
-from tests.support.db import attempts, batches_of, fetch, sql, wait_status
+from tests.support.db import attempts, batches_of, fetch, insert_requests, sql, wait_status
 from tests.support.procs import wait_for
 
 ZERO = {"min_seconds": 0, "max_seconds": 0}
 TERMINAL = ("success", "failure", "timeout", "killed")
-
-
-def insert(app, params_list):
-    """Commit one simulate request per params in ONE transaction (the dispatcher claims them
-    together); returns their ids in order."""
-    with app.app_context():
-        ids = [lifecycle.submit("simulate", json.dumps(jobs.get("simulate").validate(p, None)),
-                                None, "tester") for p in params_list]
-        db.session.commit()
-    return ids
 
 
 def wait_all(app, ids, timeout=60):
@@ -49,7 +38,7 @@ def test_short_requests_share_messages_and_each_keeps_its_own_outcome(app, stack
                                                                       signed_in):
     """70 zero-length requests and one of 1.5 s, committed together: the short ones run in
     batches of at most 32, the long one alone; each has its own result, times and log."""
-    ids = insert(app, [ZERO] * 70 + [{"min_seconds": 1.5, "max_seconds": 1.5}])
+    ids = insert_requests(app, [ZERO] * 70 + [{"min_seconds": 1.5, "max_seconds": 1.5}])
     rows = wait_all(app, ids)
     assert {r["status"] for r in rows.values()} == {"success"}
     short, long_one = ids[:-1], ids[-1]
@@ -82,7 +71,7 @@ def test_short_requests_share_messages_and_each_keeps_its_own_outcome(app, stack
 def test_a_failing_request_fails_alone_in_its_batch(app, stack):
     """Failures and successes interleaved in one batch: each ends as its own job did."""
     failing = {"min_seconds": 0, "max_seconds": 0, "fail_rate": 1}
-    ids = insert(app, [ZERO, failing] * 5)
+    ids = insert_requests(app, [ZERO, failing] * 5)
     rows = wait_all(app, ids)
     for k, i in enumerate(ids):
         row = rows[i]
@@ -99,7 +88,7 @@ def test_a_failing_request_fails_alone_in_its_batch(app, stack):
 def test_a_request_killed_before_its_batch_starts_stays_killed(app, stack, api):
     """Killed while its batch waits in the queue: the batch runs the others, not it."""
     stack.stop_workers()
-    ids = insert(app, [ZERO] * 10)
+    ids = insert_requests(app, [ZERO] * 10)
     for i in ids:
         wait_status(app, i, "pending")
     assert api.post(f"/api/requests/{ids[3]}/kill").status_code == 202
@@ -113,7 +102,7 @@ def test_a_request_killed_before_its_batch_starts_stays_killed(app, stack, api):
 def _claim_and_publish_batch(app, stack, params_list, soft, hard):
     """Claim rows here (the dispatcher stopped) and publish them as one batch message."""
     stack.stop_dispatcher()
-    ids = insert(app, params_list)
+    ids = insert_requests(app, params_list)
     with app.app_context():
         rows = lifecycle.claim(len(ids))
         db.session.commit()

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from dashboard import jobs, lifecycle
 from dashboard.extensions import db
-from tests.support.db import fetch, wait_status
+from tests.support.db import fetch, insert_requests, wait_status
 from tests.support.env import BIN, RUN_DIR
 from tests.support.procs import Proc, wait_for
 
@@ -39,12 +39,9 @@ def listening(proc):
     return "dispatcher listening" in proc.log()
 
 
-def insert(app, n, params=ZERO):
-    """Commit `n` new unassigned simulate requests in one transaction; returns their ids."""
-    with app.app_context():
-        ids = [lifecycle.submit("simulate", params, None, "tester") for _ in range(n)]
-        db.session.commit()
-    return ids
+def insert(app, n):
+    """Commit `n` new unassigned zero-length simulate requests in one transaction; their ids."""
+    return insert_requests(app, [ZERO_PARAMS] * n)
 
 
 def count_by_status(app):

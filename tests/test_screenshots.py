@@ -29,14 +29,8 @@ def _refused(page):
 
 def _batched(app, wait_status):
     """Ten short requests committed together (so they share a batch message); one of them."""
-    import json
-    from dashboard import jobs, lifecycle
-    from dashboard.extensions import db
-    params = json.dumps(jobs.get("simulate").validate({"min_seconds": 0, "max_seconds": 0.05},
-                                                      None))
-    with app.app_context():
-        ids = [lifecycle.submit("simulate", params, None, "operator") for _ in range(10)]
-        db.session.commit()
+    from tests.support.db import insert_requests
+    ids = insert_requests(app, [{"min_seconds": 0, "max_seconds": 0.05}] * 10, "operator")
     for request_id in ids:
         wait_status(app, request_id, "success", timeout=60)
     return ids[4]

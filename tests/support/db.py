@@ -1,6 +1,9 @@
 """SQL against the test database: fresh reads of rows and audit entries, setup statements."""
+import json
+
 from sqlalchemy import text
 
+from dashboard import jobs, lifecycle
 from dashboard.extensions import db
 
 from .procs import wait_for
@@ -89,6 +92,17 @@ def counts(app):
             " (SELECT count(*) FROM attempts)")).one()
         db.session.rollback()
     return tuple(row)
+
+
+def insert_requests(app, params_list, submitted_by="tester"):
+    """Commit one `simulate` request per params (validated as at submit, defaults filled in)
+    in ONE transaction, so the dispatcher claims them together; their ids, in order."""
+    job = jobs.get("simulate")
+    with app.app_context():
+        ids = [lifecycle.submit("simulate", json.dumps(job.validate(p, None)), None, submitted_by)
+               for p in params_list]
+        db.session.commit()
+    return ids
 
 
 def batches_of(app, request_id):
