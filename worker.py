@@ -1,8 +1,14 @@
-"""The Celery entry point: `celery -A worker worker|beat|flower` (settings: .env, the environment)."""
+"""The Celery entry point: `celery -A worker worker|beat|flower` (settings: .env, the environment).
+
+Inside `celery worker` the dashboard also runs dashboard/workers/inside: the
+control commands it sends (graceful stop with a stop timeout) and the check that
+starts a worker paused when PostgreSQL says it is.
+"""
 from dashboard import entry
+from dashboard.workers.inside import commands, pause_at_start
 
 flask_app = entry.app()
 celery_app = flask_app.extensions["celery"]
 
-import dashboard.worker_commands  # noqa: E402,F401  (the control commands the dashboard sends)
-import dashboard.pause_at_start  # noqa: E402,F401  (a worker paused in PostgreSQL starts paused)
+# Imported for what they register with Celery: control commands and worker signals.
+INSIDE_THE_WORKER = (commands, pause_at_start)

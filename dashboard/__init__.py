@@ -6,17 +6,22 @@ from celery import Celery, Task
 from celery.signals import worker_process_init
 from flask import Flask
 
-from . import config as settings
-from .extensions import READS, csrf, db, limiter, login_manager, migrate
+from dashboard import cli, jobs, views
+from dashboard import config as settings
+from dashboard.extensions import READS, csrf, db, limiter, login_manager, migrate
+from dashboard.jobs import load_array, simulate
+from dashboard.uploads import SpoolingRequest
+from dashboard.web import auth, body_caps, security
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The job types this service brings; each app registers them when it is built.
+BUILTIN_JOB_TYPES = simulate.JOB_TYPES + load_array.JOB_TYPES
 
 
 def create_app(test_config=None):
     """Build the Flask app: defaults, then the environment, then `test_config`."""
     app = Flask(__name__, template_folder=os.path.join(ROOT, "templates"),
                 static_folder=os.path.join(ROOT, "static"))
-    from .uploads import SpoolingRequest
     app.request_class = SpoolingRequest  # multipart files go to disk, never to memory
     app.config.from_mapping(settings.load())
     app.config.from_mapping(test_config or {})
@@ -37,9 +42,9 @@ def create_app(test_config=None):
     csrf.init_app(app)
     limiter.init_app(app)
     celery_init_app(app)
+    jobs.register_all(BUILTIN_JOB_TYPES)
 
-    from . import auth, cli, limits, security, views
-    limits.init_app(app)
+    body_caps.init_app(app)
     auth.init_app(app)
     security.init_app(app)
     views.init_app(app)
@@ -48,7 +53,7 @@ def create_app(test_config=None):
 
 
 def celery_settings(config):
-    """Celery's configuration (DESIGN.md section 5)."""
+    """Celery's configuration."""
     return {
         "broker_url": config["BROKER_URL"],
         "broker_connection_retry_on_startup": True,
@@ -70,7 +75,7 @@ def celery_settings(config):
         "worker_hijack_root_logger": False,
         "worker_cancel_long_running_tasks_on_connection_loss": False,
         # The worker's events go out without waiting for confirms (dashboard/worker_consumer.py).
-        "worker_consumer": "dashboard.worker_consumer:Consumer",
+        "worker_consumer": "dashboard.workers.inside.consumer:Consumer",
         "imports": ("dashboard.tasks",),
         "beat_schedule": {
             "auto-retry": {"task": "dashboard.auto_retry", "schedule": 5.0},
@@ -80,7 +85,7 @@ def celery_settings(config):
             "retention": {"task": "dashboard.retention", "schedule": config["RETENTION_EVERY_S"]},
         },
         # Beat also reads the operators' schedules from PostgreSQL at every tick.
-        "beat_scheduler": "dashboard.beat:DatabaseScheduler",
+        "beat_scheduler": "dashboard.schedules.beat:DatabaseScheduler",
     }
 
 

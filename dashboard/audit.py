@@ -6,8 +6,8 @@ from flask import g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from .extensions import db
-from .models import AuditEntry
+from dashboard.extensions import db
+from dashboard.models import AuditEntry
 
 log = logging.getLogger(__name__)
 BIGINT_MAX = 2 ** 63 - 1

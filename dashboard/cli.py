@@ -7,17 +7,24 @@ import click
 from flask import current_app
 from sqlalchemy import select
 
-from . import audit
-from .auth import USERNAME_RE, check_password, hash_password, issue_token, password_problem
-from .extensions import db
-from .models import ROLES, ApiToken, User
+from dashboard import audit
+from dashboard.dispatcher import Listener
+from dashboard.extensions import db
+from dashboard.models import ROLES, ApiToken, User
+from dashboard.web.auth import (
+    USERNAME_RE,
+    check_password,
+    hash_password,
+    issue_token,
+    password_problem,
+)
+from dashboard.workers.cli import workers
 
 
 def init_app(app):
     """Register `flask users ...` and `flask dispatcher`."""
     app.cli.add_command(users)
     app.cli.add_command(dispatcher)
-    from .worker_cli import workers
     app.cli.add_command(workers)
 
 
@@ -134,5 +141,4 @@ def ensure_admin(username, password_file):
 @click.command("dispatcher")
 def dispatcher():
     """Run the PostgreSQL listener: LISTEN/NOTIFY + sweep, claim, publish."""
-    from .dispatcher import Listener
     Listener(current_app._get_current_object()).run()

@@ -139,7 +139,7 @@ def load():
         # address or user). Point it at shared storage (redis://, memcached://) to count once.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
-        # Sign-in budgets (dashboard.throttle): attempts per address, failures per address
+        # Sign-in budgets (dashboard.web.throttle): attempts per address, failures per address
         # and username, failing addresses per username.
         "LOGIN_RATE_LIMIT": _env_rate("LOGIN_RATE_LIMIT", "10 per minute"),
         "LOGIN_ADDRESS_USER_LIMIT": _env_rate("LOGIN_ADDRESS_USER_LIMIT", "5 per minute"),

@@ -19,9 +19,9 @@ import psycopg2
 from flask import current_app
 from sqlalchemy.engine import make_url
 
-from . import confirms, heartbeats, lifecycle, recovery
-from .extensions import db
-from .tasks import publish_claimed
+from dashboard import confirms, dispatcher_heartbeat, lifecycle, recovery
+from dashboard.extensions import db
+from dashboard.tasks import publish_claimed
 
 log = logging.getLogger(__name__)
 CHANNEL = "requests_unassigned"
@@ -129,7 +129,7 @@ class Listener:
                         self._loop(cfg)
                     finally:
                         close_publisher()
-                    heartbeats.clear()
+                    dispatcher_heartbeat.clear()
             except Exception as exc:  # PostgreSQL or RabbitMQ away: retry with backoff
                 log.error("dispatcher error: %s: %s; retrying in %.1fs",
                           exc.__class__.__name__, exc, backoff)
@@ -147,7 +147,7 @@ class Listener:
         next_sweep = next_beat = 0.0
         while not self.stopping:
             if time.monotonic() >= next_beat:  # visible to "why isn't it running?"
-                heartbeats.beat()
+                dispatcher_heartbeat.beat()
                 next_beat = time.monotonic() + 1.0
             dispatched = dispatch_all(batch)
             if dispatched:

@@ -14,7 +14,7 @@ from flask.helpers import get_load_dotenv
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from . import config, create_app
+from dashboard import config, create_app
 
 DOTENV = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".env")
 EXIT_CONFIG = 2

@@ -28,8 +28,8 @@ from datetime import datetime, timezone
 from psycopg2.extras import execute_values
 from sqlalchemy import text
 
-from .extensions import db
-from .recorder import Recorder
+from dashboard.extensions import db
+from dashboard.recorder import Recorder
 
 log = logging.getLogger(__name__)
 JOB_LOGGERS = "dashboard.jobs"

@@ -20,8 +20,8 @@ import psycopg2
 from psycopg2.extras import RealDictCursor
 from sqlalchemy.exc import DBAPIError
 
-from .extensions import READS, db
-from .recorder import Recorder
+from dashboard.extensions import READS, db
+from dashboard.recorder import Recorder
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ KILLABLE = ACTIVE
 FINISHED_BY_WORKER = (Status.SUCCESS, Status.FAILURE, Status.TIMEOUT)
 
 
-def _in(states):
+def sql_list(states):
     """SQL literal list for a tuple of states."""
     return "(" + ", ".join(f"'{s.value}'" for s in states) + ")"
 
@@ -112,7 +112,7 @@ def _execute(cursor, connection, statement, params):
 _held = {}  # (pid, thread, engine) -> the autocommit Connection own-transaction writes keep
 
 
-def _own_connection():
+def own_connection():
     """This thread's autocommit connection for own-transaction writes, kept between them.
 
     A pool checkout and checkin around every start and success were a tenth of a
@@ -142,7 +142,7 @@ def _run(sql, own_transaction=False, **params):
     """
     statement, sql = sql, str(sql)
     _recorder.record(sql)
-    connection = _own_connection() if own_transaction else db.session.connection()
+    connection = own_connection() if own_transaction else db.session.connection()
     try:
         with connection.connection.cursor(cursor_factory=RealDictCursor) as cursor:
             _execute(cursor, connection, statement, params)
@@ -499,7 +499,7 @@ def release(items, why):
 KILL_SQL = f"""
 WITH old AS (
   SELECT id, status, task_id, worker, attempt FROM requests
-  WHERE id = %(id)s AND status IN {_in(KILLABLE)} FOR UPDATE
+  WHERE id = %(id)s AND status IN {sql_list(KILLABLE)} FOR UPDATE
 ), r AS (
   UPDATE requests SET status = 'killed', finished_at = now(), error = %(error)s
   FROM old WHERE requests.id = old.id
@@ -525,8 +525,8 @@ def kill(request_id, by):
 # make two racing bulk kills take turns; the second sees the rows killed and skips them.
 # The rows are locked in id order, so two bulk kills never deadlock.
 KILL_MANY_SQL = KILL_SQL.replace(
-    "WHERE id = %(id)s AND status IN " + _in(KILLABLE) + " FOR UPDATE",
-    "WHERE id = ANY(CAST(%(ids)s AS bigint[])) AND status IN " + _in(KILLABLE)
+    "WHERE id = %(id)s AND status IN " + sql_list(KILLABLE) + " FOR UPDATE",
+    "WHERE id = ANY(CAST(%(ids)s AS bigint[])) AND status IN " + sql_list(KILLABLE)
     + " ORDER BY id FOR UPDATE")
 assert KILL_MANY_SQL != KILL_SQL
 
@@ -543,7 +543,7 @@ WITH r AS (
   UPDATE requests r SET status = 'unassigned', attempt = attempt + 1, task_id = NULL,
          worker = NULL, progress = 0, result = NULL, error = NULL, traceback = NULL,
          queued_at = NULL, started_at = NULL, finished_at = NULL
-  WHERE ({where}) AND status IN {_in(RETRYABLE)}
+  WHERE ({where}) AND status IN {sql_list(RETRYABLE)}
   RETURNING id, attempt
 )
 INSERT INTO attempts (request_id, number, status, triggered_by)

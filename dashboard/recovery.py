@@ -13,10 +13,11 @@ import logging
 from flask import current_app
 from sqlalchemy import text
 
-from . import inspection, jobs, lifecycle
-from .inspection import queue_depth
-from .extensions import db
-from .lifecycle import Status
+from dashboard import jobs, lifecycle
+from dashboard.extensions import db
+from dashboard.lifecycle import Status
+from dashboard.workers import inspection
+from dashboard.workers.inspection import queue_depth
 
 log = logging.getLogger(__name__)
 

@@ -1,5 +1,6 @@
 """One serializer per object (request, attempt), for the JSON API."""
-from . import flower_links
+from dashboard.schedules import fire_times
+from dashboard.workers import flower_links
 
 
 def iso(value):
@@ -8,7 +9,7 @@ def iso(value):
 
 
 def request_dict(row, attempts=None):
-    """A request as the API answers it (DESIGN.md section 7)."""
+    """A request as the API answers it."""
     out = {
         "id": row["id"],
         "job_type": row["job_type"],
@@ -47,8 +48,7 @@ def attempt_dict(row):
 
 
 def schedule_dict(row):
-    """An operator's schedule as the API answers it (DESIGN.md section 12)."""
-    from . import fire_times
+    """An operator's schedule as the API answers it."""
     return {
         "id": row["id"], "name": row["name"], "builtin": False,
         "job_type": row["job_type"], "params": row["params"],

@@ -2,9 +2,10 @@
 import json
 import math
 
-from . import audit, jobs, lifecycle, limits, uploads
-from .extensions import db
-from .jobs import InvalidInput
+from dashboard import audit, jobs, lifecycle, uploads
+from dashboard.errors import Refused
+from dashboard.extensions import db
+from dashboard.web import body_caps
 
 
 def _non_finite(value, path="params"):
@@ -26,26 +27,26 @@ def _non_finite(value, path="params"):
 
 def parse_params(text):
     """Params from the form's JSON text (or the object a JSON body carried): an object of
-    finite values, or InvalidInput.
+    finite values, or Refused.
 
     One size limit whatever the encoding (multipart, urlencoded, JSON): 413 past it.
     """
     if isinstance(text, dict):  # measured and checked as the same JSON text would be
         text = json.dumps(text, ensure_ascii=False)
-    limits.check_params_size(text)
+    body_caps.check_params_size(text)
     params = jobs.parse_params(text)
     if not isinstance(params, dict):
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
             type(params), "a number")
-        raise InvalidInput(f"params: must be a JSON object, not {kind}")
+        raise Refused(f"params: must be a JSON object, not {kind}")
     where = _non_finite(params)
     if where:
-        raise InvalidInput(f"{where}: NaN and Infinity are not numbers JSON allows")
+        raise Refused(f"{where}: NaN and Infinity are not numbers JSON allows")
     return params
 
 
 def submit(job_type, params_text, file_storage, username, max_bytes):
-    """Validate and store a new `unassigned` request; returns its id or raises InvalidInput."""
+    """Validate and store a new `unassigned` request; returns its id or raises Refused."""
     job = jobs.get(job_type)
     params = parse_params(params_text)
     stream, meta = uploads.read(file_storage, max_bytes)
@@ -67,13 +68,13 @@ def rerun(parent, params, file_storage, username, max_bytes):
 
     `params` is a dict (JSON body) or the form's JSON text. The parent's file is
     reused unless a new one is sent. Validated as at submit; returns the new id
-    or raises InvalidInput, nothing stored.
+    or raises Refused, nothing stored.
     """
     job = jobs.get(parent["job_type"])
     if not isinstance(params, dict):
         params = parse_params(params)
     elif _non_finite(params):
-        raise InvalidInput(f"{_non_finite(params)}: NaN and Infinity are not numbers JSON allows")
+        raise Refused(f"{_non_finite(params)}: NaN and Infinity are not numbers JSON allows")
     data, meta = uploads.read(file_storage, max_bytes)
     reused = data is None and parent["upload_id"] is not None
     if reused:

@@ -7,16 +7,24 @@ import traceback as tracebacks
 from datetime import datetime, timezone
 
 from celery import shared_task
-from celery.exceptions import Reject, SoftTimeLimitExceeded, TaskRevokedError, TimeLimitExceeded
+from celery.exceptions import (
+    Reject,
+    SoftTimeLimitExceeded,
+    TaskRevokedError,
+    TimeLimitExceeded,
+)
 from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from . import jobs, joblog, lifecycle, notify as notifications, periodic, recovery
-from . import retention as retention_policy
-from .extensions import READS, db
-from .jobs.context import JobContext
-from .lifecycle import Status
+from dashboard import joblog, jobs, lifecycle, recovery
+from dashboard.extensions import READS, db
+from dashboard.jobs.context import JobContext
+from dashboard.lifecycle import Status
+from dashboard.overview import stats
+from dashboard.requests import notify as notifications
+from dashboard.requests import retention as retention_policy
+from dashboard.schedules import builtin
 
 log = logging.getLogger(__name__)
 
@@ -230,21 +238,21 @@ def notify_each(request_ids):
 
 
 @shared_task(name="dashboard.auto_retry")
-@periodic.recorded("auto-retry")
+@builtin.recorded("auto-retry")
 def auto_retry():
     """Beat: re-queue failures of job types with a retry policy, with backoff."""
     return recovery.auto_retry()
 
 
 @shared_task(name="dashboard.reap_lost")
-@periodic.recorded("reap-lost-attempts")
+@builtin.recorded("reap-lost-attempts")
 def reap_lost():
     """Beat: running attempts no worker holds any more (failure not recorded) end as failure."""
     return recovery.reap_lost(on_lost=_tell_if_final)
 
 
 @shared_task(name="dashboard.compact_counts")
-@periodic.recorded("compact-status-counts")
+@builtin.recorded("compact-status-counts")
 def compact_counts():
     """Beat: fold the status count deltas into one row per status."""
     db.session.execute(text(
@@ -255,7 +263,7 @@ def compact_counts():
 
 
 @shared_task(name="dashboard.retention")
-@periodic.recorded("retention")
+@builtin.recorded("retention")
 def retention():
     """Beat: delete finished requests older than RETENTION_DAYS (0 keeps them), orphaned uploads."""
     config = current_app.config
@@ -266,7 +274,6 @@ def retention():
 @shared_task(name="dashboard.compact_finish_stats")
 def compact_finish_stats():
     """Beat: fold the finish statistics into one row per minute and key; drop old minutes."""
-    from . import stats
     stats.compact()
 
 

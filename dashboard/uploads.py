@@ -18,9 +18,9 @@ from flask import Request
 from sqlalchemy import select, text
 from werkzeug.utils import secure_filename
 
-from .extensions import db
-from .jobs import InvalidInput
-from .models import Upload
+from dashboard.errors import Refused
+from dashboard.extensions import db
+from dashboard.models import Upload
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 # Control, format (bidi overrides, zero-width), surrogate, private-use, line/paragraph separators.
@@ -82,7 +82,7 @@ def read(file_storage, max_bytes):
             break
         size += len(chunk)
         if size > max_bytes:
-            raise InvalidInput(f"file: larger than the {max_bytes // (1024 * 1024)} MB limit", 413)
+            raise Refused(f"file: larger than the {max_bytes // (1024 * 1024)} MB limit", 413)
         digest.update(chunk)
     stream.seek(0)
     if not size:
@@ -215,13 +215,6 @@ class _CopyPayload:
     def close(self):
         if not self.done or self.header_left or self.field_left:
             raise ValueError("the COPY stream of an upload ended early")
-
-
-def read_all(upload_id):
-    """The whole upload as bytes (for small files only)."""
-    buffer = io.BytesIO()
-    copy_to(upload_id, buffer)
-    return buffer.getvalue()
 
 
 @contextlib.contextmanager

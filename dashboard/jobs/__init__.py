@@ -1,9 +1,16 @@
-"""The job type registry: parameter schema, file rule, time limits, retry policy, runner."""
+"""The job type registry: parameter schema, file rule, time limits, retry policy, runner.
+
+A job type module declares its types (`JOB_TYPES`); the app factory registers
+them (`register_all`), so the registry is filled explicitly, never by an import.
+"""
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable
 
 from jsonschema import Draft202012Validator, validators
+
+from dashboard.errors import Refused
 
 REGISTRY = {}
 
@@ -20,14 +27,6 @@ ParamsValidator = validators.extend(
     type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _is_integer))
 
 
-class InvalidInput(ValueError):
-    """Bad input at submit: answered 422 (or 400/413) with this message; nothing stored."""
-
-    def __init__(self, message, status=422):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
 
 @dataclass(frozen=True)
 class JobType:
@@ -40,29 +39,33 @@ class JobType:
     hard_limit_s: int = 330
     max_attempts: int = 1            # >1 enables auto-retry of failures
     backoff_s: float = 10.0          # first auto-retry delay; doubles per attempt
-    check: Callable = None           # check(params, upload_meta) -> None or raise InvalidInput
+    check: Callable = None           # check(params, upload_meta) -> None or raise Refused
     max_wait_s: float = None         # SLA: longest wait to start (None: no limit), see sla.py
     max_run_s: float = None          # SLA: longest run
     # expected_s(params) -> the longest a request should run, in seconds, or None when it
     # cannot be told: requests that can be told short may share a message (tasks.batches).
     expected_s: Callable = None
-    validator: object = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def validator(self):
+        """The compiled validator of `schema` (built once)."""
+        return ParamsValidator(self.schema)
 
     def validate(self, params, upload_meta):
-        """Params with defaults filled in, or InvalidInput naming the field."""
+        """Params with defaults filled in, or Refused naming the field."""
         if not isinstance(params, dict):
-            raise InvalidInput("params: must be a JSON object")
+            raise Refused("params: must be a JSON object")
         errors = sorted(self.validator.iter_errors(params), key=lambda e: list(e.path))
         if errors:
-            raise InvalidInput(_message(errors[0]))
+            raise Refused(_message(errors[0]))
         filled = dict(params)
         for key, spec in self.schema.get("properties", {}).items():
             if key not in filled and "default" in spec:
                 filled[key] = spec["default"]
         if self.file == "required" and not upload_meta:
-            raise InvalidInput(f"file: job type {self.name!r} needs a non-empty file")
+            raise Refused(f"file: job type {self.name!r} needs a non-empty file")
         if self.file == "none" and upload_meta:
-            raise InvalidInput(f"file: job type {self.name!r} takes no file")
+            raise Refused(f"file: job type {self.name!r} takes no file")
         if self.check:
             self.check(filled, upload_meta)
         return filled
@@ -103,32 +106,37 @@ def _message(error):
 
 
 def register(job):
-    """Add a job type to the registry (with its compiled validator)."""
+    """Add a job type to the registry once its schema is a valid JSON Schema."""
     ParamsValidator.check_schema(job.schema)
-    object.__setattr__(job, "validator", ParamsValidator(job.schema))
     REGISTRY[job.name] = job
     return job
 
 
+def register_all(job_types):
+    """Register each of `job_types` (the app factory passes the built-in ones)."""
+    for job in job_types:
+        register(job)
+
+
 def get(name):
-    """The job type called `name`, or InvalidInput."""
+    """The job type called `name`, or Refused."""
     job = REGISTRY.get(name) if isinstance(name, str) else None
     if job is None:
         known = ", ".join(sorted(REGISTRY))
-        raise InvalidInput(f"job_type: unknown job type {str(name)[:80]!r} (known: {known})")
+        raise Refused(f"job_type: unknown job type {str(name)[:80]!r} (known: {known})")
     return job
 
 
 def parse_params(raw):
-    """Params from the form/API text: empty means {}; not JSON -> InvalidInput."""
+    """Params from the form/API text: empty means {}; not JSON -> Refused."""
     if raw is None or str(raw).strip() == "":
         return {}
     try:
         return json.loads(raw, object_pairs_hook=_no_duplicate_keys)
-    except InvalidInput:
+    except Refused:
         raise
     except (ValueError, RecursionError) as exc:
-        raise InvalidInput(f"params: not valid JSON ({exc.__class__.__name__}: {str(exc)[:120]})")
+        raise Refused(f"params: not valid JSON ({exc.__class__.__name__}: {str(exc)[:120]})")
 
 
 def _no_duplicate_keys(pairs):
@@ -136,7 +144,7 @@ def _no_duplicate_keys(pairs):
     seen = {}
     for key, value in pairs:
         if key in seen:
-            raise InvalidInput(f"params.{key[:80]}: given twice")
+            raise Refused(f"params.{key[:80]}: given twice")
         seen[key] = value
     return seen
 
@@ -145,5 +153,3 @@ def max_hard_limit():
     """The largest hard limit of any job type (RabbitMQ's consumer_timeout must exceed it)."""
     return max(job.hard_limit_s for job in REGISTRY.values())
 
-
-from . import simulate, load_array  # noqa: E402,F401  (register the job types)

@@ -2,8 +2,8 @@
 import logging
 import time
 
-from .. import lifecycle
-from ..extensions import db
+from dashboard import lifecycle
+from dashboard.extensions import db
 
 
 class JobContext:
@@ -42,13 +42,6 @@ class JobContext:
             self._last = (now, pct)
             lifecycle.report_progress(self.request_id, self.task_id, pct)
             db.session.commit()
-
-    def upload_bytes(self):
-        """The request's file as bytes (None when it has none)."""
-        if self.upload_id is None:
-            return None
-        from .. import uploads
-        return uploads.read_all(self.upload_id)   # reassembled from its chunks
 
     def add_artifact(self, name, content_type, data):
         """Keep a produced file: stored with the success result, in the same transaction."""

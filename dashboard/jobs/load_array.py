@@ -8,12 +8,13 @@ import os
 import numpy as np
 from flask import current_app
 
-from .. import uploads
-from ..volumes import cache, formats, render
-from ..volumes.formats import DTYPES, MB, raw_volume as volume  # noqa: F401
-from ..volumes.render import png, projection, to_gray8  # noqa: F401  (this job's images)
-from ..volumes.stats import HISTOGRAM_BINS, statistics  # noqa: F401
-from . import InvalidInput, JobType, register
+from dashboard import uploads
+from dashboard.errors import Refused
+from dashboard.jobs import JobType
+from dashboard.volumes import cache, formats, render
+from dashboard.volumes.formats import DTYPES, MB
+from dashboard.volumes.render import png, projection, to_gray8
+from dashboard.volumes.stats import statistics
 
 AXES = "xyz"
 DEFAULT_MAX_VOLUME_MB = 2048
@@ -59,12 +60,12 @@ def check(params, upload_meta):
             found = formats.inspect(upload_meta["file"], upload_meta["size"], params,
                                     max_volume_bytes())
         except formats.BadFile as exc:
-            raise InvalidInput(exc.message) from None
+            raise Refused(exc.message) from None
         params["format"] = found.format
     elif params.get("format", "raw") != "raw":
-        raise InvalidInput("file: cannot be checked (no file content at submit)")
+        raise Refused("file: cannot be checked (no file content at submit)")
     elif "shape" not in params:
-        raise InvalidInput("params.shape: is required")
+        raise Refused("params.shape: is required")
     else:
         params["format"] = "raw"
     if params["format"] == "raw":
@@ -74,7 +75,7 @@ def check(params, upload_meta):
             found = formats.Found("raw", tuple(params["shape"]), params["dtype"])
             expected = int(np.prod(found.shape)) * np.dtype(found.dtype).itemsize
             if upload_meta["size"] != expected:
-                raise InvalidInput(f"file: size {upload_meta['size']} bytes does not match shape"
+                raise Refused(f"file: size {upload_meta['size']} bytes does not match shape"
                                    f" {params['shape']} of {params['dtype']}"
                                    f" ({expected} bytes expected)")
 
@@ -119,8 +120,10 @@ def _projections(vol, ctx):
     return projections
 
 
-register(JobType(
+LOAD_ARRAY = JobType(
     name="load_array", title="Load PET-CT volume", schema=SCHEMA, run=run, check=check,
     file="required", soft_limit_s=300, hard_limit_s=330, max_attempts=1,
     max_wait_s=120, max_run_s=600,
-))
+)
+
+JOB_TYPES = (LOAD_ARRAY,)

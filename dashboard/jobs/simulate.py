@@ -5,7 +5,8 @@ import time
 
 from celery.exceptions import SoftTimeLimitExceeded
 
-from . import InvalidInput, JobType, register
+from dashboard.errors import Refused
+from dashboard.jobs import JobType
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ SCHEMA = {
 def check(params, upload_meta):
     """Cross-field rule: min_seconds <= max_seconds."""
     if params["min_seconds"] > params["max_seconds"]:
-        raise InvalidInput("params.min_seconds: must not exceed max_seconds")
+        raise Refused("params.min_seconds: must not exceed max_seconds")
 
 
 def expected_s(params):
@@ -96,15 +97,17 @@ def _hang(ignore_soft_limit, ctx):
                 raise
 
 
-register(JobType(
+SIMULATE = JobType(
     name="simulate", title="Simulate (random sleep)", schema=SCHEMA, run=run, check=check,
     file="optional", soft_limit_s=600, hard_limit_s=630, max_attempts=1,
     max_wait_s=60, max_run_s=120, expected_s=expected_s,
-))
+)
 
-register(JobType(
+SIMULATE_FLAKY = JobType(
     name="simulate_flaky", title="Simulate with auto-retry (3 attempts)", schema=SCHEMA, run=run,
     check=check, file="optional", soft_limit_s=600, hard_limit_s=630, max_attempts=3,
     max_wait_s=300, max_run_s=120, expected_s=expected_s,
     backoff_s=2.0,
-))
+)
+
+JOB_TYPES = (SIMULATE, SIMULATE_FLAKY)

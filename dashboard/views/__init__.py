@@ -1,25 +1,33 @@
-"""One blueprint per area, the navigation entries they add, and what every template sees."""
-from flask_login import current_user
+"""One blueprint per area, and what every template sees.
 
-from .. import flower_links, humanize, lifecycle, sla
+Pages: requests (the list, a request, the form) with story (logs, re-run, bulk,
+file), workers and operations (actions, processes, "why"), schedules, overview,
+volumes, audit, users, auth, health, and Flower behind the sign-in. The JSON API
+is the package views/api.
+"""
+from dashboard import lifecycle
+from dashboard.extensions import csrf
+from dashboard.overview import sla
 
-NAV = []  # (endpoint, label, role): extra top-bar links added by blueprints
+# isort: off
+# In this order: the top bar shows the links these modules add (nav) as they are imported.
+from dashboard.views import (navigation, auth, health, requests, schedules, workers, audit,
+                             flower, overview, users, volumes, operations, story)
+# isort: on
+from dashboard.views.api import overview as api_overview
+from dashboard.views.api import requests as api_requests
+from dashboard.views.api import schedules as api_schedules
+from dashboard.views.api import workers as api_workers
+from dashboard.web import humanize
+from dashboard.workers import flower_links
 
-
-def nav(endpoint, label, role="viewer"):
-    """Add a top-bar link shown to users with at least `role`."""
-    NAV.append((endpoint, label, role))
+# Route modules that join a blueprint defined elsewhere (`api`, `requests`): imported
+# above so their routes exist before the blueprint is registered.
+JOINING = (story, api_overview, api_requests, api_schedules, api_workers)
 
 
 def init_app(app):
     """Register every blueprint."""
-    from ..extensions import csrf
-    from . import api, auth, health, requests, schedules, workers
-    from . import audit, flower, overview, users, volumes
-    from . import operations  # adds the worker, process and "why" routes to api.bp first
-    from . import story  # noqa: F401  (its routes join the api and requests blueprints)
-    from . import schedules_api  # noqa: F401  (adds the /api/schedules routes to api.bp)
-
     app.register_blueprint(auth.bp)
     app.register_blueprint(requests.bp)
     app.register_blueprint(workers.bp)
@@ -31,8 +39,8 @@ def init_app(app):
     app.register_blueprint(overview.bp)
     app.register_blueprint(volumes.bp)
     app.register_blueprint(flower.bp)  # CSRF-exempt itself: Flower's pages cannot send our token
-    csrf.exempt(api.bp)  # bearer calls; session calls are checked in auth.csrf_for_sessions
-    app.register_blueprint(api.bp)
+    csrf.exempt(api_requests.bp)  # bearer calls; session calls are checked in auth.csrf_for_sessions
+    app.register_blueprint(api_requests.bp)
     # The status sets are lifecycle's: templates test `r.status in RETRYABLE`, never literals.
     app.jinja_env.globals.update(
         Status=lifecycle.Status, ACTIVE=lifecycle.ACTIVE, TERMINAL=lifecycle.TERMINAL,
@@ -40,12 +48,4 @@ def init_app(app):
     flower_links.init_app(app)
     humanize.init_app(app)
     sla.init_app(app)
-
-    @app.context_processor
-    def navigation():
-        def extra_nav():
-            if not current_user.is_authenticated:
-                return []
-            return [(e, label) for e, label, role in NAV
-                    if current_user.has_role(role) and e in app.view_functions]
-        return {"extra_nav": extra_nav}
+    navigation.init_app(app)

@@ -3,9 +3,9 @@ import re
 
 from flask import Blueprint, render_template, request
 
-from .. import audit
-from ..auth import require_role
-from . import nav
+from dashboard import audit
+from dashboard.views.navigation import nav
+from dashboard.web.auth import require_role
 
 bp = Blueprint("audit", __name__)
 nav("audit.index", "Audit", "operator")

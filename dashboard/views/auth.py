@@ -5,11 +5,12 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit, sessions, throttle
-from ..auth import check_password, sign_in
-from ..extensions import db, limiter
-from ..models import User
-from ..redirects import safe_next
+from dashboard import audit
+from dashboard.extensions import db, limiter
+from dashboard.models import User
+from dashboard.web import sessions, throttle
+from dashboard.web.auth import check_password, sign_in
+from dashboard.web.redirects import safe_next
 
 bp = Blueprint("auth", __name__)
 

@@ -21,9 +21,9 @@ from flask_login import current_user
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from .. import audit
-from ..auth import bearer, refuse, wants_json
-from ..extensions import csrf, db, login_manager
+from dashboard import audit
+from dashboard.extensions import csrf, db, login_manager
+from dashboard.web.auth import bearer, refuse, wants_json
 
 bp = Blueprint("flower", __name__)
 csrf.exempt(bp)  # Flower's own pages cannot send our token: see _same_origin()

@@ -2,8 +2,8 @@
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
-from .. import metrics
-from ..extensions import db
+from dashboard.extensions import db
+from dashboard.overview import metrics
 
 bp = Blueprint("health", __name__)
 

@@ -12,9 +12,10 @@ import time
 
 from flask import Blueprint, current_app, make_response, render_template, request
 
-from .. import charts, stats
-from ..auth import require_role
-from ..humanize import duration_text
+from dashboard.overview import charts, stats
+from dashboard.web import htmx
+from dashboard.web.auth import require_role
+from dashboard.web.humanize import duration_text
 
 bp = Blueprint("overview", __name__)
 
@@ -58,11 +59,9 @@ def partial():
     """The overview partial, or 204 with no body when its numbers did not change."""
     numbers = overview()
     if request.args.get("since") == numbers["digest"]:
-        response = make_response("", 204)
-    else:
-        response = make_response(render_template("requests/_overview.html", overview=numbers))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+        return htmx.no_store(make_response("", 204), vary=False)
+    return htmx.no_store(make_response(render_template("requests/_overview.html",
+                                                       overview=numbers)), vary=False)
 
 
 @bp.app_context_processor

@@ -1,26 +1,32 @@
 """Dashboard pages: the live requests list, the submit form, a request's page, actions."""
-import json
 import time
 
-from flask import (Blueprint, abort, current_app, flash, jsonify, make_response, redirect,
-                   render_template, request, url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
-from .. import actions, jobs, limits, param_form, queries, submission, timeline
-from ..auth import require_role
-from ..extensions import db
-from ..jobs import InvalidInput
-from ..lifecycle import ACTIVE, KILLABLE, RETRYABLE
-from ..models import Artifact
-from ..redirects import safe_next
-from ..volumes import viewer
+from dashboard import jobs, submission
+from dashboard.errors import Refused
+from dashboard.extensions import db
+from dashboard.lifecycle import ACTIVE, KILLABLE, RETRYABLE
+from dashboard.models import Artifact
+from dashboard.requests import actions, listing, timeline
+from dashboard.volumes import viewer
+from dashboard.web import body_caps, htmx, param_form
+from dashboard.web.auth import require_role
+from dashboard.web.redirects import safe_next
 
 bp = Blueprint("requests", __name__)
-
-
-def is_htmx():
-    """True for an htmx request (answered with a partial)."""
-    return request.headers.get("HX-Request") == "true"
 
 
 def _poll_token(version, in_flight=frozenset()):
@@ -28,7 +34,7 @@ def _poll_token(version, in_flight=frozenset()):
     transactions still in progress then ("V-T" or "V-T-xid.xid"); their changes may be
     missing from the page, so the poll after any of them ends renders again."""
     token = f"{version}-{int(time.time())}"
-    if len(in_flight) > queries.MAX_IN_FLIGHT:
+    if len(in_flight) > listing.MAX_IN_FLIGHT:
         return f"0-{int(time.time())}"  # too many to list: the next poll renders again
     return token + ("-" + ".".join(str(x) for x in sorted(in_flight)) if in_flight else "")
 
@@ -36,7 +42,7 @@ def _poll_token(version, in_flight=frozenset()):
 def _unchanged(version, state=None):
     """True when the poll's token still matches (and is recent): answer 204, no body.
 
-    For the list, `state` (queries.poll_state) says which transactions are running now:
+    For the list, `state` (listing.poll_state) says which transactions are running now:
     every one the token lists must still be, or a change its page could not show may have
     committed since.
     """
@@ -51,39 +57,26 @@ def _unchanged(version, state=None):
     return int(seen) == version and fresh and still_running
 
 
-def _no_store(response, vary=True):
-    """Polled answers must not be cached; one URL serves page and fragment."""
-    response.headers["Cache-Control"] = "no-store"
-    if vary:
-        response.headers["Vary"] = "HX-Request"
-    return response
-
-
-def _page_or_partial(page, partial, **context):
-    """The full page, or only the partial for htmx."""
-    return _no_store(make_response(render_template(partial if is_htmx() else page, **context)))
-
-
 @bp.route("/")
 @login_required
 def index():
     """The requests list, live."""
-    filters = queries.Filters(request.args, jobs.REGISTRY)
+    filters = listing.Filters(request.args, jobs.REGISTRY)
     after = request.args.get("after", "")
     after = int(after) if after.isascii() and after.isdigit() else None
-    state = queries.poll_state()
-    if is_htmx() and _unchanged(state.version, state):
-        return _no_store(make_response("", 204))
-    in_flight = queries.in_flight()  # read before the rows: see queries.in_flight
+    state = listing.poll_state()
+    if htmx.is_htmx() and _unchanged(state.version, state):
+        return htmx.unchanged()
+    in_flight = listing.in_flight()  # read before the rows: see listing.in_flight
     if filters.errors:
         rows, next_cursor = [], None
     else:
-        rows, next_cursor = queries.list_requests(filters, after=after)
-    response = _page_or_partial(
+        rows, next_cursor = listing.list_requests(filters, after=after)
+    response = htmx.page_or_partial(
         "requests/index.html", "requests/_list.html", rows=rows, filters=filters,
-        counts=queries.counts(), next_cursor=next_cursor, after=after,
+        counts=listing.counts(), next_cursor=next_cursor, after=after,
         token=_poll_token(state.version, in_flight), job_types=jobs.REGISTRY,
-        workers=[] if is_htmx() else queries.recent_workers(),
+        workers=[] if htmx.is_htmx() else listing.recent_workers(),
         polling=not filters.errors and (after is None or any(r["status"] in ACTIVE
                                                              for r in rows)))
     if filters.errors:
@@ -92,7 +85,7 @@ def index():
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
-@limits.accepts_upload
+@body_caps.accepts_upload
 @require_role("operator")
 def new():
     """The submit form (fields from the job type's schema); POST stores the request and
@@ -107,7 +100,7 @@ def new():
             request_id = submission.submit(
                 job_type, params, request.files.get("file"),
                 current_user.username, current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
-        except InvalidInput as exc:
+        except Refused as exc:
             submission.refused(exc.message)
             return _new_form(job_type, request.form, exc.message, raw=bool(raw.strip())), \
                 exc.status
@@ -152,15 +145,15 @@ def _new_form(job_type, form, error, raw=False):
 @login_required
 def detail(request_id):
     """A request's page, live until it is finished."""
-    row = queries.get_request(request_id)
+    row = listing.get_request(request_id)
     if row is None:
         abort(404, description=f"There is no request #{request_id}.")
-    if is_htmx() and _unchanged(row["version"]):
-        return _no_store(make_response("", 204))
-    return _page_or_partial(
+    if htmx.is_htmx() and _unchanged(row["version"]):
+        return htmx.unchanged()
+    return htmx.page_or_partial(
         "requests/detail.html", "requests/_detail.html", r=row,
-        attempts=queries.attempts(request_id),
-        artifacts=queries.artifacts(request_id, row["attempt"]),
+        attempts=listing.attempts(request_id),
+        artifacts=listing.artifacts(request_id, row["attempt"]),
         volume=viewer.describe(request_id) if row["status"] == "success" else None,
         token=_poll_token(row["version"]), polling=row["status"] in ACTIVE,
         **timeline.page_context(row))
@@ -169,34 +162,21 @@ def detail(request_id):
 def _exists(request_id):
     """404 (as the API answers) when there is no such request: a page, or for htmx the
     reason as plain text (shown as the notice, like a 409's)."""
-    if queries.get_request(request_id) is None:
+    if listing.get_request(request_id) is None:
         message = f"There is no request #{request_id}."
-        if is_htmx():
-            response = make_response(message, 404)
-            response.headers["Content-Type"] = "text/plain; charset=utf-8"
-            abort(response)
+        if htmx.is_htmx():
+            abort(htmx.text(message, 404))
         abort(404, description=message)
 
 
 def _after_action(request_id, ok, done, refused):
     """Tell the browser what happened: htmx gets a refresh event, others a redirect."""
     message = done if ok else refused
-    if is_htmx():
-        return _htmx_answer(message, ok)
+    if htmx.is_htmx():
+        return htmx.done(message) if ok else htmx.text(message, 409)
     flash(message, "info" if ok else "error")
     return redirect(safe_next(request.form.get("next"),
                               url_for("requests.detail", request_id=request_id)), 303)
-
-
-def _htmx_answer(message, ok):
-    """For htmx: 204 + events (refresh the live parts, show the notice), or 409 + the reason."""
-    if not ok:
-        response = make_response(message, 409)
-        response.headers["Content-Type"] = "text/plain; charset=utf-8"
-        return response
-    response = make_response("", 204)
-    response.headers["HX-Trigger"] = json.dumps({"refresh": True, "notice": message})
-    return response
 
 
 @bp.route("/requests/<int:request_id>/retry", methods=["POST"])
@@ -225,14 +205,14 @@ def kill(request_id):
 @require_role("operator")
 def retry_failed():
     """Retry every failed request matching the list's current filter."""
-    filters = queries.Filters(request.form, jobs.REGISTRY)
+    filters = listing.Filters(request.form, jobs.REGISTRY)
     if filters.errors:
         flash("; ".join(filters.errors), "error")
         return redirect(url_for("requests.index"))
     n = actions.retry_failed(current_user.username, filters)
     message = f"Retried {n} failed request{'s' if n != 1 else ''}."
-    if is_htmx():
-        return _htmx_answer(message, True)
+    if htmx.is_htmx():
+        return htmx.done(message)
     flash(message, "info")
     return redirect(url_for("requests.index", **filters.args()))
 

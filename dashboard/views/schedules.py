@@ -3,14 +3,24 @@ import json
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from flask import (Blueprint, abort, flash, make_response, redirect, render_template, request,
-                   url_for)
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
-from .. import fire_times, jobs, periodic, schedules
-from ..auth import require_role
-from ..jobs import InvalidInput
-from . import nav
+from dashboard import jobs
+from dashboard.errors import Refused
+from dashboard.schedules import builtin, fire_times, manage
+from dashboard.views.navigation import nav
+from dashboard.web import htmx
+from dashboard.web.auth import require_role
 
 bp = Blueprint("schedules", __name__)
 nav("schedules.index", "Schedules")
@@ -20,15 +30,11 @@ FORM_FIELDS = ("name", "job_type", "params", "cron", "every_s", "timezone", "cat
 @bp.context_processor
 def _helpers():
     """The timing in words and the timezone list, for these pages' templates."""
-    return {"describe": fire_times.describe, "timezones": schedules.timezone_names}
-
-
-def _is_htmx():
-    return request.headers.get("HX-Request") == "true"
+    return {"describe": fire_times.describe, "timezones": manage.timezone_names}
 
 
 def _form_values():
-    """The form as the fields schedules.validate takes (an unticked box is False)."""
+    """The form as the fields manage.validate takes (an unticked box is False)."""
     data = {k: request.form.get(k, "") for k in FORM_FIELDS}
     data["enabled"] = "enabled" in request.form
     return data
@@ -45,7 +51,7 @@ def _form_of(row):
 def _go(message, target, kind="info"):
     """After an action: a redirect (htmx: HX-Redirect) with the message flashed."""
     flash(message, kind)
-    if _is_htmx():
+    if htmx.is_htmx():
         response = make_response("", 204)
         response.headers["HX-Redirect"] = target
         return response
@@ -53,8 +59,8 @@ def _go(message, target, kind="info"):
 
 
 def _page(**context):
-    return render_template("schedules/index.html", rows=schedules.all_schedules(),
-                           builtins=periodic.entries(), job_types=jobs.REGISTRY,
+    return render_template("schedules/index.html", rows=manage.all_schedules(),
+                           builtins=builtin.entries(), job_types=jobs.REGISTRY,
                            next_run=_next_run, **context)
 
 
@@ -76,9 +82,9 @@ def schedule_create():
     """Store a schedule from the form; 422/409 shows the form again with the reason."""
     data = _form_values()
     try:
-        schedule_id = schedules.create(data, current_user.username)
-    except InvalidInput as exc:
-        schedules.refused("schedule_create", exc.message)
+        schedule_id = manage.create(data, current_user.username)
+    except Refused as exc:
+        manage.refused("schedule_create", exc.message)
         return _page(form=data, error=exc.message), exc.status
     return _go(f"Schedule {data['name'].strip()!r} created.",
                url_for("schedules.detail", schedule_id=schedule_id))
@@ -92,27 +98,25 @@ def preview():
     try:
         cron, every = request.args.get("cron", "").strip(), request.args.get("every_s", "").strip()
         if cron and every:
-            raise InvalidInput("cron: give either cron or every_s, not both")
+            raise Refused("cron: give either cron or every_s, not both")
         if not cron and not every:
-            raise InvalidInput("cron: give a cron expression or every_s")
-        timing["timezone"] = schedules.check_timezone(request.args.get("timezone", "").strip())
+            raise Refused("cron: give a cron expression or every_s")
+        timing["timezone"] = manage.check_timezone(request.args.get("timezone", "").strip())
         if cron:
-            timing["cron"] = schedules.check_cron(cron)
+            timing["cron"] = manage.check_cron(cron)
         else:
-            timing["every_s"] = schedules.check_every(every)
-    except InvalidInput as exc:
+            timing["every_s"] = manage.check_every(every)
+    except Refused as exc:
         error = exc.message
     times = [] if error else fire_times.next_runs(timing)
     zone = ZoneInfo(timing.get("timezone") or "UTC")
-    response = make_response(render_template(
+    return htmx.no_store(make_response(render_template(
         "schedules/_preview.html", error=error, words=None if error else fire_times.describe(timing),
-        times=[(t.astimezone(zone), t) for t in times], zone=timing.get("timezone")))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+        times=[(t.astimezone(zone), t) for t in times], zone=timing.get("timezone"))), vary=False)
 
 
 def _row_or_404(schedule_id):
-    row = schedules.get(schedule_id)
+    row = manage.get(schedule_id)
     if row is None:
         abort(404, description=f"There is no schedule #{schedule_id}.")
     return row
@@ -124,7 +128,7 @@ def detail(schedule_id):
     """A schedule: its settings, next runs, history (the requests it made, newest first)."""
     row = _row_or_404(schedule_id)
     return render_template("schedules/detail.html", s=row, form=_form_of(row), error=None,
-                           history=schedules.history(schedule_id), job_types=jobs.REGISTRY,
+                           history=manage.history(schedule_id), job_types=jobs.REGISTRY,
                            next_runs=fire_times.next_runs(row) if row["enabled"] else [],
                            zone=ZoneInfo(row["timezone"]))
 
@@ -136,11 +140,11 @@ def schedule_update(schedule_id):
     row = _row_or_404(schedule_id)
     data = _form_values()
     try:
-        schedules.update(schedule_id, data, current_user.username)
-    except InvalidInput as exc:
-        schedules.refused("schedule_update", exc.message)
+        manage.update(schedule_id, data, current_user.username)
+    except Refused as exc:
+        manage.refused("schedule_update", exc.message)
         return render_template("schedules/detail.html", s=row, form=data, error=exc.message,
-                               history=schedules.history(schedule_id), job_types=jobs.REGISTRY,
+                               history=manage.history(schedule_id), job_types=jobs.REGISTRY,
                                next_runs=[], zone=ZoneInfo(row["timezone"])), exc.status
     return _go("Schedule saved.", url_for("schedules.detail", schedule_id=schedule_id))
 
@@ -152,9 +156,9 @@ def schedule_toggle(schedule_id, action):
     _row_or_404(schedule_id)
     target = url_for("schedules.detail", schedule_id=schedule_id)
     try:
-        schedules.update(schedule_id, {"enabled": action == "enable"}, current_user.username)
-    except InvalidInput as exc:  # e.g. params a changed job type no longer accepts: edit first
-        schedules.refused("schedule_update", exc.message)
+        manage.update(schedule_id, {"enabled": action == "enable"}, current_user.username)
+    except Refused as exc:  # e.g. params a changed job type no longer accepts: edit first
+        manage.refused("schedule_update", exc.message)
         return _go(f"Cannot {action}: {exc.message}", target, "error")
     return _go(f"Schedule {action}d.", target)
 
@@ -164,7 +168,7 @@ def schedule_toggle(schedule_id, action):
 def schedule_delete(schedule_id):
     """Delete a schedule (the requests it made stay)."""
     row = _row_or_404(schedule_id)
-    schedules.delete(schedule_id, current_user.username)
+    manage.delete(schedule_id, current_user.username)
     return _go(f"Schedule {row['name']!r} deleted.", url_for("schedules.index"))
 
 
@@ -173,7 +177,7 @@ def schedule_delete(schedule_id):
 def schedule_run(schedule_id):
     """Run now: one manual request at once."""
     _row_or_404(schedule_id)
-    request_id = schedules.run_now(schedule_id, current_user.username)
+    request_id = manage.run_now(schedule_id, current_user.username)
     return _go(f"Request #{request_id} made (manual run).",
                url_for("schedules.detail", schedule_id=schedule_id))
 
@@ -183,7 +187,5 @@ def schedule_run(schedule_id):
 def history(schedule_id):
     """htmx partial, polled: the requests the schedule made, newest first."""
     _row_or_404(schedule_id)
-    response = make_response(render_template("schedules/_history.html",
-                                             history=schedules.history(schedule_id)))
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return htmx.no_store(make_response(render_template(
+        "schedules/_history.html", history=manage.history(schedule_id))), vary=False)

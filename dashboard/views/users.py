@@ -6,12 +6,18 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import audit
-from ..auth import (USERNAME_RE, hash_password, issue_token, password_problem, require_role,
-                    sign_in)
-from ..extensions import db
-from ..models import ROLES, ApiToken, User
-from . import nav
+from dashboard import audit
+from dashboard.extensions import db
+from dashboard.models import ROLES, ApiToken, User
+from dashboard.views.navigation import nav
+from dashboard.web.auth import (
+    USERNAME_RE,
+    hash_password,
+    issue_token,
+    password_problem,
+    require_role,
+    sign_in,
+)
 
 bp = Blueprint("users", __name__)
 nav("users.index", "Users", "admin")

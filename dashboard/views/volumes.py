@@ -3,8 +3,8 @@ import hashlib
 
 from flask import Blueprint, abort, jsonify, make_response, request
 
-from ..auth import require_role
-from ..volumes import cache, render, viewer
+from dashboard.volumes import cache, render, viewer
+from dashboard.web.auth import require_role
 
 bp = Blueprint("volumes", __name__)
 RENDERING = "1"                      # part of every ETag: bump when images are drawn differently

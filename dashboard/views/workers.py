@@ -1,8 +1,9 @@
 """The workers page: online and recently seen workers, their tasks, stored pauses, the queue depth; live."""
-from flask import Blueprint, make_response, render_template, request
+from flask import Blueprint
 
-from .. import inspection, pauses
-from ..auth import require_role
+from dashboard.web import htmx
+from dashboard.web.auth import require_role
+from dashboard.workers import inspection, pauses
 
 bp = Blueprint("workers", __name__)
 REFRESH_S = 5
@@ -12,11 +13,7 @@ REFRESH_S = 5
 @require_role("viewer")
 def index():
     """The page, or (for htmx polls) only its live part."""
-    partial = request.headers.get("HX-Request") == "true"
-    response = make_response(render_template(
-        "_workers.html" if partial else "workers.html", workers=pauses.annotate(inspection.workers()),
+    return htmx.page_or_partial(
+        "workers.html", "_workers.html", workers=pauses.annotate(inspection.workers()),
         everything_paused=pauses.everything_paused(),
-        queue_depth=inspection.queue_depth(), refresh_s=REFRESH_S))
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["Vary"] = "HX-Request"
-    return response
+        queue_depth=inspection.queue_depth(), refresh_s=REFRESH_S)

@@ -1,4 +1,4 @@
-"""PET-CT volumes as people have them (DESIGN.md section 13).
+"""PET-CT volumes as people have them.
 
 formats   which format a file is (from its content) and what it holds: checked at
           submit without loading it, loaded in the worker as an [x, y, z] array

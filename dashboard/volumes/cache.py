@@ -20,9 +20,9 @@ import numpy as np
 from flask import current_app
 from sqlalchemy import text
 
-from .. import uploads
-from ..extensions import db
-from . import render
+from dashboard import uploads
+from dashboard.extensions import db
+from dashboard.volumes import render
 
 OPEN_VOLUMES = 8                     # memory maps kept per process
 KEPT_MIPS = 24                       # projections kept per process (small 2D arrays)
@@ -79,13 +79,13 @@ def _local_path(found):
             raise
         finally:
             db.session.rollback()
-        _prune(directory, current_app.config["VOLUME_CACHE_MB"] * 1024 * 1024, keep=path)
+        prune(directory, current_app.config["VOLUME_CACHE_MB"] * 1024 * 1024, keep=path)
     else:
         os.utime(path)                   # recently used: pruned last
     return path
 
 
-def _prune(directory, budget, keep):
+def prune(directory, budget, keep):
     """Remove the least recently used copies until the directory fits `budget` bytes.
 
     A copy another process has mapped stays readable there (the kernel keeps its pages).

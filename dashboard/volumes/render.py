@@ -1,4 +1,4 @@
-"""The viewer's images: slices and projections oriented as DESIGN.md section 13 says, windowed.
+"""The viewer's images: slices and projections oriented as docs/user-guide.md describes, windowed.
 
 Index order is [x, y, z]. `axial` k shows v[:, :, k], `coronal` j shows v[:, j, :],
 `sagittal` i shows v[i, :, :]. In every image x (y for sagittal) runs left to right;

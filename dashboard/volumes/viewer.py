@@ -1,7 +1,7 @@
 """What the slice viewer shows of a request: its volume's description, windows and image sizes."""
 import math
 
-from . import cache, render
+from dashboard.volumes import cache, render
 
 HISTOGRAM_BOX = (480, 160)
 

@@ -1,0 +1,1 @@
+"""How the system is doing: stats, the charts drawn from them, service levels, Prometheus metrics."""

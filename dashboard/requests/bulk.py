@@ -1,0 +1,80 @@
+"""Bulk operator actions: retry or kill many requests at once, each id done or refused with why.
+
+The status change is one compare-and-set statement for all the ids
+(`lifecycle.retry_many` / `kill_many`), then one read says why the others were
+refused; one audit entry lists the ids; one commit. Kills of pending and
+running requests are then revoked through Celery, as a single kill is.
+"""
+from sqlalchemy import text
+
+from dashboard import audit, lifecycle
+from dashboard.errors import Refused
+from dashboard.extensions import db
+from dashboard.lifecycle import KILLABLE, RETRYABLE
+from dashboard.requests import actions, listing
+
+MAX_IDS = 1000
+ACTIONS = ("retry", "kill")
+
+
+
+
+def parse(body):
+    """(action, ids) from the JSON body, or Refused (422; 413 above MAX_IDS ids)."""
+    if not isinstance(body, dict):
+        raise Refused("body: send a JSON object {\"action\": ..., \"ids\": [...]}")
+    action = body.get("action")
+    if action not in ACTIONS:
+        raise Refused(f"action: must be one of {', '.join(ACTIONS)}")
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not ids:
+        raise Refused("ids: must be a non-empty list of request ids")
+    if len(ids) > MAX_IDS:
+        raise Refused(f"ids: at most {MAX_IDS} ids at once (got {len(ids)})", 413)
+    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2 ** 63 for i in ids):
+        raise Refused("ids: every id must be a positive integer")
+    return action, list(dict.fromkeys(ids))
+
+
+def matching_ids(filters, cap=MAX_IDS):
+    """The ids of the requests the list's filter matches, newest first, at most `cap`."""
+    if filters.errors:
+        return []
+    rows, _ = listing.list_requests(filters, cap)
+    return [r["id"] for r in rows]
+
+
+def _reasons(ids, action):
+    """Why each of `ids` was refused: not found, or its status."""
+    rows = dict(db.session.execute(
+        text("SELECT id, status FROM requests WHERE id = ANY(CAST(:ids AS bigint[]))"),
+        {"ids": ids}).all()) if ids else {}
+    allowed = RETRYABLE if action == "retry" else KILLABLE
+    verb = "retried" if action == "retry" else "killed"
+    out = []
+    for i in ids:
+        if i not in rows:
+            out.append({"id": i, "reason": "not found"})
+        else:
+            out.append({"id": i, "reason": f"is {rows[i]}: only "
+                        + ", ".join(s.value for s in allowed) + f" requests can be {verb}"})
+    return out
+
+
+def run(action, ids, by):
+    """Do `action` on every id it applies to: {"done": [ids], "refused": [{id, reason}]}."""
+    if action == "retry":
+        done = sorted(lifecycle.retry_many(ids, by))
+        killed = []
+    else:
+        killed = lifecycle.kill_many(ids, by)
+        done = sorted(row["id"] for row in killed)
+    done_set = set(done)
+    refused = _reasons([i for i in ids if i not in done_set], action)
+    audit.record(f"bulk_{action}", f"{len(done)} done, {len(refused)} refused"[:40],
+                 detail={"ids": ids, "done": done,
+                         "refused": [r["id"] for r in refused]})
+    db.session.commit()
+    if killed:
+        actions.revoke(*killed)
+    return {"done": done, "refused": refused}

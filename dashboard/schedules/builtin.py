@@ -1,0 +1,111 @@
+"""The built-in periodic tasks' own record: last run, duration and outcome, one row per task.
+
+Each beat task is wrapped in `recorded(name)`; the Schedules page and
+`GET /api/schedules` list these read-only next to the operators' schedules.
+"""
+import functools
+import logging
+import time
+from datetime import datetime, timedelta, timezone
+
+from celery.schedules import crontab
+from celery.schedules import schedule as interval
+from flask import current_app
+from sqlalchemy import text
+
+from dashboard.extensions import db
+from dashboard.serializers import iso
+
+log = logging.getLogger(__name__)
+
+UPSERT_SQL = """
+INSERT INTO periodic_runs (name, last_run_at, duration_s, outcome, ok)
+VALUES (:name, clock_timestamp(), :duration, :outcome, :ok)
+ON CONFLICT (name) DO UPDATE SET last_run_at = EXCLUDED.last_run_at,
+  duration_s = EXCLUDED.duration_s, outcome = EXCLUDED.outcome, ok = EXCLUDED.ok
+"""
+
+
+def record_quietly(name, duration_s, outcome, ok=True):
+    """Upsert the task's row in its own transaction; errors are logged, never raised."""
+    try:
+        db.session.rollback()
+        db.session.execute(text(UPSERT_SQL), {"name": name, "duration": float(duration_s),
+                                              "outcome": str(outcome)[:400], "ok": ok})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("could not record the run of %s", name)
+
+
+def _outcome(result):
+    if result is None:
+        return "ok"
+    if isinstance(result, dict):
+        return ", ".join(f"{k} {v}" for k, v in result.items()) or "ok"
+    return f"ok: {result}"
+
+
+def recorded(name):
+    """Decorator: record each run of a periodic task (its return value, or its exception)."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            started = time.monotonic()
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as exc:
+                record_quietly(name, time.monotonic() - started,
+                               f"error: {exc.__class__.__name__}: {exc}", ok=False)
+                raise
+            record_quietly(name, time.monotonic() - started, _outcome(result))
+            return result
+        return run
+    return wrap
+
+
+def runs():
+    """Each recorded task's last run, by name."""
+    rows = db.session.execute(text("SELECT * FROM periodic_runs")).mappings().all()
+    return {r["name"]: dict(r) for r in rows}
+
+
+def _every_s(every):
+    """A beat entry's period in seconds (None for a crontab)."""
+    if isinstance(every, (int, float)):
+        return float(every)
+    if isinstance(every, crontab):
+        return None
+    if isinstance(every, interval):
+        return every.run_every.total_seconds()
+    return None
+
+
+def names():
+    """The built-in periodic tasks' names (beat_schedule keys)."""
+    return set(current_app.extensions["celery"].conf.beat_schedule)
+
+
+def entries():
+    """The built-in periodic tasks, shaped like schedules (read-only: `builtin` true)."""
+    celery, recorded_runs = current_app.extensions["celery"], runs()
+    out = []
+    for name, entry in sorted(celery.conf.beat_schedule.items()):
+        task = celery.tasks.get(entry["task"])
+        every, run = _every_s(entry["schedule"]), recorded_runs.get(name) or {}
+        last = run.get("last_run_at")
+        base = last or datetime.now(timezone.utc)
+        upcoming = [base + timedelta(seconds=every * k) for k in range(1, 6)] if every else []
+        out.append({
+            "id": name, "name": name, "builtin": True, "task": entry["task"],
+            "description": ((task.__doc__ or "").strip().splitlines() or [""])[0] if task else "",
+            "job_type": None, "params": None, "cron": None,
+            "every_s": every, "timezone": "UTC", "enabled": True, "catch_up": None,
+            "words": f"every {every:g} s" if every else str(entry["schedule"]),
+            "next_runs": [iso(t) for t in upcoming],
+            "last_run_at": iso(last), "duration_s": run.get("duration_s"),
+            "outcome": run.get("outcome"), "ok": run.get("ok"),
+            "last_request_id": None, "last_status": None,
+            "created_by": "system", "updated_by": None,
+        })
+    return out

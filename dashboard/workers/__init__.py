@@ -1,0 +1,1 @@
+"""Workers and processes: control, inspection, stored pauses, supervisord, Flower links."""

@@ -1,0 +1,155 @@
+"""The processes of this host's supervisord, through its XML-RPC interface on the unix socket.
+
+Supervisor's own client pieces (`supervisor.xmlrpc.SupervisorTransport` with
+`xmlrpc.client`), never `supervisorctl`. The socket is SUPERVISOR_SOCKET, or
+the `file` of deploy/supervisord.conf's [unix_http_server]. Only this host's
+programs are covered; a worker on another host has its own supervisor.
+"""
+import configparser
+import logging
+import os
+import threading
+import xmlrpc.client
+
+from flask import current_app
+from supervisor.xmlrpc import Faults, SupervisorTransport
+
+from dashboard.errors import Refused
+
+log = logging.getLogger(__name__)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONF = os.path.join(ROOT, "deploy", "supervisord.conf")
+RUNNING_STATES = {"RUNNING", "STARTING", "BACKOFF"}
+
+
+class NoSupervisor(Exception):
+    """No supervisord answers on the configured socket."""
+
+
+
+
+def socket_path_from_conf(path=CONF):
+    """The unix socket supervisord.conf's [unix_http_server] names (%(here)s expanded)."""
+    parser = configparser.RawConfigParser()
+    if not parser.read(path) or not parser.has_option("unix_http_server", "file"):
+        return None
+    here = os.path.dirname(os.path.abspath(path))
+    return os.path.normpath(parser.get("unix_http_server", "file").replace("%(here)s", here))
+
+
+def socket_path():
+    """SUPERVISOR_SOCKET, else the one deploy/supervisord.conf names."""
+    return current_app.config.get("SUPERVISOR_SOCKET") or socket_path_from_conf()
+
+
+def _call(method, *args, path=None):
+    """One XML-RPC call; NoSupervisor when nothing answers, Refused for supervisord's faults."""
+    path = path or socket_path()
+    if not path or not os.path.exists(path):
+        raise NoSupervisor(f"no supervisord socket at {path}")
+    transport = SupervisorTransport(None, None, f"unix://{path}")
+    try:
+        proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
+        return getattr(proxy.supervisor, method)(*args)
+    except xmlrpc.client.Fault as fault:
+        name = args[0] if args else ""
+        if fault.faultCode == Faults.BAD_NAME:
+            raise Refused(f"no process {name!r} under this host's supervisord", 404) from None
+        if fault.faultCode == Faults.ALREADY_STARTED:
+            raise Refused(f"process {name!r} is already running", 409) from None
+        if fault.faultCode == Faults.NOT_RUNNING:
+            raise Refused(f"process {name!r} is not running", 409) from None
+        raise Refused(f"supervisord refused {method} {name!r}: {fault.faultString}", 409) from None
+    except (OSError, xmlrpc.client.ProtocolError) as exc:
+        raise NoSupervisor(f"supervisord does not answer: {exc}") from None
+    finally:
+        transport.close()
+
+
+def _entry(info):
+    """supervisord's process info in the operator's words."""
+    running = info["statename"] in RUNNING_STATES and info["pid"]
+    return {"name": info["name"], "group": info["group"], "state": info["statename"],
+            "pid": info["pid"] or None,
+            "uptime_s": max(0, info["now"] - info["start"]) if running else None,
+            "description": info["description"]}
+
+
+def processes():
+    """Every program supervisord runs: name, state, pid, uptime_s."""
+    return [_entry(i) for i in _call("getAllProcessInfo")]
+
+
+def process(name):
+    """One program's entry (Refused 404 when unknown)."""
+    return _entry(_call("getProcessInfo", _full(name)))
+
+
+def _full(name):
+    """`group:name` for supervisord (a program's group has its own name)."""
+    return name if ":" in name else f"{name}:{name}"
+
+
+def start(name):
+    """Start a stopped program (409 when it runs)."""
+    _check(name, want_running=False)
+    _call("startProcess", _full(name), False)
+    return process(name)
+
+
+def stop(name):
+    """Stop a program (its stopsignal, then KILL after stopwaitsecs); 409 when not running."""
+    _check(name, want_running=True)
+    _call("stopProcess", _full(name), False)
+    return process(name)
+
+
+def restart(name):
+    """Stop then start again; the start happens once supervisord reports it stopped."""
+    entry = process(name)
+    if entry["state"] in RUNNING_STATES:
+        path = socket_path()
+        _call("stopProcess", _full(name), False, path=path)
+        threading.Thread(target=_start_when_stopped, args=(name, path), daemon=True,
+                         name=f"restart-{name}").start()
+    else:
+        _call("startProcess", _full(name), False)
+    return process(name)
+
+
+def _start_when_stopped(name, path, timeout_s=600):
+    """Wait for the stop (supervisord enforces stopwaitsecs), then start."""
+    import time
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            info = _call("getProcessInfo", _full(name), path=path)
+            if info["statename"] not in RUNNING_STATES and info["statename"] != "STOPPING":
+                _call("startProcess", _full(name), False, path=path)
+                return
+        except Exception as exc:  # supervisord gone: nothing to start
+            log.warning("restart of %s: %s", name, exc)
+            return
+        time.sleep(0.2)
+    log.error("restart of %s: still stopping after %s s", name, timeout_s)
+
+
+def _check(name, want_running):
+    entry = process(name)
+    running = entry["state"] in RUNNING_STATES or entry["state"] == "STOPPING"
+    if want_running and not running:
+        raise Refused(f"process {name!r} is {entry['state']}, not running", 409)
+    if not want_running and running:
+        raise Refused(f"process {name!r} is already {entry['state']}", 409)
+    return entry
+
+
+def program_of(worker_name, pid):
+    """The supervisord program running worker `worker_name` with `pid` here, or None."""
+    try:
+        for entry in processes():
+            if entry["pid"] and pid and entry["pid"] == pid:
+                return entry["name"]
+    except (NoSupervisor, Refused):
+        return None
+    return None
