@@ -5,8 +5,8 @@ from flask_login import UserMixin
 from sqlalchemy import BigInteger, CheckConstraint, Index, LargeBinary, Sequence, text
 from sqlalchemy.dialects.postgresql import JSONB
 
-from .extensions import db
-from .lifecycle import Status
+from dashboard.extensions import db
+from dashboard.lifecycle import Status
 
 STATUSES = tuple(s.value for s in Status)
 ROLES = ("viewer", "operator", "admin")
@@ -32,10 +32,10 @@ class Upload(db.Model):
     size = db.Column(BigInteger, nullable=False)
     sha256 = db.Column(db.String(64), nullable=False)
     content_type = db.Column(db.String(255), nullable=False)
-    data = db.Column(LargeBinary)  # rows before 0007 only; new bytes are in upload_chunks
+    data = db.Column(LargeBinary)  # rows from before upload_chunks only; new rows leave it NULL
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
     __table_args__ = (
-        # The list's file-name search (ILIKE '%text%'); pg_trgm, created by migration 0004.
+        # The list's file-name search (ILIKE '%text%'); pg_trgm, created by the migrations.
         Index("uploads_filename_trgm_idx", "filename", postgresql_using="gin",
               postgresql_ops={"filename": "gin_trgm_ops"}),
     )
@@ -74,6 +74,8 @@ class Request(db.Model):
                         server_default=version_seq.next_value())
     schedule_id = db.Column(BigInteger, db.ForeignKey("schedules.id", ondelete="SET NULL"))
     scheduled_for = db.Column(db.DateTime(timezone=True))  # the fire time; NULL: manual/not scheduled
+    # The request this one is a re-run of (NULL: not a re-run).
+    parent_id = db.Column(BigInteger, db.ForeignKey("requests.id", ondelete="SET NULL"))
     upload = db.relationship(Upload, lazy="joined", innerjoin=False)
     __table_args__ = (
         _status_check("requests_status_check"),
@@ -85,15 +87,19 @@ class Request(db.Model):
         Index("requests_upload_id_id_idx", "upload_id", "id"),
         Index("requests_task_id_idx", "task_id"),
         Index("requests_finished_at_idx", "finished_at"),
-        # The list's worker, time range, error text and "longest first" (migration 0012).
+        # The list's worker, time range, error text and "longest first". The error text's
+        # trigram index is partial: only requests that have an error (about 10 %) pay for it.
         Index("requests_worker_id_idx", "worker", "id"),
         Index("requests_created_at_id_idx", "created_at", "id"),
         Index("requests_error_trgm_idx", "error", postgresql_using="gin",
-              postgresql_ops={"error": "gin_trgm_ops"}),
+              postgresql_ops={"error": "gin_trgm_ops"},
+              postgresql_where=text("error IS NOT NULL")),
         Index("requests_duration_id_idx", text("(finished_at - started_at)"), "id",
               postgresql_where=text("finished_at IS NOT NULL AND started_at IS NOT NULL")),
         Index("requests_active_idx", "id",
               postgresql_where=text("status IN ('unassigned', 'pending', 'running')")),
+        Index("requests_parent_id_idx", "parent_id",
+              postgresql_where=text("parent_id IS NOT NULL")),
         db.UniqueConstraint("schedule_id", "scheduled_for", name="requests_schedule_fire_key"),
     )
 
@@ -113,6 +119,7 @@ class Attempt(db.Model):
     finished_at = db.Column(db.DateTime(timezone=True))
     error = db.Column(db.Text)
     traceback = db.Column(db.Text)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
     __table_args__ = (
         _status_check("attempts_status_check"),
         db.UniqueConstraint("request_id", "number", name="attempts_request_number_key"),
@@ -204,7 +211,7 @@ class AuditEntry(db.Model):
 
 
 class Schedule(db.Model):
-    """A periodic request operators manage (DESIGN.md section 12); beat fires it."""
+    """A periodic request operators manage; beat fires it."""
     __tablename__ = "schedules"
     id = db.Column(BigInteger, primary_key=True)
     name = db.Column(db.String(80), nullable=False, unique=True)
@@ -218,7 +225,9 @@ class Schedule(db.Model):
     handled_until = db.Column(db.DateTime(timezone=True), nullable=False,
                               server_default=text("now()"))
     last_run_at = db.Column(db.DateTime(timezone=True))
-    last_request_id = db.Column(BigInteger, db.ForeignKey("requests.id", ondelete="SET NULL"))
+    # use_alter: requests.schedule_id and this refer to each other (a cycle for create order).
+    last_request_id = db.Column(BigInteger, db.ForeignKey(
+        "requests.id", ondelete="SET NULL", use_alter=True, name="schedules_last_request_id_fkey"))
     created_by = db.Column(db.String(80))
     updated_by = db.Column(db.String(80))
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
@@ -243,8 +252,8 @@ class PeriodicRun(db.Model):
 class UserSession(db.Model):
     """A signed-in browser: the cookie carries the random id, this row its SHA-256.
 
-    A trigger (migration 0003) deletes a user's rows when their password, role or active
-    flag changes; signing out deletes one row (dashboard.sessions).
+    A trigger (users_end_sessions, made by the migrations) deletes a user's rows when their
+    password, role or active flag changes; signing out deletes one row (dashboard.web.sessions).
     """
     __tablename__ = "user_sessions"
     id_hash = db.Column(db.String(64), primary_key=True)
@@ -252,3 +261,62 @@ class UserSession(db.Model):
                         nullable=False, index=True)
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
     address = db.Column(db.String(64))
+
+
+class AttemptLog(db.Model):
+    """What a job logged, per attempt, and the worker's step lines (`event`: started,
+    redelivered, progress) the request's timeline reads. Written in batches with plain SQL
+    (dashboard.joblog, dashboard.lifecycle); deleted with its request."""
+    __tablename__ = "attempt_logs"
+    id = db.Column(BigInteger, primary_key=True)
+    request_id = db.Column(BigInteger, db.ForeignKey("requests.id", ondelete="CASCADE"),
+                           nullable=False)
+    attempt = db.Column(db.Integer, nullable=False)
+    at = db.Column(db.DateTime(timezone=True), nullable=False)
+    level = db.Column(db.String(10), nullable=False)
+    message = db.Column(db.Text, nullable=False)
+    event = db.Column(db.String(20))
+    detail = db.Column(JSONB)
+    __table_args__ = (
+        Index("attempt_logs_request_attempt_id_idx", "request_id", "attempt", "id"),
+    )
+
+
+class DispatcherHeartbeat(db.Model):
+    """One row per dispatcher, updated every loop: no row newer than a few seconds means no
+    dispatcher is handing requests to the broker (dashboard.dispatcher_heartbeat)."""
+    __tablename__ = "dispatcher_heartbeats"
+    name = db.Column(db.String(255), primary_key=True)
+    pid = db.Column(db.Integer, nullable=False)
+    started_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    beat_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+
+
+class WorkerPause(db.Model):
+    """A stored pause: a Celery node name (worker1@host), or `*` for "pause everything".
+
+    `paused` is false only for a worker resumed on its own while everything is paused
+    (an exception to `*`). Read and written by dashboard.workers.pauses.
+    """
+    __tablename__ = "worker_pauses"
+    worker = db.Column(db.String(255), primary_key=True)
+    paused = db.Column(db.Boolean, nullable=False, server_default=text("true"))
+    changed_by = db.Column(db.String(80), nullable=False)
+    changed_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+
+
+class FinishStat(db.Model):
+    """Finish statistics: a delta row per finished request, appended by the trigger
+    finish_stats_add and folded into per-minute rows by the beat task (dashboard.overview.stats).
+
+    `run_bucket` b holds run times in (2^((b-1)/4), 2^(b/4)] milliseconds; NULL when the
+    request never started.
+    """
+    __tablename__ = "finish_stats"
+    id = db.Column(BigInteger, primary_key=True)
+    minute = db.Column(db.DateTime(timezone=True), nullable=False)
+    job_type = db.Column(db.String(64), nullable=False)
+    status = db.Column(db.String(16), nullable=False)
+    run_bucket = db.Column(db.SmallInteger)
+    n = db.Column(BigInteger, nullable=False)
+    __table_args__ = (Index("finish_stats_minute_idx", "minute"),)
