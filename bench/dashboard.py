@@ -1,5 +1,5 @@
 """The dashboard at ten million requests: list page, live partial, unchanged poll, every
-filter the list takes (queries.Filters decides which), searches, the overview and
+filter the list takes (listing.Filters decides which), searches, the overview and
 /api/stats, API list.
 
 Seeded in the bench database with INSERT ... SELECT generate_series in one
@@ -12,7 +12,7 @@ import time
 
 from sqlalchemy import text
 
-from dashboard import stats
+from dashboard.overview import stats
 from dashboard.extensions import db
 
 from . import users
@@ -98,7 +98,7 @@ FROM generate_series(1, :uploads) g
 """
 
 # What the triggers disabled during the load would have kept: status counts, the
-# version sequence, and the finish statistics of the last 25 hours (as migration 0009).
+# version sequence, and the finish statistics of the last 25 hours (as the finish_stats trigger does).
 AGGREGATES_SQL = """
 INSERT INTO status_counts (status, n) SELECT status, count(*) FROM requests GROUP BY status;
 SELECT setval('request_version_seq', (SELECT max(version) FROM requests));
@@ -188,7 +188,7 @@ def row_count(app):
 
 
 # Realistic values from the seed for every URL parameter the list's filters may take.
-# The list's own definition (queries.Filters) decides which are measured: a parameter
+# The list's own definition (listing.Filters) decides which are measured: a parameter
 # is kept when Filters takes it without an error and gives it back in args(), so a
 # filter added to Filters is measured as soon as it has a value here; one Filters
 # does not know is skipped. Several spellings are tried for filters whose name the
@@ -235,11 +235,12 @@ def list_filters(app, values):
     """[(label, query string)] of every filter and combination the list takes."""
     from urllib.parse import urlencode
     from werkzeug.datastructures import MultiDict
-    from dashboard import jobs, queries
+    from dashboard import jobs
+    from dashboard.requests import listing
 
     def taken(args):
         with app.test_request_context():
-            f = queries.Filters(MultiDict(args), jobs.REGISTRY)
+            f = listing.Filters(MultiDict(args), jobs.REGISTRY)
             kept = f.args() if hasattr(f, "args") else {}
             return not f.errors and all(kept.get(k) not in (None, "") for k in args)
 

@@ -2,7 +2,7 @@
 waits now, workers online, run-time percentiles per job type (GET /api/stats, the charts).
 
 Everything comes from aggregates: `finish_stats` (kept by a trigger, folded by the
-beat task `compact`, see migration 0009), `status_counts`, and the oldest waiting
+beat task `compact`, see the finish_stats trigger in the baseline migration), `status_counts`, and the oldest waiting
 row found through the (status, id) index. No scan of `requests`.
 """
 import math
@@ -39,7 +39,7 @@ SELECT (SELECT max(id) FROM status_counts), (SELECT max(id) FROM finish_stats)
 """
 # Minutes older than the 1 h window are folded into their hour: the 24 h window reads one
 # row per hour and key instead of 60 (76,532 rows and 120 ms at 10M requests, 4 per second,
-# before; see the README's performance section), and the 1 h window never reaches them.
+# before; see docs/benchmarks.md), and the 1 h window never reaches them.
 COMPACT_SQL = """
 WITH gone AS (DELETE FROM finish_stats RETURNING minute, job_type, status, run_bucket, n)
 INSERT INTO finish_stats (minute, job_type, status, run_bucket, n)
@@ -51,7 +51,7 @@ WHERE minute >= :keep_from GROUP BY 1, 2, 3, 4
 
 def bucket_mid_s(bucket):
     """The middle (geometric) of run-time bucket `bucket` in seconds: within 10 % of any run
-    time counted in it (see migration 0009)."""
+    time counted in it (see the finish_stats trigger in the baseline migration)."""
     return 2 ** ((bucket - 0.5) / 4) / 1000
 
 

@@ -27,7 +27,7 @@ BY_FILE = "r.upload_id IN (SELECT id FROM uploads WHERE filename ILIKE :file_pat
 TIME_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
                 r"(Z|[+-][0-9]{2}:[0-9]{2})?$")
 TIME_RE = re.compile(TIME_PATTERN)
-# The newer filters' conditions, each on its own index (migrations 0004 and 0012).
+# The newer filters' conditions, each on its own index (indexes of the baseline migration).
 FILTER_CLAUSES = {
     "worker": "r.worker = :worker",
     "submitted_by": "r.submitted_by = :submitted_by",
@@ -360,7 +360,7 @@ def in_flight():
 
     Read after poll_state() and before the rows, it lists every transaction that drew a
     version up to poll_state().version and has not committed: requests_touch takes the
-    transaction id before the version (migration 0003), so such a transaction already
+    transaction id before the version (the baseline migration's trigger), so such a transaction already
     has its id. Only this database's sessions count (others on the same server do not
     touch requests); pg_stat_activity shows every session's database and transaction id
     to any role.

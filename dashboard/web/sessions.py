@@ -2,7 +2,7 @@
 
 The signed session cookie carries a random session id; `user_sessions` keeps its
 SHA-256. A session counts while its row exists and is younger than Flask's
-PERMANENT_SESSION_LIFETIME. Sign-out deletes the row; a trigger (migration 0003)
+PERMANENT_SESSION_LIFETIME. Sign-out deletes the row; a trigger (in the baseline migration)
 deletes every row of a user whose password, role or active flag changes, so a saved
 cookie replayed afterwards signs nobody in.
 """

@@ -5,7 +5,7 @@ table is what a worker reads when it starts (dashboard.workers.inside.pause_at_s
 paused worker, or every worker under "pause everything", comes back paused
 after a restart, a crash or a supervisord restart, until an operator resumes it.
 
-Rows (table `worker_pauses`, migration 0014): a worker's node name, or
+Rows (table `worker_pauses`, in the baseline migration): a worker's node name, or
 EVERYONE for "pause everything". A worker resumed on its own while everything
 is paused gets a row with paused = false: the exception to EVERYONE. A worker
 is paused when its own row says so, else when EVERYONE is stored. Writes join
