@@ -92,14 +92,20 @@ down:
 restart-workers: venv
 	$(VENV)/bin/flask --app wsgi workers rolling-restart
 
+# The tiers tests/unit, tests/integration/<area> and tests/browser (pyproject's testpaths);
+# not tests/chaos (make chaos).
 test: venv services
 	@if [[ $$(id -u) == 0 && ! -x /usr/bin/chromium ]]; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
-# The README's pictures: the test suite's browser on the live product with seeded data.
+# The README's pictures: a script (bench/screenshots.py), not a test: the test suite's browser
+# on the live product with seeded data, on a database and vhost of its own
+# (dashboard_screenshots). SHOTS='list workers' takes only those.
 screenshots: venv services
-	SCREENSHOTS=1 $(VENV)/bin/python -m pytest tests/test_screenshots.py -p no:cacheprovider $(PYTEST_ARGS)
+	@if [[ $$(id -u) == 0 && ! -x /usr/bin/chromium ]]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
+	$(VENV)/bin/python -m bench.screenshots $(SHOTS)
 
 # No services: tests/unit needs neither a database nor a broker (nor .env).
 test-unit: venv

@@ -1,4 +1,4 @@
-"""`python -m bench` (`make bench`): the measured goals of DESIGN.md section 10.
+"""`python -m bench` (`make bench`): the measured goals (docs/benchmarks.md).
 
 Reads `.env` as every process here does (BENCH_DATABASE_URL / BENCH_BROKER_URL may
 be set there). Runs on its own database and broker vhost (deploy/services.py test-env bench),

@@ -3,8 +3,8 @@
 Seeds ROWS requests with bench/dashboard.py's SEED_SQL into a database of its own
 (`dashboard_explain` on the local services, made by deploy/services.py test-env, or
 BENCH_DATABASE_URL / BENCH_BROKER_URL when set; its schema is rebuilt), then
-runs the list's first page (queries.list_sql, as the page and the API run it) for each
-parameter of queries.Filters.PARAMS with its example value (Filters.examples()) and a
+runs the list's first page (listing.list_sql, as the page and the API run it) for each
+parameter of listing.Filters.PARAMS with its example value (Filters.examples()) and a
 few more realistic cases, and prints: filter, the plan's scans of `requests` (node
 and index), rows of `requests` read, buffers hit + read, execution time.
 
@@ -20,14 +20,16 @@ from sqlalchemy import text
 from bench import stack
 from bench.dashboard import seed
 from bench.stack import reset_schema
-from dashboard import create_app, entry, jobs, queries
+from dashboard import create_app, entry, jobs
+from dashboard.requests import listing
 from dashboard.extensions import db
+from deploy.stack import rows_read, scans
 
 
 def cases(now):
     """(label, query args): each parameter's example, then a few harder ones."""
     day = lambda d: (now - timedelta(days=d)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
-    found = [(f"{k}={v}", {k: v}) for k, v in queries.Filters.examples(now).items()]
+    found = [(f"{k}={v}", {k: v}) for k, v in listing.Filters.examples(now).items()]
     return found + [
         ("created_before (oldest 40%)", {"created_before": day(100)}),
         ("created_after..before (one day, 90 days ago)",
@@ -48,24 +50,8 @@ def cases(now):
     ]
 
 
-def scans(plan, found):
-    """Every plan node that reads the `requests` table (tests/test_list_indexes.py too)."""
-    if plan.get("Relation Name") == "requests":
-        found.append(plan)
-    for child in plan.get("Plans", []):
-        scans(child, found)
-    return found
-
-
-def rows_read(node):
-    """Rows a scan node produced or threw away, over all its loops."""
-    per_loop = (node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
-                + node.get("Rows Removed by Index Recheck", 0))
-    return per_loop * node.get("Actual Loops", 1)
-
-
 def explain(filters):
-    sql, params = queries.list_sql(filters, 50)
+    sql, params = listing.list_sql(filters, 50)
     [result] = db.session.execute(text("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) " + sql),
                                   params).scalar()
     db.session.rollback()
@@ -91,7 +77,7 @@ def main(rows, reuse=False):
         print("| filter | plan (scans of requests) | rows read | buffers | ms |")
         print("|---|---|---|---|---|")
         for label, args in cases(now):
-            filters = queries.Filters(args, jobs.REGISTRY)
+            filters = listing.Filters(args, jobs.REGISTRY)
             assert not filters.errors, filters.errors
             explain(filters)  # warm
             kinds, read, buffers, ms, _ = min((explain(filters) for _ in range(3)),

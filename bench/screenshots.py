@@ -1,21 +1,25 @@
-"""`make screenshots`: the product as the README shows it, taken by the test browser from
-the running product with seeded data, written to docs/screenshots/*.png.
+"""`make screenshots` (`python -m bench.screenshots [NAME ...]`): docs/screenshots/*.png, the
+product as the README and the user guide show it.
 
-Marked `screenshots` and skipped unless SCREENSHOTS=1 (the make target sets it), so
-the normal suite does not rewrite the committed pictures.
+The test suite's Chromium takes them from a live gunicorn with real workers and
+dispatcher and seeded data: a volume that really loaded, a batch of short requests,
+one request in each state. It runs on a database and broker vhost of its own
+(dashboard_screenshots on the local services; TEST_DATABASE_URL / TEST_BROKER_URL in
+the environment win), rebuilt from the migrations. NAMEs take only those pictures.
+
+Not a test: it checks nothing about the product, but it fails loudly (exit status 1,
+naming the picture) when a page does not answer 200, a script on it throws, or a
+picture is not written.
 """
-import os
+import sys
+import time
 from pathlib import Path
 
-import pytest
-
-from tests.support.browser import browser_sign_in
-from tests.support.seed import seed_requests, seed_upload_name
-
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(os.environ.get("SCREENSHOTS") != "1",
-                                 reason="set SCREENSHOTS=1 (make screenshots)")]
 OUT = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+PASSWORD = "correct horse battery"
+# Who takes the pictures: an admin named "operator" (as the pictures show it), and a plain
+# operator for the workers page the user guide describes as an operator's view.
+USERS = {"admin": "operator", "operator": "worker-operator"}
 
 
 def _refused(page):
@@ -27,6 +31,34 @@ def _refused(page):
     page.wait_for_selector("#p-fail_rate-error")
 
 
+def _one_paused(page):
+    """The workers page after worker1's Pause (confirmed): one worker paused."""
+    row = 'tr[data-worker="worker1@test"]'
+    page.wait_for_selector(f'{row}[data-state="online"]')
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click(f'{row} button[data-action="pause"]')
+    page.wait_for_selector(f'{row}[data-state="paused"]', timeout=20_000)
+
+
+def shots(ids, batched, volume):
+    """(name, path, color scheme, what to do first: None, a selector to take alone, or a
+    function of the page, the role of the user signed in)."""
+    return [("list", "/", "light", None, "admin"), ("list-dark", "/", "dark", None, "admin"),
+            ("request-failed", f"/requests/{ids['failure']}", "light", None, "admin"),
+            ("request-batched", f"/requests/{batched}", "light", None, "admin"),
+            ("request-batched-dark", f"/requests/{batched}", "dark", None, "admin"),
+            ("volume", f"/requests/{volume}", "light", "#volume-viewer", "admin"),
+            ("new-request", "/requests/new", "light", None, "admin"),
+            ("new-request-dark", "/requests/new?job_type=load_array", "dark", None, "admin"),
+            ("new-request-error", "/requests/new", "light", _refused, "admin"),
+            ("new-request-error-dark", "/requests/new", "dark", _refused, "admin"),
+            ("workers", "/workers", "light", _one_paused, "operator"),
+            ("schedules", "/schedules", "light", None, "admin")]
+
+
+NAMES = [name for name, *_ in shots({"failure": 0}, 0, 0)]
+
+
 def _batched(app, wait_status):
     """Ten short requests committed together (so they share a batch message); one of them."""
     from tests.support.db import insert_requests
@@ -36,43 +68,77 @@ def _batched(app, wait_status):
     return ids[4]
 
 
-def test_take_screenshots(app, browser, live_server, make_user, stack):
-    from tests.support.db import wait_status
-    from tests.support.seed import seed_volume
-    username, password, token = make_user("admin", username="operator")
-    volume = seed_volume(app, token, wait_status)
-    batched = _batched(app, wait_status)
-    stack.stop_dispatcher()
-    ids = seed_requests(app)
-    seed_upload_name(app, ids["success"])
-    OUT.mkdir(parents=True, exist_ok=True)
-    shots = [("list", "/", "light", None), ("list-dark", "/", "dark", None),
-             ("request-failed", f"/requests/{ids['failure']}", "light", None),
-             ("request-batched", f"/requests/{batched}", "light", None),
-             ("request-batched-dark", f"/requests/{batched}", "dark", None),
-             ("volume", f"/requests/{volume}", "light", "#volume-viewer"),
-             ("new-request", "/requests/new", "light", None),
-             ("new-request-dark", "/requests/new?job_type=load_array", "dark", None),
-             ("new-request-error", "/requests/new", "light", _refused),
-             ("new-request-error-dark", "/requests/new", "dark", _refused),
-             ("workers", "/workers", "light", None),
-             ("schedules", "/schedules", "light", None)]
-    for name, path, scheme, action in shots:
-        context = browser.new_context(viewport={"width": 1400, "height": 1000},
-                                      color_scheme=scheme)
+def take(browser, base_url, name, path, scheme, action, role):
+    """One picture: docs/screenshots/NAME.png. Returns what went wrong ('' when nothing)."""
+    from tests.support.browser import browser_sign_in
+    context = browser.new_context(viewport={"width": 1400, "height": 1000},
+                                  color_scheme=scheme)
+    try:
         page = context.new_page()
-        browser_sign_in(page, live_server, username, password)
-        page.goto(live_server + path)
+        thrown = []
+        page.on("pageerror", lambda exc: thrown.append(str(exc)))
+        browser_sign_in(page, base_url, USERS[role], PASSWORD)
+        response = page.goto(base_url + path)
+        if response is None or response.status != 200:
+            return f"GET {path} answered {response.status if response else 'nothing'}"
         if isinstance(action, str):   # only this part of the page
             page.wait_for_function("() => [...document.querySelectorAll('img.slice')]"
                                    ".every(i => i.complete && i.naturalWidth > 0)")
             page.wait_for_timeout(500)
-            page.locator(action).screenshot(path=str(OUT / f"{name}.png"))
-            context.close()
-            continue
-        if action:
-            action(page)
-        page.wait_for_timeout(500)
-        page.screenshot(path=str(OUT / f"{name}.png"), full_page=True)
+            png = page.locator(action).screenshot()
+        else:
+            if action:
+                action(page)
+            page.wait_for_timeout(500)
+            png = page.screenshot(full_page=True)
+        if thrown:
+            return f"{path}: the page threw {thrown}"
+    finally:
         context.close()
-    assert sorted(p.stem for p in OUT.glob("*.png")) >= sorted(n for n, *_ in shots)
+    target = OUT / f"{name}.png"
+    target.write_bytes(png)
+    if not png.startswith(b"\x89PNG\r\n\x1a\n") or target.read_bytes() != png:
+        return f"{target} was not written as a PNG"
+    return ""
+
+
+def main(argv=None):
+    wanted = sys.argv[1:] if argv is None else argv
+    unknown = sorted(set(wanted) - set(NAMES))
+    if unknown:
+        print(f"unknown picture(s) {', '.join(unknown)}; known: {', '.join(NAMES)}",
+              file=sys.stderr)
+        return 2
+    from tests.support.script import chromium, live_server, stack_session
+    with stack_session("screenshots") as (app, stack):
+        from tests.support.db import wait_status
+        from tests.support.seed import (create_user, seed_requests, seed_upload_name,
+                                        seed_volume)
+        token = create_user(app, "admin", USERS["admin"], PASSWORD)
+        create_user(app, "operator", USERS["operator"], PASSWORD)
+        volume = seed_volume(app, token, wait_status)
+        batched = _batched(app, wait_status)
+        stack.stop_dispatcher()
+        ids = seed_requests(app)
+        seed_upload_name(app, ids["success"])
+        OUT.mkdir(parents=True, exist_ok=True)
+        failed, started = [], time.monotonic()
+        with live_server() as base_url, chromium() as browser:
+            for name, path, scheme, action, role in shots(ids, batched, volume):
+                if wanted and name not in wanted:
+                    continue
+                try:
+                    problem = take(browser, base_url, name, path, scheme, action, role)
+                except Exception as exc:  # a page that never got there: say which, go on
+                    problem = f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+                print(f"{'FAILED' if problem else 'wrote '} {OUT / name}.png"
+                      f"{': ' + problem if problem else ''}", flush=True)
+                if problem:
+                    failed.append(name)
+    print(f"{time.monotonic() - started:.0f} s;"
+          f" {'failed: ' + ', '.join(failed) if failed else 'every picture written'}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

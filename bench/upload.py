@@ -1,81 +1,24 @@
 """Large uploads: a big raw volume through the API, web memory, upload rate, worker memory.
 
 The file (raw float32 with a bright cube) is written to var/bench/ in chunks and
-sent as a streamed multipart body (MultipartFile), so the client holds no copy.
+sent as a streamed multipart body (deploy/stack.py's post_file), so the client holds no copy.
 Measured: the gunicorn worker's peak RSS (VmHWM) during the upload minus its RSS
 before it (goal <= 64 MB: the web never holds the file), the upload rate, and the
 Celery pool process's peak RSS while it loads the volume (goal <= ~2x the volume).
 """
-import io
 import os
 import shutil
 import tempfile
 import time
-import uuid
 
 import numpy as np
 import requests
 from sqlalchemy import text
 
 from dashboard.extensions import db
+from deploy.stack import memory_kb, post_file
 
 from . import stack, users
-
-CHUNK = 1024 * 1024
-
-
-class MultipartFile:
-    """A multipart/form-data body of some fields and one file, read from disk as it is sent.
-
-    requests sends an object with read() and __len__ as the body with a Content-Length.
-    """
-
-    def __init__(self, fields, path, filename="volume.raw"):
-        self.boundary = uuid.uuid4().hex
-        head = b"".join(
-            f'--{self.boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-            f"{value}\r\n".encode() for name, value in fields.items())
-        head += (f'--{self.boundary}\r\nContent-Disposition: form-data; name="file";'
-                 f' filename="{filename}"\r\nContent-Type: application/octet-stream\r\n\r\n'
-                 ).encode()
-        self.parts = [io.BytesIO(head), open(path, "rb"),
-                      io.BytesIO(f"\r\n--{self.boundary}--\r\n".encode())]
-        self.length = len(head) + os.path.getsize(path) + len(self.parts[2].getvalue())
-        self.content_type = f"multipart/form-data; boundary={self.boundary}"
-
-    def __len__(self):
-        return self.length
-
-    def read(self, size=-1):
-        size = CHUNK if size is None or size < 0 else size
-        while self.parts:
-            data = self.parts[0].read(size)
-            if data:
-                return data
-            self.parts.pop(0).close()
-        return b""
-
-
-def post_file(base_url, token, path, job_type, params, timeout=600):
-    """POST /api/requests with the file streamed from `path`; returns the response."""
-    body = MultipartFile({"job_type": job_type, "params": params}, path)
-    return requests.post(f"{base_url}/api/requests", data=body, timeout=timeout, headers={
-        "Authorization": f"Bearer {token}", "Content-Type": body.content_type,
-        "Content-Length": str(len(body))})
-
-
-def memory_kb(pid):
-    """(VmRSS, VmHWM) of a process in kB (0, 0 when gone)."""
-    found = {}
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                key, _, value = line.partition(":")
-                if key in ("VmRSS", "VmHWM"):
-                    found[key] = int(value.split()[0])
-    except FileNotFoundError:
-        pass
-    return found.get("VmRSS", 0), found.get("VmHWM", 0)
 
 
 def write_volume(path, shape):

@@ -1,7 +1,7 @@
 """Bench users: an operator with an API token, and signed-in browser-like clients."""
 import re
 
-from dashboard.auth import hash_password, issue_token
+from dashboard.web.auth import hash_password, issue_token
 from dashboard.extensions import db
 from dashboard.models import User
 

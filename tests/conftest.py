@@ -1,4 +1,5 @@
-"""Fixtures: real PostgreSQL, real RabbitMQ, real prefork workers, a live web server, Chromium.
+"""Fixtures: real PostgreSQL, real RabbitMQ, real prefork workers (the browser tier adds a
+live web server and Chromium in tests/browser/conftest.py).
 
 The helpers they use (and the tests import) live in tests/support. Everything
 runs against the test database and broker vhost named by TEST_DATABASE_URL /
@@ -7,8 +8,6 @@ Subprocesses inherit this environment; their logs are in var/test/<test database
 name>/. The unit tier (tests/unit, `make test-unit`) needs neither variable: its
 conftest replaces the fixtures that need services.
 """
-import os
-
 import pytest
 
 from tests.support import env
@@ -16,13 +15,11 @@ from tests.support import env
 if env.services_configured():
     env.use_test_services()
 
-from bench.stack import reset_schema, web_argv  # noqa: E402
+from deploy.stack import reset_schema  # noqa: E402
 from dashboard import create_app  # noqa: E402
 from dashboard.extensions import db  # noqa: E402
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from tests.support.db import empty_tables, kill_unfinished  # noqa: E402
 from tests.support.http import TokenClient, sign_in  # noqa: E402
-from tests.support.procs import free_port, serving  # noqa: E402
 from tests.support.stack import Stack  # noqa: E402
 
 
@@ -99,19 +96,12 @@ def ctx(app):
 @pytest.fixture
 def make_user(app, clean_db):
     """make_user(role) -> (username, password, api_token)."""
-    from dashboard.auth import hash_password, issue_token
-    from dashboard.models import User
+    from tests.support.seed import create_user
     counter = iter(range(1, 10_000))
 
     def make(role="operator", username=None, password="correct horse battery"):
         username = username or f"{role}{next(counter)}"
-        with app.app_context():
-            user = User(username=username, role=role, password_hash=hash_password(password))
-            db.session.add(user)
-            db.session.flush()
-            token = issue_token(user, "test")
-            db.session.commit()
-        return username, password, token
+        return username, password, create_user(app, role, username, password)
     return make
 
 
@@ -140,66 +130,10 @@ def api(app, client, make_user):
     return TokenClient(app, token, client)
 
 
-@pytest.fixture(scope="session")
-def live_server(app, _stack):
-    """gunicorn serving wsgi:app on a free loopback port (same env as the tests)."""
-    port = free_port()
-    with serving("web", web_argv(port, workers=2, threads=4), port, "/healthz") as url:
-        yield url
-
-
-@pytest.fixture(scope="session")
-def browser():
-    """Debian's Chromium, driven by Playwright (no downloaded browser)."""
-    from playwright.sync_api import sync_playwright
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} missing: `make test` installs Debian's chromium")
-    with sync_playwright() as pw:
-        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    pg = context.new_page()
-    pg.set_default_timeout(15_000)
-    yield pg
-    context.close()
-
-
 @pytest.fixture
 def fresh(app):
     """No cached worker inspection and no remembered workers from earlier tests."""
-    from dashboard import inspection
+    from dashboard.workers import inspection
     inspection.clear_worker_cache(forget=True)
     yield
     inspection.clear_worker_cache(forget=True)
-
-
-@pytest.fixture
-def seeded_pages(app, _stack, clean_db):
-    """The dispatcher stopped and one request in each state seeded: {status: id}."""
-    from tests.support.seed import seed_requests, seed_upload_name
-    _stack.stop_dispatcher()
-    ids = seed_requests(app)
-    seed_upload_name(app, ids["success"])
-    yield ids
-    _stack.start_dispatcher()
-
-
-@pytest.fixture
-def seeded_volume(app, stack, make_user):
-    """A load_array request that really ran (its page shows the slice viewer): its id.
-    Ask for it before seeded_pages, which stops the dispatcher."""
-    from tests.support.db import wait_status
-    from tests.support.seed import seed_volume
-    return seed_volume(app, make_user("operator", username="volume-operator")[2], wait_status)
-
-
-@pytest.fixture
-def seeded_schedule(app, seeded_pages):
-    """A schedule with a manual run in its history: its id."""
-    from tests.support.seed import seed_schedule
-    return seed_schedule(app)

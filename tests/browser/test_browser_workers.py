@@ -1,11 +1,9 @@
 """In Chromium: pause, resume, grow, shrink from the workers page, confirmed, updating by itself."""
-import os
-
 import pytest
 
 from tests.support.browser import browser_sign_in
 from tests.support.db import audit_rows
-from dashboard import inspection
+from dashboard.workers import inspection
 
 pytestmark = pytest.mark.browser
 ROW = 'tr[data-worker="worker1@test"]'
@@ -51,8 +49,6 @@ def test_pause_resume_grow_from_the_workers_page(app, stack, live_server, operat
     page.click(f'{ROW} button[data-action="pause"]')
     page.wait_for_selector(f'{ROW}[data-state="paused"]', timeout=20_000)
     assert messages[0].startswith("Pause worker1@test?")
-    if os.environ.get("WORKERS_SCREENSHOT"):  # the README's picture: one worker paused
-        page.screenshot(path=os.environ["WORKERS_SCREENSHOT"], full_page=True)
     assert queues(celery_app, "worker1@test") == []
 
     accept_next(page, messages)

@@ -11,9 +11,8 @@ import time
 
 import pytest
 
-from tests.support.browser import browser_sign_in
+from tests.support.browser import Watch, browser_sign_in
 from tests.support.db import counts, fetch, sql
-from tests.test_browser import Watch
 
 pytestmark = pytest.mark.browser
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bench.stack import answers, web_argv
+from deploy.stack import answers, web_argv
 from tests.support.browser import browser_sign_in
 from tests.support.db import sql
 from tests.support.list_seed import NEWEST_FIRST, seed_filter_rows, seed_many

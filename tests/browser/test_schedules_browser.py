@@ -3,9 +3,8 @@ then watch its first request appear in the schedule's history (real beat, dispat
 import pytest
 from playwright.sync_api import expect
 
-from tests.support.browser import browser_sign_in
-from tests.test_beat import beat_proc
-from tests.test_browser import Watch
+from tests.support.browser import Watch, browser_sign_in
+from tests.support.procs import beat_proc
 
 pytestmark = pytest.mark.browser
 

@@ -7,10 +7,9 @@ import pytest
 import requests
 from PIL import Image
 
-from tests import volume_samples as samples
-from tests.support.browser import browser_sign_in
+from tests.support import volume_samples as samples
+from tests.support.browser import Watch, browser_sign_in
 from tests.support.db import wait_status
-from tests.test_browser import Watch
 
 pytestmark = pytest.mark.browser
 

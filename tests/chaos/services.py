@@ -12,7 +12,7 @@ import shutil
 import signal
 import subprocess
 
-from bench.stack import children as procs_children
+from deploy.stack import children as procs_children
 from deploy import services
 
 CHAOS_DIR = os.path.join(services.VAR, "chaos")

@@ -1,6 +1,6 @@
 """kill -9 each process of the stack at random moments while short requests flow.
 
-Invariant 2 (DESIGN.md section 3): once the process is back, every committed
+Invariant 2 (docs/architecture.md): once the process is back, every committed
 request reaches a terminal state. With fail_rate 0, terminal means success:
 a kill may delay a request, never fail it.
 """
@@ -10,7 +10,7 @@ import signal
 
 import requests
 
-from bench.stack import answers, children, web_argv
+from deploy.stack import answers, children, web_argv
 from tests.support.chaos import Killer, report, settle, statuses, submit_flow
 from tests.support.procs import free_port, Proc, wait_for
 
@@ -104,6 +104,7 @@ def test_web_killed(app, stack, rng, make_user):
     finally:
         web["proc"].stop()
     everything = sorted(statuses(app))     # acknowledged or not, every committed row counts
+    assert acknowledged, f"gunicorn acknowledged none of {N} requests ({refused} cut or refused)"
     assert set(acknowledged) <= set(everything), "a 201-acknowledged request has no row"
     check(f"web kill -9 ({len(acknowledged)} acknowledged, {refused} cut or refused)",
           app, everything, killer)

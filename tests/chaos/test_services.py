@@ -147,6 +147,7 @@ def flow_and_settle(name, private, rng, killer, spread_s=SPREAD_S):
                    f" task {r['task_id']}, worker {r['worker']})" for r in stuck)
     print(line)
     assert killer.kills > 0
+    assert acknowledged, f"no request was committed ({refused} refused): nothing was tested"
     assert not missing and not stuck, f"{len(missing) + len(stuck)} requests lost"
     assert all(r["status"] == "success" for r in rows.values()), mix
 

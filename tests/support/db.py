@@ -30,7 +30,7 @@ def empty_tables(app):
 
 def kill_unfinished(app):
     """Kill every request still unassigned, pending or running (none runs into the next test)."""
-    from dashboard import actions
+    from dashboard.requests import actions
     with app.app_context():
         db.session.rollback()
         ids = db.session.execute(text(
@@ -82,6 +82,10 @@ def audit_rows(app, action=None, request_id=None):
             {"a": action, "id": request_id}).mappings().all()
         db.session.rollback()
     return [dict(r) for r in rows]
+
+
+# counts() after a refused submission: nothing stored.
+NOTHING = (0, 0, 0)
 
 
 def counts(app):

@@ -1,5 +1,9 @@
 """Flask test clients as a user: sign in, CSRF tokens, bearer-token API calls, submitting."""
+import io
 import json
+
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from .html import Page
 
@@ -65,3 +69,41 @@ def submit(api, params=None, job_type="simulate"):
                                                "params": json.dumps(params or {})})
     assert response.status_code == 201, response.get_json()
     return response.get_json()["id"]
+
+
+def multipart(fields):
+    """(body, content type) of a multipart form; a (bytes, name) value is a file.
+
+    Built here because the test client spools big bodies to a file it never closes.
+    """
+    data = {k: FileStorage(io.BytesIO(v[0]), filename=v[1], content_type="application/octet-stream")
+            if isinstance(v, tuple) else v for k, v in fields.items()}
+    boundary, body = encode_multipart(data)
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def post_multipart(client, headers, job_type="simulate", params="{}", file=None, **extra):
+    """POST /api/requests as multipart; `file` is (bytes, filename)."""
+    fields = {"job_type": job_type, "params": params, **extra}
+    if file is not None:
+        fields["file"] = file
+    body, content_type = multipart(fields)
+    return client.post("/api/requests", headers=headers, data=body, content_type=content_type)
+
+
+def logs(api, request_id, **args):
+    """One page of a request's log lines from the API (after, limit, level, attempt)."""
+    response = api.get(f"/api/requests/{request_id}/logs", query_string=args)
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()
+
+
+def all_lines(api, request_id, **args):
+    """Every line, following the cursor page by page."""
+    lines, after = [], 0
+    while True:
+        page = logs(api, request_id, after=after, limit=1000, **args)
+        if not page["items"]:
+            return lines
+        lines += page["items"]
+        after = page["next"]

@@ -1,6 +1,6 @@
 """Child processes of the test stack (workers, dispatcher, web), waiting for things, and /proc.
 
-The process machinery itself is bench/stack.py's (one implementation for the bench,
+The process machinery itself is deploy/stack.py's (one implementation for the bench,
 the tests and the chaos suite); here it gets the tests' log folder and errors.
 """
 import os
@@ -9,21 +9,21 @@ import signal
 import time
 from contextlib import contextmanager
 
-from bench import stack as bench_stack
+from deploy import stack as shared
 
 from .env import BIN, RUN_DIR
 
-free_port = bench_stack.free_port
-process_state = bench_stack.process_state   # 'R', 'S', ..., 'Z'; None when the pid is gone
-is_dead = bench_stack.gone                  # gone, or a zombie not yet reaped
+free_port = shared.free_port
+process_state = shared.process_state   # 'R', 'S', ..., 'Z'; None when the pid is gone
+is_dead = shared.gone                  # gone, or a zombie not yet reaped
 
 
 def wait_for(predicate, timeout=15.0, interval=0.05, what="condition"):
     """Poll `predicate` until it returns a truthy value; AssertionError after `timeout` seconds."""
-    return bench_stack.wait_for(predicate, timeout, interval, what, error=AssertionError)
+    return shared.wait_for(predicate, timeout, interval, what, error=AssertionError)
 
 
-class Proc(bench_stack.Proc):
+class Proc(shared.Proc):
     """A child process of the stack (worker, dispatcher, web), with its log under RUN_DIR."""
 
     def __init__(self, name, argv, env=None):
@@ -39,6 +39,13 @@ def worker_proc(name, concurrency=2, extra=()):
                        "--without-mingle", "--without-gossip", *extra])
 
 
+def beat_proc(name, env=None):
+    """A real `celery -A worker beat` with its own schedule file and pidfile."""
+    return Proc(name, [os.path.join(BIN, "celery"), "-A", "worker", "beat", "--loglevel", "INFO",
+                       "-s", os.path.join(RUN_DIR, f"{name}-schedule"),
+                       "--pidfile", os.path.join(RUN_DIR, f"{name}.pid")], env=env)
+
+
 def dispatcher_proc(name="dispatcher"):
     """The dispatcher (`flask --app wsgi dispatcher`)."""
     return Proc(name, [os.path.join(BIN, "flask"), "--app", "wsgi", "dispatcher"])
@@ -51,7 +58,7 @@ def serving(name, argv, port, health_path, env=None, timeout=60):
     proc = Proc(name, argv, env=env).start()
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: bench_stack.answers(f"{url}{health_path}", timeout=1.0), timeout, 0.2,
+        wait_for(lambda: shared.answers(f"{url}{health_path}", timeout=1.0), timeout, 0.2,
                  what=f"{name} answering {health_path}")
         yield url
     finally:
@@ -60,7 +67,7 @@ def serving(name, argv, port, health_path, env=None, timeout=60):
 
 def parent_pid(pid):
     """The parent pid of a process, from /proc."""
-    return int(bench_stack.stat_fields(pid)[1])
+    return int(shared.stat_fields(pid)[1])
 
 
 class ExitWatch:

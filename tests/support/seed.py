@@ -8,6 +8,8 @@ from sqlalchemy import text
 
 from dashboard.extensions import db
 
+from .db import sql
+
 TRACEBACK = """Traceback (most recent call last):
   File "/srv/app/dashboard/jobs/simulate.py", line 41, in run
     raise RuntimeError("the simulated step failed at 40%")
@@ -62,6 +64,19 @@ def seed_requests(app, submitted_by="alice"):
     return ids
 
 
+def create_user(app, role, username, password="correct horse battery"):
+    """A user with `role` and `password` (the make_user fixture, scripts); its API token."""
+    from dashboard.models import User
+    from dashboard.web.auth import hash_password, issue_token
+    with app.app_context():
+        user = User(username=username, role=role, password_hash=hash_password(password))
+        db.session.add(user)
+        db.session.flush()
+        token = issue_token(user, "test")
+        db.session.commit()
+    return token
+
+
 def seed_upload_name(app, request_id, filename=LONG_NAME):
     """Give a request an upload with a long file name (what the list cuts with an ellipsis)."""
     with app.app_context():
@@ -79,7 +94,7 @@ def seed_volume(app, token, wait_status):
     its page has the slice viewer with a real volume; returns its id. The dispatcher must run."""
     import io
 
-    from tests import volume_samples
+    from tests.support import volume_samples
     answer = app.test_client().post(
         "/api/requests", headers={"Authorization": f"Bearer {token}"},
         data={"job_type": "load_array", "params": "{}",
@@ -92,11 +107,32 @@ def seed_volume(app, token, wait_status):
 
 def seed_schedule(app, username="alice"):
     """A schedule with one manual run in its history; returns its id."""
-    from dashboard import schedules
+    from dashboard.schedules import manage
     with app.test_request_context("/schedules"):
-        schedule_id = schedules.create(
+        schedule_id = manage.create(
             {"name": "nightly-calibration", "job_type": "simulate",
              "params": '{"min_seconds": 1, "max_seconds": 2}', "cron": "30 2 * * *",
              "timezone": "Europe/Berlin", "catch_up": "once", "enabled": True}, username)
-        schedules.run_now(schedule_id, username)
+        manage.run_now(schedule_id, username)
     return schedule_id
+
+
+def finish(app, ago_min, status, run_s, via_update=False):
+    """A request finished `ago_min` minutes ago after running `run_s` seconds; its finish minute."""
+    started = "NULL" if run_s is None else \
+        f"now() - interval '{ago_min} minutes' - interval '{run_s} seconds'"
+    finished = f"now() - interval '{ago_min} minutes'"
+    if via_update:  # the way lifecycle finishes a request: an UPDATE of status
+        row = sql(app, "INSERT INTO requests (job_type, status, submitted_by) VALUES"
+                       " ('simulate', 'running', 'alice') RETURNING id")[0]
+        sql(app, f"UPDATE requests SET status = :s, started_at = {started},"
+                 f" finished_at = {finished} WHERE id = :id", s=status, id=row["id"])
+    else:
+        sql(app, "INSERT INTO requests (job_type, status, submitted_by, started_at, finished_at)"
+                 f" VALUES ('simulate', :s, 'alice', {started}, {finished})", s=status)
+    return sql(app, f"SELECT date_trunc('minute', {finished}) AS m")[0]["m"]
+
+
+def by_t(body):
+    """/api/stats buckets by their time: {t: {status: count}}."""
+    return {b["t"]: {k: v for k, v in b.items() if k != "t"} for b in body["buckets"]}

@@ -8,7 +8,14 @@ application pointed at addresses where nothing listens.
 """
 import pytest
 
+from dashboard import BUILTIN_JOB_TYPES, jobs
 from tests.support.apps import app_without_services, celery_default_kept
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _job_types():
+    """The built-in job types, registered as the app factory registers them."""
+    jobs.register_all(BUILTIN_JOB_TYPES)
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,5 @@
 """Which claimed rows share a message (tasks.batches), and what a worker says it holds."""
-import dashboard.jobs.simulate  # noqa: F401  (registers the simulate job types)
-from dashboard.inspection import attempts_of
+from dashboard.workers.inspection import attempts_of
 from dashboard.tasks import batches
 
 
@@ -37,7 +36,6 @@ def test_size_one_turns_batching_off():
 def test_a_job_type_that_cannot_tell_its_length_is_never_batched():
     rows = [{"id": i, "task_id": f"t{i}", "job_type": "load_array", "params": {}}
             for i in (1, 2)]
-    import dashboard.jobs.load_array  # noqa: F401
     assert ids(batches(rows, size=32, max_s=1.0)) == [[1], [2]]
 
 

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from werkzeug.datastructures import MultiDict
 
 from dashboard import jobs
-from dashboard.queries import Filters
+from dashboard.requests.listing import Filters
 
 TASK_ID = "3F2B8C1E-0A4D-4E5F-9A6B-7C8D9E0F1A2B"
 

@@ -1,7 +1,7 @@
 """Links into Flower: one encoding of worker names, the same in the API, pages and templates."""
 from flask import render_template_string
 
-from dashboard import flower_links
+from dashboard.workers import flower_links
 
 
 def test_worker_names_are_percent_encoded_whole(unit_ctx):

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dashboard.humanize import ago_text, duration_text, utc_text
+from dashboard.web.humanize import ago_text, duration_text, utc_text
 
 NOW = datetime(2026, 12, 1, 8, 0, 0, tzinfo=timezone.utc)
 

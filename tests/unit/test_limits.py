@@ -1,4 +1,4 @@
-"""Time limits per request (DESIGN.md section 5): the job type's, lowered by `timeout_seconds`."""
+"""Time limits per request: the job type's, lowered by `timeout_seconds`."""
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 

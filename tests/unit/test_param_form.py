@@ -3,8 +3,9 @@ where an error goes: the job type's own validator still decides what is refused.
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from dashboard import jobs, param_form
-from dashboard.jobs import InvalidInput
+from dashboard import jobs
+from dashboard.web import param_form
+from dashboard.errors import Refused
 
 
 def by_name(fields):
@@ -30,7 +31,7 @@ def test_posted_controls_become_params_the_validator_judges():
                       "p.timeout_seconds": "12"})
     params = param_form.params_from_form(job, form)
     assert params == {"shape": [4, 2.5, None], "timeout_seconds": 12}
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(Refused) as refused:
         job.validate(params, None)
     assert param_form.error_field(refused.value.message) == ("shape", 1)
 
@@ -39,7 +40,7 @@ def test_booleans_are_as_ticked_and_text_stays_text():
     job = jobs.REGISTRY["simulate"]
     params = param_form.params_from_form(job, MultiDict({"p.hang": "true", "p.fail_rate": "x"}))
     assert params == {"hang": True, "ignore_soft_limit": False, "fail_rate": "x"}
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(Refused) as refused:
         job.validate(params, None)
     assert refused.value.message == "params.fail_rate: 'x' is not of type 'number'"
     shown = param_form.fields(job, MultiDict({"p.fail_rate": "x"}))

@@ -1,20 +1,20 @@
 """Job parameter validation at submit: the job type, the params JSON, the schema, the file rule.
 
-Every refusal is an InvalidInput whose message starts with the field it names
+Every refusal is a Refused whose message starts with the field it names
 (what the API answers as {"error": ...} with 422 and the form shows).
 """
 import pytest
 
 from dashboard import jobs, submission
-from dashboard.jobs import InvalidInput
+from dashboard.jobs.load_array import LOAD_ARRAY
+from dashboard.jobs.simulate import SIMULATE
+from dashboard.errors import Refused
 
-SIMULATE = jobs.get("simulate")
-LOAD_ARRAY = jobs.get("load_array")
 
 
 def refusal(call, *args):
-    """The InvalidInput message `call(*args)` raises (the test fails if it raises none)."""
-    with pytest.raises(InvalidInput) as caught:
+    """The Refused message `call(*args)` raises (the test fails if it raises none)."""
+    with pytest.raises(Refused) as caught:
         call(*args)
     return caught.value.message
 

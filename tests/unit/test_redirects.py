@@ -1,7 +1,7 @@
-"""safe_next (dashboard.redirects): normalised first, then only a path on this site."""
+"""safe_next (dashboard.web.redirects): normalised first, then only a path on this site."""
 import pytest
 
-from dashboard.redirects import safe_next
+from dashboard.web.redirects import safe_next
 
 
 @pytest.mark.parametrize("target", [

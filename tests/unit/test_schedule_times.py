@@ -1,10 +1,10 @@
-"""Fire times (dashboard/fire_times.py) and schedule validation (dashboard/schedules.py), no services."""
+"""Fire times (dashboard/schedules/fire_times.py) and schedule validation (dashboard/schedules/manage.py), no services."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from dashboard import fire_times, schedules
-from dashboard.jobs import InvalidInput
+from dashboard.schedules import fire_times, manage
+from dashboard.errors import Refused
 
 UTC = timezone.utc
 T = datetime(2026, 3, 28, 12, 0, 2, tzinfo=UTC)
@@ -62,13 +62,13 @@ def test_words(timing, words):
     ({"every_s": 60, "name": "x" * 81}, "name"), ({"every_s": 60, "name": "a\x00b"}, "name"),
 ])
 def test_validate_names_the_field(unit_ctx, body, field):
-    with pytest.raises(InvalidInput) as refused:
-        schedules.validate({"name": "n", "job_type": "simulate", **body})
+    with pytest.raises(Refused) as refused:
+        manage.validate({"name": "n", "job_type": "simulate", **body})
     assert refused.value.message.startswith(f"{field}:"), refused.value.message
 
 
 def test_validate_fills_defaults_like_a_submission(unit_ctx):
-    out = schedules.validate({"name": " n ", "job_type": "simulate", "every_s": "60",
+    out = manage.validate({"name": " n ", "job_type": "simulate", "every_s": "60",
                               "params": '{"max_seconds": 2}'})
     assert out["name"] == "n" and out["every_s"] == 60 and out["cron"] is None
     assert out["timezone"] == "UTC" and out["enabled"] is True and out["catch_up"] == "skip"

@@ -1,4 +1,4 @@
-"""The JSON API's request and attempt objects (DESIGN.md section 7)."""
+"""The JSON API's request and attempt objects."""
 from datetime import datetime, timedelta, timezone
 
 from dashboard.serializers import attempt_dict, iso, request_dict

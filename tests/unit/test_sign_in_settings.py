@@ -1,4 +1,4 @@
-"""The sign-in budgets' settings (dashboard.config, dashboard.throttle): defaults, and a bad
+"""The sign-in budgets' settings (dashboard.config, dashboard.web.throttle): defaults, and a bad
 value refused at start with the variable named."""
 import pytest
 

@@ -6,7 +6,7 @@ import pytest
 from werkzeug.datastructures import FileStorage
 
 from dashboard import uploads
-from dashboard.jobs import InvalidInput
+from dashboard.errors import Refused
 
 MB = 1024 * 1024
 
@@ -51,7 +51,7 @@ def test_no_file_or_an_empty_file_is_no_upload():
 
 
 def test_a_file_over_the_limit_is_413():
-    with pytest.raises(InvalidInput) as caught:
+    with pytest.raises(Refused) as caught:
         uploads.read(upload(b"x" * (MB + 1)), MB)
     assert caught.value.status == 413
     assert caught.value.message == "file: larger than the 1 MB limit"

@@ -1,8 +1,9 @@
 """GET /api/stats: buckets and percentiles match rows seeded in the database, both windows."""
 import pytest
 
-from dashboard import stats
+from dashboard.overview import stats
 from tests.support.db import sql
+from tests.support.seed import by_t, finish
 
 # (minutes before now it finished, status, run seconds, how many)
 FINISHED = [(5, "success", 1.0, 3), (5, "failure", 2.0, 2), (30, "timeout", 30.0, 1),
@@ -15,32 +16,12 @@ def quiet(stack):
     stack.stop_dispatcher()
 
 
-def finish(app, ago_min, status, run_s, via_update=False):
-    """A request finished `ago_min` minutes ago after running `run_s` seconds; its finish minute."""
-    started = "NULL" if run_s is None else \
-        f"now() - interval '{ago_min} minutes' - interval '{run_s} seconds'"
-    finished = f"now() - interval '{ago_min} minutes'"
-    if via_update:  # the way lifecycle finishes a request: an UPDATE of status
-        row = sql(app, "INSERT INTO requests (job_type, status, submitted_by) VALUES"
-                       " ('simulate', 'running', 'alice') RETURNING id")[0]
-        sql(app, f"UPDATE requests SET status = :s, started_at = {started},"
-                 f" finished_at = {finished} WHERE id = :id", s=status, id=row["id"])
-    else:
-        sql(app, "INSERT INTO requests (job_type, status, submitted_by, started_at, finished_at)"
-                 f" VALUES ('simulate', :s, 'alice', {started}, {finished})", s=status)
-    return sql(app, f"SELECT date_trunc('minute', {finished}) AS m")[0]["m"]
-
-
 def seed(app):
     minutes = {}
     for ago, status, run_s, n in FINISHED:
         for i in range(n):
             minutes[ago] = finish(app, ago, status, run_s, via_update=i % 2 == 1)
     return minutes
-
-
-def by_t(body):
-    return {b["t"]: {k: v for k, v in b.items() if k != "t"} for b in body["buckets"]}
 
 
 def test_hour_window_counts_each_minute(app, api, quiet):

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from dashboard import stats
+from dashboard.overview import stats
 from tests.support.db import sql
-from tests.test_stats import by_t, finish
+from tests.support.seed import by_t, finish
 
 DIGEST_RE = re.compile(r'data-digest="([0-9a-f]+)"')
 

@@ -166,12 +166,14 @@ def inline_code(html):
 
 def test_templates_have_no_inline_script_or_style():
     """Every template obeys the CSP: no inline <script>, no on* handlers, no style= attributes."""
-    problems = []
+    problems, read = [], []
     for folder, _, files in os.walk(TEMPLATES):
         for name in files:
             if name.endswith(".html"):
                 with open(os.path.join(folder, name)) as fh:
                     problems += [f"{name}: {p}" for p in inline_code(fh.read())]
+                read.append(name)
+    assert "base.html" in read, f"no template read under {TEMPLATES}"
     assert problems == []
     found = inline_code('<div style="x" onclick="y"><script>1</script></div>')
     assert len(found) == 3, "the finder itself must see what it looks for"

@@ -12,7 +12,8 @@ import statistics
 from kombu import Connection, Queue
 from sqlalchemy import text
 
-from dashboard import jobs, lifecycle
+from dashboard import lifecycle
+from dashboard.jobs.simulate import SIMULATE
 from dashboard.extensions import db
 from tests.support.db import fetch, insert_requests, wait_status
 from tests.support.env import BIN, RUN_DIR
@@ -21,7 +22,7 @@ from tests.support.procs import Proc, wait_for
 QUEUE = "requests"
 ZERO_PARAMS = {"min_seconds": 0, "max_seconds": 0}
 # What submission stores: the validated params with defaults filled in.
-ZERO = json.dumps(jobs.REGISTRY["simulate"].validate(ZERO_PARAMS, None))
+ZERO = json.dumps(SIMULATE.validate(ZERO_PARAMS, None))
 
 
 def start_dispatcher(name, **env):

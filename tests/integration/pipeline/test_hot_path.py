@@ -10,10 +10,8 @@ from sqlalchemy.exc import OperationalError
 from dashboard import lifecycle
 from dashboard.extensions import db
 from tests.support.db import fetch, sql, wait_status
-from tests.support.http import submit
+from tests.support.http import all_lines, submit
 from tests.support.procs import wait_for
-
-from .test_story import all_lines
 
 QUICK = {"min_seconds": 0, "max_seconds": 0}
 
@@ -61,7 +59,7 @@ def _pending(n):
 
 def _on_kept_connection(query):
     """Rows of `query` on the connection the worker's own-transaction writes keep."""
-    with lifecycle._own_connection().connection.cursor() as cursor:
+    with lifecycle.own_connection().connection.cursor() as cursor:
         cursor.execute(query)
         return cursor.fetchall()
 

@@ -1,9 +1,9 @@
-"""Kill in each state (DESIGN.md section 3) with real workers; a killed request never runs again."""
+"""Kill in each state with real workers; a killed request never runs again."""
 import time
 
 import pytest
 
-from dashboard import actions
+from dashboard.requests import actions
 from tests.support.db import attempts, fetch, wait_status
 from tests.support.http import submit
 from tests.support.procs import (ExitWatch, is_dead, parent_pid, pool_pid, process_state,

@@ -3,7 +3,7 @@
 Each test runs the lifecycle functions directly in one transaction that is
 rolled back at the end, so no dispatcher or worker ever sees these rows.
 A refused write (illegal or stale) must change nothing at all: not the row,
-not its `version`, not the attempts table (DESIGN.md section 3, invariants 1, 4, 6).
+not its `version`, not the attempts table (invariants 1, 4 and 6 in docs/architecture.md).
 """
 import json
 
@@ -271,7 +271,7 @@ def test_retry_failed_takes_only_matching_failures(tx):
 
 def test_retry_failed_takes_filter_values_the_way_the_list_reads_them(tx):
     """The search values match as the list's search box does: id, submitter, file; status too."""
-    from dashboard.queries import search_terms
+    from dashboard.requests.listing import search_terms
     mine, theirs = make("failure", by="carol"), make("failure", by="dave")
     assert lifecycle.retry_failed("bob", status="success") == 0
     assert lifecycle.retry_failed("bob", **search_terms("nobody")) == 0

@@ -12,24 +12,11 @@ may not grow by more than a line's worth for the whole run.
 import time
 
 from tests.support.db import sql, wait_status
-from tests.support.http import submit
+from tests.support.http import all_lines, submit
 from tests.support.procs import wait_for
 
 LINES = 5000
 BUDGET = 20  # transactions for all LINES lines: at least 250 lines per transaction on average
-
-
-def all_lines(api, request_id):
-    """Every line of the request through the log API, following its cursor."""
-    lines, after = [], 0
-    while True:
-        page = api.get(f"/api/requests/{request_id}/logs", query_string={
-            "after": after, "limit": 1000})
-        assert page.status_code == 200, page.get_json()
-        if not page.get_json()["items"]:
-            return lines
-        lines += page.get_json()["items"]
-        after = page.get_json()["next"]
 
 
 def commits(app):

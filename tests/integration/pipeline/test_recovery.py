@@ -10,11 +10,12 @@ import json
 from sqlalchemy import text
 
 from tests.support.db import fetch, wait_status
-from dashboard import dispatcher, jobs, lifecycle, recovery
+from dashboard import dispatcher, lifecycle, recovery
+from dashboard.jobs.simulate import SIMULATE
 from dashboard.extensions import db
 
 # What submission stores: the validated params with defaults filled in.
-QUICK = json.dumps(jobs.REGISTRY["simulate"].validate({"min_seconds": 0, "max_seconds": 0}, None))
+QUICK = json.dumps(SIMULATE.validate({"min_seconds": 0, "max_seconds": 0}, None))
 
 
 def _pending_without_message(app, publish=False):

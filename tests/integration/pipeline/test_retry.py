@@ -148,7 +148,7 @@ def test_two_retries_at_once_make_one_attempt(app, stack, api, make_user):
 
 def test_two_retries_at_once_in_app_contexts(app, stack, api):
     """actions.retry from eight threads with their own app contexts: one wins."""
-    from dashboard import actions
+    from dashboard.requests import actions
     # The new attempt runs 2 s before failing again, so a thread that reaches its retry
     # late (a slow connect) is still refused; with an instant failure it would rightly win.
     request_id = submit(api, {"min_seconds": 2, "max_seconds": 2, "fail_rate": 1})

@@ -19,11 +19,11 @@ from itsdangerous import BadSignature
 from kombu import Connection
 from sqlalchemy import create_engine, select, text
 
-from bench import stack as procs
 from dashboard import config
 from dashboard.extensions import db
 from dashboard.models import User
 from deploy import services
+from deploy import stack as procs
 from tests.support.env import BIN, ROOT
 from tests.support.procs import free_port, wait_for
 

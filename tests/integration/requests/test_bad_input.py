@@ -5,20 +5,14 @@ the job type needs one -> 422; hostile filenames are stored sanitized and shown 
 malformed params -> 422 naming the field; API errors are JSON {"error": ...}, page errors
 are pages in the dashboard's style.
 """
-import io
 import json
 
 import pytest
-from werkzeug.datastructures import FileStorage
-from werkzeug.test import encode_multipart
 
 from tests.support.apps import extra_app
-from tests.support.db import counts, sql
+from tests.support.db import NOTHING, counts, sql
 from tests.support.html import Page
-from tests.support.http import csrf_token
-
-
-NOTHING = (0, 0, 0)
+from tests.support.http import csrf_token, multipart, post_multipart
 
 
 @pytest.fixture
@@ -26,26 +20,6 @@ def operator(client, make_user):
     """Bearer headers of an operator."""
     _, _, token = make_user("operator")
     return {"Authorization": f"Bearer {token}"}
-
-
-def multipart(fields):
-    """(body, content type) of a multipart form; a (bytes, name) value is a file.
-
-    Built here because the test client spools big bodies to a file it never closes.
-    """
-    data = {k: FileStorage(io.BytesIO(v[0]), filename=v[1], content_type="application/octet-stream")
-            if isinstance(v, tuple) else v for k, v in fields.items()}
-    boundary, body = encode_multipart(data)
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
-def _post(client, headers, job_type="simulate", params="{}", file=None, **extra):
-    """POST /api/requests as multipart; `file` is (bytes, filename)."""
-    fields = {"job_type": job_type, "params": params, **extra}
-    if file is not None:
-        fields["file"] = file
-    body, content_type = multipart(fields)
-    return client.post("/api/requests", headers=headers, data=body, content_type=content_type)
 
 
 @pytest.fixture
@@ -62,12 +36,12 @@ def test_upload_over_the_limit_is_413_and_stores_nothing(small_app, make_user):
     headers = {"Authorization": f"Bearer {token}"}
     client = small_app.test_client()
     for size in (3 * 1024 * 1024, 1024 * 1024 + 1):
-        response = _post(client, headers, file=(b"\0" * size, "big.raw"))
+        response = post_multipart(client, headers, file=(b"\0" * size, "big.raw"))
         assert response.status_code == 413, size
         assert response.get_json() == {"error": "file: the upload is larger than the 1 MB limit"} \
             or response.get_json()["error"].startswith("file: larger than the 1 MB limit")
         assert counts(small_app) == NOTHING
-    fits = _post(client, headers, file=(b"\0" * 1024, "ok.raw"))
+    fits = post_multipart(client, headers, file=(b"\0" * 1024, "ok.raw"))
     assert fits.status_code == 201
 
 
@@ -90,7 +64,8 @@ def test_upload_over_the_limit_on_the_form_is_a_413_page(small_app, make_user):
 @pytest.mark.parametrize("file", [None, (b"", "empty.raw")])
 def test_missing_or_empty_file_where_required_is_422(app, client, operator, file):
     """load_array needs a non-empty file: 422 naming `file`, nothing stored."""
-    response = _post(client, operator, "load_array", json.dumps({"shape": [1, 1, 1]}), file)
+    response = post_multipart(client, operator, "load_array", json.dumps({"shape": [1, 1, 1]}),
+                              file)
     assert response.status_code == 422
     assert response.get_json()["error"] == "file: job type 'load_array' needs a non-empty file"
     assert counts(app) == NOTHING
@@ -109,8 +84,8 @@ HOSTILE_NAMES = [
 def test_hostile_filenames_are_stored_sanitized_and_shown_escaped(app, client, operator,
                                                                   signed_in, given, shown):
     """Path parts, control/bidi characters and excess length removed; HTML kept as text."""
-    response = _post(client, operator, params=json.dumps({"hang": True}),
-                     file=(b"payload", given))
+    response = post_multipart(client, operator, params=json.dumps({"hang": True}),
+                              file=(b"payload", given))
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["filename"] == shown
@@ -159,7 +134,7 @@ def test_bad_params_are_422_naming_the_field(app, client, operator):
     for job_type, params, status, message in BAD_PARAMS:
         case = (job_type, params[:60])
         file = (b"\0" * 4, "v.raw") if job_type == "load_array" else None
-        response = _post(client, operator, job_type, params, file)
+        response = post_multipart(client, operator, job_type, params, file)
         assert response.status_code == status, case
         assert response.get_json()["error"].startswith(message), (case, response.get_json())
     assert counts(app) == NOTHING
@@ -167,8 +142,8 @@ def test_bad_params_are_422_naming_the_field(app, client, operator):
 
 def test_file_size_must_match_the_shape(app, client, operator):
     """load_array refuses a file whose size is not prod(shape) * itemsize, naming `file`."""
-    response = _post(client, operator, "load_array", json.dumps({"shape": [2, 2, 2]}),
-                     (b"\0" * 7, "v.raw"))
+    response = post_multipart(client, operator, "load_array", json.dumps({"shape": [2, 2, 2]}),
+                              (b"\0" * 7, "v.raw"))
     assert response.status_code == 422 and response.get_json()["error"].startswith("file:")
     assert counts(app) == NOTHING
 

@@ -9,9 +9,9 @@ from tests.support.db import audit_rows, sql, wait_status
 from tests.support.env import BIN, RUN_DIR
 from tests.support.http import submit, TokenClient
 from tests.support.procs import free_port, Proc, wait_for
-from dashboard import notify
+from dashboard.requests import notify
 from dashboard.extensions import db
-from tests.test_callbacks import mail_stack, mailer, smtp  # noqa: F401  (the SMTP-configured stack)
+from tests.support.mail import mail_stack, mailer, smtp  # noqa: F401  (the SMTP-configured stack)
 
 FAIL = {"min_seconds": 0, "max_seconds": 0, "fail_rate": 1}
 

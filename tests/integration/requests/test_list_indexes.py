@@ -1,7 +1,7 @@
 """Every filter of the requests list, and the search, has an index path.
 
 With 200,000 requests seeded by generate_series and ANALYZEd, the list query of each
-filter (as the page and the API run it, queries.list_sql) must not Seq Scan `requests`
+filter (as the page and the API run it, listing.list_sql) must not Seq Scan `requests`
 and, for the selective ones, must read at most a few thousand of its rows (from EXPLAIN
 ANALYZE): a search for a user with no requests read every row, newest first (460-535 ms
 at 2,000,000 rows), and a rare status and job type together read all rows of one of
@@ -10,9 +10,10 @@ them. Each answer is also checked against the plain query it replaces.
 import pytest
 from sqlalchemy import text
 
-from bench import explain_filters
-from dashboard import jobs, queries
+from dashboard import jobs
+from dashboard.requests import listing
 from dashboard.extensions import db
+from deploy.stack import rows_read, scans
 
 ROWS = 200_000
 # Rows of `requests` a selective filter may read: 1% of the table.
@@ -60,7 +61,7 @@ CASES = [
 def seeded(app):
     """200,000 requests (2,000 uploads), analyzed, and a viewer `seed-viewer` with an API
     token (app.seed_token); emptied again afterwards."""
-    from dashboard.auth import hash_password, issue_token
+    from dashboard.web.auth import hash_password, issue_token
     from dashboard.models import User
     with app.app_context():
         db.session.execute(text("TRUNCATE requests, attempts, uploads, artifacts, status_counts,"
@@ -91,14 +92,14 @@ def _explain(sql, params):
 def test_list_query_uses_an_index(seeded, args, selective):
     """No Seq Scan on requests; a selective filter reads at most 1% of the table."""
     with seeded.app_context():
-        filters = queries.Filters(args, jobs.REGISTRY)
+        filters = listing.Filters(args, jobs.REGISTRY)
         assert not filters.errors
-        sql, params = queries.list_sql(filters, 50)
-        scans = explain_filters.scans(_explain(sql, params), [])
-        assert scans, "the plan does not read requests?"
-        kinds = [(n["Node Type"], n.get("Index Name")) for n in scans]
+        sql, params = listing.list_sql(filters, 50)
+        nodes = scans(_explain(sql, params), [])
+        assert nodes, "the plan does not read requests?"
+        kinds = [(n["Node Type"], n.get("Index Name")) for n in nodes]
         assert all(kind != "Seq Scan" for kind, _ in kinds), kinds
-        read = sum(explain_filters.rows_read(n) for n in scans)
+        read = sum(rows_read(n) for n in nodes)
         if selective:
             assert read <= MAX_READ, f"{args}: read {read} rows of requests via {kinds}"
         db.session.rollback()
@@ -106,13 +107,17 @@ def test_list_query_uses_an_index(seeded, args, selective):
 
 @pytest.mark.parametrize("args", [a for a, _ in CASES], ids=[str(a) for a, _ in CASES])
 def test_list_answers_what_the_plain_query_answers(seeded, args):
-    """The first two pages equal those of the single OR'd condition (queries._where)."""
+    """The first two pages equal those of the plain query: one condition, the search's
+    alternatives OR'd."""
     with seeded.app_context():
-        filters = queries.Filters(args, jobs.REGISTRY)
-        where, params = queries._where(filters.values())
+        filters = listing.Filters(args, jobs.REGISTRY)
+        clauses, alternatives, params = listing.conditions(filters.values())
+        if alternatives:
+            clauses = clauses + ["(" + " OR ".join(alternatives) + ")"]
+        where = " AND ".join(clauses) or "true"
         after = None
         for _ in range(2):
-            rows, cursor = queries.list_requests(filters, 50, after)
+            rows, cursor = listing.list_requests(filters, 50, after)
             keyset = " AND r.id < :after" if after else ""
             plain = db.session.execute(text(
                 f"SELECT r.id FROM requests r WHERE {where}{keyset} ORDER BY r.id DESC"
@@ -129,8 +134,8 @@ def test_the_searches_find_what_they_should(seeded):
     """The seeded answers: 5 for the rare user, 9 needle files, 10 killed volumes."""
     with seeded.app_context():
         def ids(**args):
-            return [r["id"] for r in queries.list_requests(
-                queries.Filters(args, jobs.REGISTRY), 50)[0]]
+            return [r["id"] for r in listing.list_requests(
+                listing.Filters(args, jobs.REGISTRY), 50)[0]]
         assert len(ids(q="rare-user")) == 5
         assert ids(q="needle") == [90, 80, 70, 60, 50, 40, 30, 20, 10]
         assert ids(q="nobody") == []

@@ -4,7 +4,8 @@ import pytest
 from sqlalchemy import text
 
 from tests.support.db import audit_rows
-from dashboard import retention, tasks
+from dashboard import tasks
+from dashboard.requests import retention
 from dashboard.extensions import db
 
 # (status, age of finished_at in days or None, created days ago, upload key)

@@ -11,9 +11,10 @@ import json
 
 from sqlalchemy import text
 
-from dashboard import retention, uploads
+from dashboard import uploads
+from dashboard.requests import retention
 from dashboard.extensions import db
-from tests import volume_samples as samples
+from tests.support import volume_samples as samples
 from tests.support.db import audit_rows, sql, wait_status
 
 ORPHANS = """SELECT u.id FROM uploads u

@@ -1,10 +1,10 @@
-"""A request's whole story (DESIGN.md section 14) with real workers: the timeline, live logs,
+"""A request's whole story with real workers: the timeline, live logs,
 re-run with changed parameters, bulk retry and kill."""
 import json
 import threading
 
 from tests.support.db import attempts, audit_rows, counts, fetch, wait_status
-from tests.support.http import submit
+from tests.support.http import all_lines, logs, submit
 from tests.support.procs import ExitWatch, kill_pool_process, pool_pid, wait_for
 
 HANG = {"hang": True}
@@ -20,23 +20,6 @@ def timeline(api, request_id):
 
 def kinds(items, skip=("audit", "progress", "claimed", "notified")):
     return [(i["kind"], i["attempt"]) for i in items if i["kind"] not in skip]
-
-
-def logs(api, request_id, **args):
-    response = api.get(f"/api/requests/{request_id}/logs", query_string=args)
-    assert response.status_code == 200, response.get_json()
-    return response.get_json()
-
-
-def all_lines(api, request_id, **args):
-    """Every line, following the cursor page by page."""
-    lines, after = [], 0
-    while True:
-        page = logs(api, request_id, after=after, limit=1000, **args)
-        if not page["items"]:
-            return lines
-        lines += page["items"]
-        after = page["next"]
 
 
 def test_retried_and_killed_timeline_names_the_operator_in_order(app, stack, api):

@@ -1,7 +1,7 @@
 """"Why isn't it running?": dispatcher down, every pool busy (the right ids), backlog, running."""
 from tests.support.db import sql, wait_status
 from tests.support.http import Browserless, submit
-from dashboard import inspection
+from dashboard.workers import inspection
 
 HANG = {"hang": True}
 QUICK = {"min_seconds": 0, "max_seconds": 0}
@@ -81,7 +81,7 @@ def test_broker_down(app, stack, api, fresh, monkeypatch):
     """RabbitMQ not answering (a closed port): `broker_down`, no queue counts, quickly."""
     import time
 
-    from dashboard import why as why_module
+    from dashboard.requests import why as why_module
     from tests.support.procs import free_port
     stack.stop_dispatcher()
     request_id = submit(api, QUICK)

@@ -1,4 +1,4 @@
-"""Real beat processes firing schedules from PostgreSQL (dashboard/beat.py), with real workers.
+"""Real beat processes firing schedules from PostgreSQL (dashboard/schedules/beat.py), with real workers.
 
 Exactly one request per fire time whatever runs twice or dies (two beats, a beat
 SIGKILLed and restarted), catch_up skip/once after beat was down, and changes
@@ -14,19 +14,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import text
 
-from tests.support.env import BIN, RUN_DIR
-from tests.support.procs import Proc, wait_for
+from tests.support.env import RUN_DIR
+from tests.support.procs import beat_proc, wait_for
 from dashboard.extensions import db
 
 EVERY = 5
 QUICK = {"min_seconds": 0, "max_seconds": 0}
-
-
-def beat_proc(name, env=None):
-    """A real `celery -A worker beat` with its own schedule file and pidfile."""
-    return Proc(name, [os.path.join(BIN, "celery"), "-A", "worker", "beat", "--loglevel", "INFO",
-                       "-s", os.path.join(RUN_DIR, f"{name}-schedule"),
-                       "--pidfile", os.path.join(RUN_DIR, f"{name}.pid")], env=env)
 
 
 @pytest.fixture

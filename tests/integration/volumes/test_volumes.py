@@ -16,7 +16,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from dashboard.extensions import db
-from tests import volume_samples as samples
+from tests.support import volume_samples as samples
 from tests.support.db import wait_status
 
 X, Y, Z = samples.SHAPE
@@ -386,7 +386,7 @@ def test_the_web_cache_directory_keeps_the_most_recently_used_copies(tmp_path):
         path.write_bytes(b"\0" * 1000)
         os.utime(path, (1_000_000 + age, 1_000_000 + age))
     (tmp_path / ".partial-x").write_bytes(b"\0" * 5000)          # a copy still being written
-    cache._prune(str(tmp_path), 2000, keep=str(tmp_path / "upload-3-c.bin"))
+    cache.prune(str(tmp_path), 2000, keep=str(tmp_path / "upload-3-c.bin"))
     assert sorted(p.name for p in tmp_path.iterdir()) == [".partial-x", "upload-2-b.bin",
                                                           "upload-3-c.bin"]
 

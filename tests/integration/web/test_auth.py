@@ -79,7 +79,7 @@ def test_disabled_user_cannot_sign_in_and_loses_session_and_tokens(app, client, 
 
 def test_password_change_ends_other_sessions(app, client, make_user):
     """A session signed in before a password reset no longer works after it."""
-    from dashboard.auth import hash_password
+    from dashboard.web.auth import hash_password
     username, password, _ = make_user("viewer")
     sign_in(client, username, password)
     sql(app, "UPDATE users SET password_hash = :h WHERE username = :u",

@@ -15,11 +15,11 @@ import socket
 import threading
 
 import pytest
-from tests.support.db import counts
 
-from bench import stack as procs
+from deploy import stack as procs
+from tests.support.db import NOTHING, counts
+from tests.support.http import multipart
 from tests.support.procs import free_port, Proc, wait_for
-from tests.test_bad_input import NOTHING, multipart
 
 MB = 1024 * 1024
 
@@ -221,13 +221,13 @@ def test_oversized_json_and_form_bodies_elsewhere_are_413(app, client, operator)
 
 def test_params_from_a_json_body_have_the_same_limit(app):
     """Params given as an object (a JSON body's) are measured as their JSON text."""
-    from dashboard.jobs import InvalidInput
+    from dashboard.errors import Refused
     from dashboard.submission import parse_params
     with app.test_request_context():
         assert parse_params({"max_seconds": 1}) == {"max_seconds": 1}
-        with pytest.raises(InvalidInput) as refused:
+        with pytest.raises(Refused) as refused:
             parse_params({"x": "é" * (MB // 2)})      # 1 MB of UTF-8, plus the braces
         assert refused.value.status == 413
         assert refused.value.message == "params: larger than the 1024 KB limit"
-        with pytest.raises(InvalidInput, match="NaN and Infinity"):
+        with pytest.raises(Refused, match="NaN and Infinity"):
             parse_params({"min_seconds": float("nan")})

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
-from dashboard import openapi
+from dashboard.web import openapi
 
 DOCUMENTED_OUTSIDE_API = {"/healthz", "/readyz", "/metrics"}
 EXAMPLES = 30
@@ -130,7 +130,7 @@ def test_fuzz_api(api_schema, operator_headers, path, method, mode):
     # time of the documented pattern may still be no date (2026-02-30T10:00).
     refusable |= {("/api/requests", "GET"), ("/api/requests/retry-failed", "POST")}
     excluded = [positive_data_acceptance] if (path, method) in refusable else []
-    # Bulk answers more than 1000 ids with 413 (DESIGN.md section 14), which this check
+    # Bulk answers more than 1000 ids with 413, which this check
     # does not count as a rejection; test_story checks bulk's 413 and 422s instead.
     if (path, method) == ("/api/requests/bulk", "POST"):
         excluded.append(negative_data_rejection)

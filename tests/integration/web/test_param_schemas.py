@@ -10,11 +10,10 @@ field, and nothing is stored.
 import json
 
 import pytest
-from tests.support.db import counts
 
 from dashboard import jobs
-
-from tests.test_bad_input import NOTHING, _post
+from tests.support.db import NOTHING, counts
+from tests.support.http import post_multipart
 
 
 def _sample(spec):
@@ -93,15 +92,14 @@ def _file_for(job_type, params):
     return (b"\0" * 32, "v.raw")   # shape [2, 2, 2] of float32 when the shape were accepted
 
 
-CASES = _cases()
-
-
-def test_every_job_type_and_parameter_is_covered():
-    """The derived cases reach each job type and each of its parameters."""
-    covered = {(job_type, field.split(".")[1]) for job_type, _, field, _ in CASES}
-    for name, job in jobs.REGISTRY.items():
-        for key in job.schema["properties"]:
-            assert (name, key) in covered
+def test_every_job_type_and_parameter_is_covered(app):
+    """The derived cases reach each job type and each of its parameters (the registry is
+    the app's: filled by create_app, so the cases are derived once the app exists)."""
+    covered = {(job_type, field.split(".")[1]) for job_type, _, field, _ in _cases()}
+    wanted = {(name, key) for name, job in jobs.REGISTRY.items()
+              for key in job.schema["properties"]}
+    assert {"simulate", "load_array"} <= {name for name, _ in wanted}
+    assert wanted <= covered, wanted - covered
 
 
 @pytest.fixture
@@ -113,9 +111,11 @@ def operator(make_user):
 
 def test_bad_values_are_422_naming_the_field(app, client, operator):
     """Each case: 422, the error starts with the field, and no request, upload or attempt."""
-    for job_type, params, field, why in CASES:
-        response = _post(client, operator, job_type, json.dumps(params),
-                         _file_for(job_type, params))
+    cases = _cases()
+    assert len(cases) > 20, cases   # every job type's every parameter, several values each
+    for job_type, params, field, why in cases:
+        response = post_multipart(client, operator, job_type, json.dumps(params),
+                                  _file_for(job_type, params))
         case = (job_type, field, why, json.dumps(params)[:80], response.get_json())
         assert response.status_code == 422, case
         assert response.get_json()["error"].startswith(field + ":"), case
@@ -126,13 +126,13 @@ def test_bad_values_are_422_naming_the_field(app, client, operator):
 def test_float_shape_is_refused_at_submit_and_integers_run(app, stack, client, operator):
     """The reported case: [2.0, 2.0, 2.0] with a 32-byte file is a 422; [2, 2, 2] runs."""
     from tests.support.db import wait_status
-    refused = _post(client, operator, "load_array", '{"shape": [2.0, 2.0, 2.0]}',
-                    (b"\0" * 32, "v.raw"))
+    refused = post_multipart(client, operator, "load_array", '{"shape": [2.0, 2.0, 2.0]}',
+                             (b"\0" * 32, "v.raw"))
     assert refused.status_code == 422
     assert refused.get_json() == {"error": "params.shape.0: 2.0 is not of type 'integer'"}
     assert counts(app) == NOTHING
-    accepted = _post(client, operator, "load_array", '{"shape": [2, 2, 2]}',
-                     (b"\0" * 32, "v.raw"))
+    accepted = post_multipart(client, operator, "load_array", '{"shape": [2, 2, 2]}',
+                              (b"\0" * 32, "v.raw"))
     assert accepted.status_code == 201, accepted.get_json()
     row = wait_status(app, accepted.get_json()["id"], ("success", "failure"), timeout=60)
     assert row["status"] == "success", row["error"]
@@ -141,7 +141,7 @@ def test_float_shape_is_refused_at_submit_and_integers_run(app, stack, client, o
 
 def test_a_key_given_twice_is_refused(app, client, operator):
     """JSON with a repeated key would silently keep the last value: 422 naming it."""
-    response = _post(client, operator, "simulate", '{"hang": false, "hang": true}')
+    response = post_multipart(client, operator, "simulate", '{"hang": false, "hang": true}')
     assert response.status_code == 422
     assert response.get_json() == {"error": "params.hang: given twice"}
     assert counts(app) == NOTHING
@@ -149,7 +149,8 @@ def test_a_key_given_twice_is_refused(app, client, operator):
 
 def test_a_long_number_is_shortened_in_the_message(app, client, operator):
     """A 400-digit number: the message says what is wrong without echoing every digit."""
-    response = _post(client, operator, "simulate", '{"max_seconds": 1' + "0" * 400 + "}")
+    response = post_multipart(client, operator, "simulate",
+                              '{"max_seconds": 1' + "0" * 400 + "}")
     message = response.get_json()["error"]
     assert response.status_code == 422 and message.startswith("params.max_seconds: 1000")
     assert "greater than the maximum of 3600" in message and len(message) < 120

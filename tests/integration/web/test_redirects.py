@@ -1,4 +1,4 @@
-"""`next` never leads off the site: the action forms' and sign-in's (dashboard.redirects)."""
+"""`next` never leads off the site: the action forms' and sign-in's (dashboard.web.redirects)."""
 from urllib.parse import urljoin, urlsplit
 
 import pytest

@@ -1,4 +1,4 @@
-"""Each role against each action, through the JSON API and the pages (DESIGN.md section 7).
+"""Each role against each action, through the JSON API and the pages.
 
 viewer reads everything; operator also submits, retries and kills; admin also manages users.
 Unauthenticated API calls get 401 JSON, the wrong role 403 JSON; pages redirect to sign-in or

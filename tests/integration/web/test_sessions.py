@@ -1,5 +1,5 @@
 """Sessions end server-side: a saved cookie replayed after sign-out or an account change
-signs nobody in (dashboard.sessions, migration 0003)."""
+signs nobody in (dashboard.web.sessions and its trigger)."""
 import pytest
 
 from tests.support.db import sql

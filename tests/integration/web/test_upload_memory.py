@@ -9,9 +9,9 @@ import os
 
 from sqlalchemy import text
 
-from bench import stack as procs
-from bench.upload import memory_kb, post_file
 from dashboard.extensions import db
+from deploy import stack as procs
+from deploy.stack import memory_kb, post_file
 from tests.support.env import RUN_DIR
 from tests.support.procs import Proc, free_port, wait_for
 

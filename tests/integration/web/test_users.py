@@ -6,7 +6,7 @@ effect at once, secrets are shown once and stored hashed, and each change is aud
 import pytest
 from sqlalchemy import select
 
-from dashboard.auth import hash_password
+from dashboard.web.auth import hash_password
 from dashboard.extensions import db
 from dashboard.models import User
 from tests.support.db import audit_rows, sql

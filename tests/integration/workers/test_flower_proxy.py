@@ -1,6 +1,6 @@
 """/flower/...: Flower behind the dashboard's sign-in.
 
-A real Flower process (started here on a free loopback port with --url_prefix=flower) is
+A real Flower process (tests/support/flower.py: a free loopback port, --url_prefix=flower) is
 reached only through the proxy: signed out -> sign-in page or 401; signed in -> Flower's
 pages, static files and API; its task and worker links from the dashboard work; changes
 through Flower need an operator and a same-origin request. A small echo server checks what
@@ -8,32 +8,17 @@ the proxy forwards and strips.
 """
 import http.client
 import json
-import os
-import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from bench.stack import web_argv
-from dashboard.security import FLOWER_CSP
-from tests.support.browser import browser_sign_in
+from dashboard.web.security import FLOWER_CSP
 from tests.support.db import audit_rows, fetch, wait_status
-from tests.support.env import BIN
+from tests.support.flower import flower_url, flower_web  # noqa: F401  (module-scoped)
 from tests.support.html import Page
-from tests.support.procs import free_port, serving, wait_for
-
-
-@pytest.fixture(scope="module")
-def flower_url(app):
-    """A real Flower on loopback (its API open only to this proxy); stopped after the module."""
-    port = free_port()
-    argv = [os.path.join(BIN, "celery"), "-A", "worker", "flower", "--address=127.0.0.1",
-            f"--port={port}", "--url_prefix=flower", "--persistent=False"]
-    with serving("flower", argv, port, "/flower/healthcheck",
-                 env={"FLOWER_UNAUTHENTICATED_API": "true"}) as url:
-        yield url
+from tests.support.procs import free_port, wait_for
 
 
 @pytest.fixture
@@ -227,33 +212,6 @@ def test_proxy_cleans_the_answer(echo, signed_in):
     assert "_xsrf=abc" in answer.headers["Set-Cookie"]
     moved = client.get("/flower/go")
     assert moved.status_code == 302 and moved.headers["Location"] == "/flower/x"
-
-
-@pytest.fixture(scope="module")
-def flower_web(app, flower_url):
-    """gunicorn serving the dashboard with FLOWER_UPSTREAM at the test Flower."""
-    port = free_port()
-    with serving("web-flower", web_argv(port, workers=1, threads=4), port, "/healthz",
-                 env={"FLOWER_UPSTREAM": flower_url}) as url:
-        yield url
-
-
-@pytest.mark.browser
-def test_flower_works_in_chromium_through_gunicorn(flower_web, stack, page, make_user):
-    """Signed in, Chromium gets Flower's page through the proxy; its scripts run, no CSP error."""
-    problems = []
-    page.on("console", lambda msg: msg.type == "error" and problems.append(msg.text))
-    page.on("pageerror", lambda exc: problems.append(str(exc)))
-    page.goto(f"{flower_web}/flower/")
-    page.wait_for_url(re.compile(re.escape(f"{flower_web}/login?next=/flower/")))
-    username, password, _ = make_user("viewer")
-    browser_sign_in(page, flower_web, username, password)
-    page.goto(f"{flower_web}/flower/")
-    assert page.evaluate("typeof window.jQuery") == "function", "Flower's static JS loaded"
-    # A locator waits in Playwright's own world: a string predicate polled by
-    # wait_for_function is eval'd in the page, which Flower's CSP rightly refuses.
-    page.get_by_text("worker1@test").first.wait_for(state="visible", timeout=30_000)
-    assert problems == []
 
 
 def _raw(base_url, method, path, token):

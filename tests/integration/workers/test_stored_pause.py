@@ -14,7 +14,7 @@ import time
 import pytest
 from sqlalchemy.engine import make_url
 
-from dashboard import inspection
+from dashboard.workers import inspection
 from tests.support.db import attempts, audit_rows, fetch, sql, wait_status
 from tests.support.html import parse_table
 from tests.support.http import Browserless, submit

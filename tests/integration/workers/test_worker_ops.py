@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from tests.support.db import attempts, audit_rows, wait_status
+from tests.support.db import attempts, audit_rows, fetch, wait_status
 from tests.support.http import submit, TokenClient
 from tests.support.procs import wait_for
-from dashboard import inspection
+from dashboard.workers import inspection
 
 QUICK = {"min_seconds": 0, "max_seconds": 0}
 
@@ -159,7 +159,7 @@ def test_pause_everything_then_resume(app, stack, api, celery_app, fresh, resume
     for request_id in ids:
         wait_status(app, request_id, "pending", timeout=30)
     time.sleep(3)
-    assert {wait_status(app, i, "pending")["status"] for i in ids} == {"pending"}
+    assert {fetch(app, i)["status"] for i in ids} == {"pending"}, "a paused worker took one"
     why = api.get(f"/api/requests/{ids[-1]}/why").get_json()
     codes = [r["code"] for r in why["reasons"]]
     assert "workers_paused" in codes or "no_consumers" in codes, why

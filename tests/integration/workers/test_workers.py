@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import pytest
 
-from dashboard import inspection
+from dashboard.workers import inspection
 from tests.support.db import wait_status
 from tests.support.html import parse_table
 from tests.support.http import Browserless, submit
