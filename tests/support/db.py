@@ -1,7 +1,11 @@
 """SQL against the test database: fresh reads of rows and audit entries, setup statements."""
 import json
+import time
+
+import psycopg2.errors
 
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from dashboard import jobs, lifecycle
 from dashboard.extensions import db
@@ -21,11 +25,23 @@ def sql(app, statement, **params):
     return rows
 
 
-def empty_tables(app):
-    """Every table of the schema empty, identities restarted."""
+def empty_tables(app, tries=5):
+    """Every table of the schema empty, identities restarted.
+
+    A worker still finishing the previous test's request can deadlock with the
+    TRUNCATE (PostgreSQL aborts one of the two): the TRUNCATE is then tried again.
+    """
     with app.app_context():
-        db.session.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-        db.session.commit()
+        for attempt in range(tries):
+            try:
+                db.session.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+                db.session.commit()
+                return
+            except OperationalError as exc:
+                db.session.rollback()
+                if not isinstance(exc.orig, psycopg2.errors.DeadlockDetected) or attempt == tries - 1:
+                    raise
+                time.sleep(0.2)
 
 
 def kill_unfinished(app):
