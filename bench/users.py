@@ -1,25 +1,15 @@
 """Bench users: an operator with an API token, and signed-in browser-like clients."""
 import re
 
-from dashboard.web.auth import hash_password, issue_token
-from dashboard.extensions import db
-from dashboard.models import User
+from tests.support.seed import create_user
 
 PASSWORD = "bench password 0123"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 def ensure_user(app, username, role):
-    """Create (or reuse) a user; returns a fresh API token for it."""
-    with app.app_context():
-        user = db.session.query(User).filter_by(username=username).one_or_none()
-        if user is None:
-            user = User(username=username, role=role, password_hash=hash_password(PASSWORD))
-            db.session.add(user)
-            db.session.flush()
-        token = issue_token(user, "bench")
-        db.session.commit()
-        return token
+    """Create (or reuse) a user with the bench password; returns a fresh API token for it."""
+    return create_user(app, role, username, PASSWORD)
 
 
 def sign_in_test_client(client, username):

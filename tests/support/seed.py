@@ -65,13 +65,16 @@ def seed_requests(app, submitted_by="alice"):
 
 
 def create_user(app, role, username, password="correct horse battery"):
-    """A user with `role` and `password` (the make_user fixture, scripts); its API token."""
+    """A user with `role` and `password` (the make_user fixture, scripts, the bench); one
+    that exists already is reused. Returns a new API token for it."""
     from dashboard.models import User
     from dashboard.web.auth import hash_password, issue_token
     with app.app_context():
-        user = User(username=username, role=role, password_hash=hash_password(password))
-        db.session.add(user)
-        db.session.flush()
+        user = db.session.query(User).filter_by(username=username).one_or_none()
+        if user is None:
+            user = User(username=username, role=role, password_hash=hash_password(password))
+            db.session.add(user)
+            db.session.flush()
         token = issue_token(user, "test")
         db.session.commit()
     return token

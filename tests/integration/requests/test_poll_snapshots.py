@@ -41,17 +41,23 @@ def _poll(client, url):
     return answer.status_code, shown, page.find("section", id="requests")[0]["hx-get"]
 
 
-def test_a_change_committed_after_a_poll_rendered_shows_on_the_next_poll(app, quiet, api,
-                                                                         make_user):
-    """A kill's transaction is held open (the audit table locked) across polls: the poll
-    that lands meanwhile shows the old row, the ones after it answer 204 while the kill is
-    still open, and the first poll after the commit shows `killed`."""
+def _viewer_watching_a_running_request(app, make_user):
+    """A running request, a signed-in viewer and the poll URL of the list it first saw."""
     request_id = _running_request(app)
     username, password, _ = make_user("viewer")
     viewer = app.test_client()
     sign_in(viewer, username, password)
     status, shown, poll = _poll(viewer, "/")
     assert status == 200 and shown == {request_id: "running"}
+    return request_id, viewer, poll
+
+
+def test_a_change_committed_after_a_poll_rendered_shows_on_the_next_poll(app, quiet, api,
+                                                                         make_user):
+    """A kill's transaction is held open (the audit table locked) across polls: the poll
+    that lands meanwhile shows the old row, the ones after it answer 204 while the kill is
+    still open, and the first poll after the commit shows `killed`."""
+    request_id, viewer, poll = _viewer_watching_a_running_request(app, make_user)
     answers = {}
     with app.app_context():
         holder = db.engine.connect()
@@ -82,11 +88,6 @@ def test_a_change_committed_after_a_poll_rendered_shows_on_the_next_poll(app, qu
 
 def test_an_unchanged_poll_is_still_a_204(app, quiet, make_user):
     """With no transaction in flight the token lists none and an unchanged poll is a 204."""
-    request_id = _running_request(app)
-    username, password, _ = make_user("viewer")
-    viewer = app.test_client()
-    sign_in(viewer, username, password)
-    status, shown, poll = _poll(viewer, "/")
-    assert status == 200 and shown == {request_id: "running"}
+    request_id, viewer, poll = _viewer_watching_a_running_request(app, make_user)
     assert parse_qs(urlsplit(poll).query)["since"][0].count("-") == 1
     assert [_poll(viewer, poll)[0] for _ in range(3)] == [204, 204, 204]
