@@ -24,6 +24,7 @@ from dashboard.views.api.requests import ID_PATTERN, log_query, rerun
 from dashboard.views.requests import bp as pages
 from dashboard.web import body_caps, htmx
 from dashboard.web.auth import require_role
+from dashboard.web.redirects import safe_next
 
 
 @pages.app_template_global()
@@ -101,10 +102,7 @@ def bulk_page():
             f"#{r['id']} {r['reason']}" for r in outcome["refused"][:5]) + \
             (", …" if len(outcome["refused"]) > 5 else "") + ")"
     flash(message + ".", "info" if outcome["done"] else "error")
-    target = request.form.get("next") or ""
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("requests.index")
-    return redirect(target, 303)
+    return redirect(safe_next(request.form.get("next"), url_for("requests.index")), 303)
 
 
 @pages.route("/requests/<int:request_id>/file")

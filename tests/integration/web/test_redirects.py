@@ -44,6 +44,28 @@ def test_action_next_stays_on_the_site(operator, target):
         assert answer.headers["Location"] == f"/requests/{request_id}", target
 
 
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_bulk_next_stays_on_the_site(operator, target):
+    """The list's bulk form with an off-site `next` goes back to the list."""
+    client, request_id = operator
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    answer = client.post("/requests/bulk", data={"action": "kill", "ids": str(request_id),
+                                                 "next": target, "csrf_token": token})
+    assert answer.status_code == 303
+    assert _where_a_browser_goes(answer.headers["Location"]) == "dashboard.local"
+    assert answer.headers["Location"] == "/", target
+
+
+def test_bulk_next_keeps_a_local_path(operator):
+    """The bulk form's local `next` (the list with its filter) is followed."""
+    client, request_id = operator
+    token = csrf_token(client.get("/").get_data(as_text=True))
+    answer = client.post("/requests/bulk", data={"action": "retry", "ids": str(request_id),
+                                                 "next": "/?status=failure",
+                                                 "csrf_token": token})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/?status=failure"
+
+
 def test_action_next_keeps_a_local_path(operator):
     """A local `next` (the list with its filter) is followed."""
     client, request_id = operator
