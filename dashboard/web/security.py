@@ -50,7 +50,7 @@ def init_app(app):
 
     @app.after_request
     def headers(response):
-        """CSP, no sniffing, no framing, same-origin referrers; HSTS on HTTPS."""
+        """CSP, no sniffing, no framing, same-origin referrers; HSTS on HTTPS; no-store."""
         flower = request.path == "/flower" or request.path.startswith("/flower/")
         response.headers["Content-Security-Policy"] = FLOWER_CSP if flower else CSP
         response.headers["X-Content-Type-Options"] = "nosniff"
@@ -59,6 +59,7 @@ def init_app(app):
         response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if request.is_secure:
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        _cache_control(response)
         return response
 
     @app.errorhandler(CSRFError)
@@ -97,6 +98,17 @@ def init_app(app):
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
         return _error(500, "Internal error: it has been logged.")
+
+
+def _cache_control(response):
+    """No browser or proxy keeps an answer with data in it: every /api/ and /flower/ answer
+    is `no-store`, and so is every other answer that does not choose its own caching (a
+    job's images, which never change, say `private, max-age`). Static files keep theirs."""
+    path = request.path
+    if path in ("/api", "/flower") or path.startswith(("/api/", "/flower/")):
+        response.headers["Cache-Control"] = "no-store"
+    elif request.endpoint != "static" and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
 
 
 def _signed_in():
