@@ -5,12 +5,15 @@ other hosts). A pause is also stored in PostgreSQL (dashboard.workers.pauses), s
 worker that restarts, or starts later under "pause everything", comes back
 paused; resume clears it. A shutdown of a worker run by this host's supervisord stops its
 program there, so it stays down until started. Each action checks the worker's
-state first, inspected fresh, under a PostgreSQL advisory lock per worker:
-two operators clicking at once get one action each, and the second sees what
-the first did (e.g. "already paused" answers 409). Every click and every
-refusal is audited.
+state first, inspected fresh, under a PostgreSQL advisory lock per worker. An
+action that finds another one in progress on the same worker answers 409 at
+once ("another action on worker X is in progress") rather than hold a web
+thread while it waits; one that comes after sees what the first did (e.g.
+"already paused" answers 409). A worker name with control characters (NUL
+included) names no worker: 404. Every click and every refusal is audited.
 """
 import logging
+import re
 import time
 
 from flask import current_app
@@ -26,9 +29,16 @@ QUEUE = inspection.QUEUE
 ACTIONS = ("pause", "resume", "grow", "shrink", "restart", "shutdown")
 ADMIN_ACTIONS = ("restart", "shutdown")
 MAX_STEP = 64
-LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext('worker:' || :name))"
+LOCK_SQL = "SELECT pg_try_advisory_xact_lock(hashtext('worker:' || :name))"
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def name_problem(name):
+    """Why `name` cannot be a worker's name (control characters, NUL included), or None."""
+    if CONTROL_CHARACTERS.search(name):
+        return (f"no worker {name!r}: a worker name has no control characters"
+                " (NUL, tabs, line breaks)")
+    return None
 
 
 def _celery():
@@ -66,7 +76,11 @@ def act(name, action, by, n=1):
     try:
         if action not in ACTIONS:
             raise Refused(f"action: must be one of {', '.join(ACTIONS)}", 404)
-        db.session.execute(text(LOCK_SQL), {"name": name})  # held until the audit commit
+        if name_problem(name):
+            raise Refused(name_problem(name), 404)
+        if not db.session.execute(text(LOCK_SQL), {"name": name}).scalar():
+            raise Refused(f"another action on worker {name} is in progress: try again when"
+                          " it is done", 409)  # the lock is held until the audit commit
         worker = inspection.worker(name)
         if worker is None:
             raise Refused(f"no worker {name!r} (not answering and not seen recently)", 404)

@@ -175,3 +175,48 @@ def test_pause_everything_then_resume(app, stack, api, celery_app, fresh, resume
         assert [a["number"] for a in attempts(app, request_id)] == [1]
     assert [r["outcome"] for r in audit_rows(app, "workers_pause_all")] == ["ok"]
     assert [r["outcome"] for r in audit_rows(app, "workers_resume_all")] == ["ok"]
+
+
+def test_a_burst_of_clicks_on_one_worker_answers_at_once(app, stack, make_user, celery_app,
+                                                         fresh, resumed):
+    """Sixteen simultaneous pause clicks: one pauses, the others answer 409 within ~2 s (another
+    action is in progress, or it is already paused) instead of queueing behind it."""
+    token = make_user("operator")[2]
+    results, barrier = [], threading.Barrier(16)
+
+    def click():
+        client = TokenClient(app, token)
+        barrier.wait()
+        started = time.monotonic()
+        answer = client.post("/api/workers/worker2@test/pause")
+        results.append((answer.status_code, time.monotonic() - started,
+                        (answer.get_json() or {}).get("error")))
+    threads = [threading.Thread(target=click) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(status for status, _, _ in results) == [202] + [409] * 15
+    refusals = [(seconds, error) for status, seconds, error in results if status == 409]
+    assert max(seconds for seconds, _ in refusals) < 2.0, sorted(refusals)
+    assert any("another action on worker worker2@test is in progress" in error
+               for _, error in refusals), refusals
+    assert celery_queues(celery_app, "worker2@test") == []
+    assert sorted(r["outcome"] for r in audit_rows(app, "worker_pause")) == \
+        ["ok"] + ["refused"] * 15
+
+
+def test_a_worker_name_with_control_characters_is_not_found(app, stack, api, make_user, fresh):
+    """NUL, a line break or an escape in the name: 404 with the reason, on the API and the
+    page's action; no 500, and the refusal is audited."""
+    from tests.support.http import Browserless
+    username, password, _ = make_user("operator")
+    page = Browserless(app, username, password)
+    for name in ("worker1%00@test", "worker1@test%00", "work%0Aer1@test", "w%1B[31m@test"):
+        answer = api.post(f"/api/workers/{name}/pause")
+        assert answer.status_code == 404, (name, answer.status_code)
+        assert "control characters" in answer.get_json()["error"], name
+        form = page.action(f"/workers/{name}/grow", n="1")
+        assert form.status_code == 404, (name, form.status_code)
+        assert "control characters" in form.get_data(as_text=True), name
+    assert [r["outcome"] for r in audit_rows(app, "worker_pause")] == ["refused"] * 4
