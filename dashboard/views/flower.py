@@ -1,12 +1,24 @@
-"""/flower/...: Flower (listening on loopback only) behind the dashboard's sign-in.
+"""/flower/...: Flower behind the dashboard's sign-in.
 
 Who may do what: every signed-in user may read Flower's pages and its read-only API (viewers
-"see everything"); changing anything through Flower (POST: pool grow/shrink, shutdown,
-rate limits) needs the operator role and a same-origin browser request (or a bearer token).
-Flower's task apply/send/revoke/abort endpoints are refused for everyone: requests are
-submitted and killed through the dashboard, which records them in PostgreSQL.
+"see everything"); Flower's task table asks for its rows with a POST, which is a read too.
+Nothing that changes anything is forwarded to Flower. A change Flower offers that is also a
+dashboard worker action is performed here as that action (dashboard.workers.control), so it
+needs the same role, is audited as that action and keeps the same bookkeeping and limits:
 
-The refusal is decided on the path exactly as it goes to Flower: a path with dot segments
+    POST /flower/api/worker/pool/grow/<worker>?n=k            grow (operator)
+    POST /flower/api/worker/pool/shrink/<worker>?n=k          shrink (operator)
+    POST /flower/api/worker/queue/cancel-consumer/<worker>?queue=requests   pause (operator)
+    POST /flower/api/worker/queue/add-consumer/<worker>?queue=requests      resume (operator)
+    POST /flower/api/worker/shutdown/<worker>                 shutdown (admin)
+
+It needs a same-origin browser request (or a bearer token) and answers 200 with Flower's
+`{"message": ...}` and the worker, or the action's refusal (403, 404, 409, 422). Every other
+change is refused with 403 and the reason: pool restart, autoscale, consumers of other
+queues, task rate and time limits, and task apply/send/revoke/abort (requests are submitted
+and killed through the dashboard, which records them in PostgreSQL).
+
+The decision is made on the path exactly as it goes to Flower: a path with dot segments
 (`.`, `..`, also as `%2E`), an empty segment (`//`), a backslash or an encoded separator
 (`%2F`, `%5C`) is refused with 400 before anything else, because an HTTP client or server
 on the way would rewrite it into another path than the one checked.
@@ -23,7 +35,9 @@ from urllib3.util.retry import Retry
 
 from dashboard import audit
 from dashboard.extensions import csrf, db, login_manager
-from dashboard.web.auth import bearer, refuse, wants_json
+from dashboard.views.api.workers import forbidden, worker_action_result
+from dashboard.workers import control
+from dashboard.web.auth import bearer, wants_json
 
 bp = Blueprint("flower", __name__)
 csrf.exempt(bp)  # Flower's own pages cannot send our token: see _same_origin()
@@ -36,9 +50,22 @@ NOT_FORWARDED = HOP_BY_HOP | {"host", "cookie", "authorization", "content-length
 NOT_RETURNED = HOP_BY_HOP | {"content-security-policy", "x-frame-options", "server",
                              "access-control-allow-origin", "access-control-allow-headers",
                              "access-control-allow-methods", "access-control-allow-credentials"}
-# Work Flower would do outside the request lifecycle (no row in PostgreSQL): not through here.
-BLOCKED = re.compile(r"^/flower/api/task/(apply|async-apply|send-task|revoke|abort)(/|$)",
-                     re.IGNORECASE)
+# Flower's changes that are dashboard worker actions: its route -> the action.
+WORKER_ACTIONS = {"pool/grow": "grow", "pool/shrink": "shrink", "shutdown": "shutdown",
+                  "queue/cancel-consumer": "pause", "queue/add-consumer": "resume"}
+WORKER_WRITE = re.compile(r"^/flower/api/worker/(shutdown|pool/[a-z]+|queue/[a-z-]+)/(.+)$")
+# Flower's reads that are POSTs: the task table's rows.
+POST_READS = ("/flower/tasks/datatable",)
+# Work Flower would do outside the request lifecycle (no row in PostgreSQL).
+TASK_CONTROL = re.compile(r"^/flower/api/task/(apply|async-apply|send-task|revoke|abort)(/|$)",
+                          re.IGNORECASE)
+REFUSALS = {
+    "pool/restart": "Restarting a worker's pool is not offered here: restart the worker"
+                    " (admin) on the dashboard's Workers page.",
+    "pool/autoscale": "A worker's autoscale bounds are set where it is started, not changed"
+                      " here: grow or shrink its pool instead.",
+    "queue": "The workers consume only the requests queue: pause or resume that one.",
+}
 ENCODED_SEPARATOR = re.compile(r"%(2f|5c)", re.IGNORECASE)
 READ_METHODS = ("GET", "HEAD", "OPTIONS")
 # A kept-alive connection that Flower closed meanwhile fails when it is reused: a read is
@@ -136,26 +163,69 @@ def root():
 @bp.route("/flower/", defaults={"path": ""}, methods=READ_METHODS + ("POST", "PUT", "DELETE"))
 @bp.route("/flower/<path:path>", methods=READ_METHODS + ("POST", "PUT", "DELETE"))
 def proxy(path):
-    """Forward to Flower for signed-in users; changes need an operator."""
+    """Forward reads to Flower for signed-in users; changes as dashboard actions, or refused."""
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
     problem = _path_problem()
+    reading = request.method in READ_METHODS or (request.method == "POST"
+                                                 and request.path in POST_READS)
     if problem:
-        if request.method not in READ_METHODS:
-            audit.record_now("flower", "refused", detail={"flower": f"{request.method} "
-                                                                    f"{request.path}"[:300]})
+        if not reading:
+            _audit_refusal(problem)
         return _refused(400, problem)
-    if BLOCKED.match(request.path):
-        return _refused(403, "Flower's task apply/send/revoke/abort are off here: submit and"
-                             " kill requests through the dashboard so PostgreSQL records them.")
-    changing = request.method not in READ_METHODS
-    if changing:
-        if not current_user.has_role("operator"):
-            return refuse("operator")
-        if bearer() is None and not _same_origin():
-            audit.record_now("flower", "cross_site", detail={"origin": request.headers.get(
-                "Origin") or request.headers.get("Referer")})
-            return _refused(403, "Cross-site request refused.")
+    if not reading:
+        return _change()
+    return _forward()
+
+
+def _audit_refusal(reason):
+    """A change through Flower that was not made, audited with what was asked."""
+    audit.record_now("flower", "refused", detail={
+        "flower": f"{request.method} {request.path}"[:300], "reason": reason})
+
+
+def _worker_action():
+    """(worker, dashboard action, body) of a Flower change that is one, or (None, refusal)."""
+    if request.method != "POST":
+        return None, "Only reads go through to Flower; changes are POSTs of its worker API."
+    if TASK_CONTROL.match(request.path):
+        return None, ("Flower's task apply/send/revoke/abort are off here: submit and kill"
+                      " requests through the dashboard so PostgreSQL records them.")
+    match = WORKER_WRITE.match(request.path)
+    route = match.group(1) if match else None
+    if route not in WORKER_ACTIONS:
+        return None, REFUSALS.get(route, "This change is not offered through Flower here: use"
+                                         " the dashboard's own pages or API.")
+    action, body = WORKER_ACTIONS[route], {}
+    if action in ("pause", "resume") and request.values.get("queue") != control.QUEUE:
+        return None, REFUSALS["queue"]
+    if action in ("grow", "shrink") and "n" in request.values:
+        n = request.values["n"].strip()
+        body["n"] = int(n) if n.isdigit() else n  # anything else is refused by parse_step
+    return (match.group(2), action, body), None
+
+
+def _change():
+    """A change asked of Flower: the dashboard's own worker action, or a 403 with the reason."""
+    wanted, refusal = _worker_action()
+    if refusal:
+        _audit_refusal(refusal)
+        return _refused(403, refusal)
+    name, action, body = wanted
+    if bearer() is None and not _same_origin():
+        audit.record_now("flower", "cross_site", detail={"origin": request.headers.get(
+            "Origin") or request.headers.get("Referer")})
+        return _refused(403, "Cross-site request refused.")
+    if not current_user.has_role("operator"):
+        return jsonify(error=forbidden(f"worker_{action}", {"worker": name}, "operator")), 403
+    payload, status = worker_action_result(name, action, body)
+    if status >= 400:
+        return jsonify(payload), status
+    return jsonify(message=f"{name}: {action} done", worker=payload), 200
+
+
+def _forward():
+    """Flower's answer to this read, streamed back."""
     db.session.rollback()  # release the connection's transaction while we wait on Flower
     base = current_app.config["FLOWER_UPSTREAM"].rstrip("/")
     url = base + quote(request.path, safe="/@:!$&'()*+,;=-._~")
@@ -165,14 +235,11 @@ def proxy(path):
     try:
         upstream = _session().request(
             request.method, url, headers=_upstream_headers(),
-            data=request.get_data(cache=False) if changing else None,
+            data=request.get_data(cache=False) if request.method == "POST" else None,
             stream=True, allow_redirects=False, timeout=(min(timeout, 5.0), timeout))
     except requests.Timeout:
         return _refused(504, "Flower did not answer in time.")
     except requests.RequestException:
         where = urlsplit(base).netloc or base
         return _refused(502, f"Flower is not answering (expected on {where}).")
-    if changing:
-        audit.record_now("flower", str(upstream.status_code),
-                         detail={"flower": f"{request.method} {request.path}"[:300]})
     return _answer(upstream)

@@ -2,8 +2,10 @@
 
 A real Flower process (tests/support/flower.py: a free loopback port, --url_prefix=flower) is
 reached only through the proxy: signed out -> sign-in page or 401; signed in -> Flower's
-pages, static files and API; its task and worker links from the dashboard work; changes
-through Flower need an operator and a same-origin request. A small echo server checks what
+pages, static files and API (its task table's POST too); its task and worker links from the
+dashboard work. Nothing that changes anything reaches Flower: its worker changes that are
+dashboard actions are performed as those actions (same roles, same audit), with a
+same-origin request; every other change is refused with the reason. A small echo server checks what
 the proxy forwards and strips.
 """
 import http.client
@@ -92,33 +94,128 @@ def test_task_and_worker_links_work(app, stack, flower, signed_in, api):
     wait_for(worker_page, 30, 0.3, what="Flower's worker page")
 
 
-def test_changes_through_flower_need_an_operator_and_same_origin(app, stack, flower,
-                                                                 signed_in):
-    """Viewer POST: 403. Operator cross-site or without origin: 403. Same-origin: Flower acts."""
+def celery_pool_size(celery_app, name):
+    """Pool processes as the worker's own stats list them."""
+    stats = celery_app.control.inspect([name], timeout=1.0).stats() or {}
+    return len(stats[name]["pool"]["processes"]) if name in stats else None
+
+
+def celery_queues(celery_app, name):
+    """The queues the worker consumes, as it says itself."""
+    replies = celery_app.control.inspect([name], timeout=1.0).active_queues() or {}
+    return [q["name"] for q in replies.get(name, [])]
+
+
+@pytest.fixture
+def consuming(celery_app):
+    """Whatever a test paused, every worker consumes the requests queue again afterwards."""
+    yield
+    celery_app.control.add_consumer("requests", reply=True, timeout=1)
+
+
+def test_flower_worker_changes_are_the_dashboards_actions(app, stack, flower, signed_in,
+                                                          celery_app, fresh, consuming):
+    """Grow, shrink, cancel/add consumer and shutdown through Flower's API are the dashboard's
+    grow, shrink, pause, resume and shutdown: same roles (viewer 403, operator 403 on
+    shutdown), same audit entries, the pause stored; the worker really changes (and exits)."""
     viewer, _, _ = signed_in("viewer")
-    operator, username, _ = signed_in("operator")
-    grow = "/flower/api/worker/pool/grow/worker1@test?n=1"
-    assert viewer.post(grow, headers=SAME_ORIGIN).status_code == 403
-    assert operator.post(grow).status_code == 403
+    operator, operator_name, _ = signed_in("operator")
+    admin, admin_name, _ = signed_in("admin")
+    base = "/flower/api/worker"
+    grow, shrink = f"{base}/pool/grow/worker1@test?n=1", f"{base}/pool/shrink/worker1@test?n=1"
+    cancel, add = f"{base}/queue/cancel-consumer/worker1@test", \
+        f"{base}/queue/add-consumer/worker1@test"
+    shutdown = f"{base}/shutdown/worker2@test"
+    for path in (grow, shrink, cancel, add, shutdown):
+        answer = viewer.post(path, headers=SAME_ORIGIN, data={"queue": "requests"})
+        assert answer.status_code == 403, path
+        assert "needs the operator role" in answer.get_json()["error"], path
+    assert operator.post(grow).status_code == 403, "no origin: not a same-origin request"
     assert operator.post(grow, headers={"Origin": "https://evil.example"}).status_code == 403
     assert operator.post(grow, headers={"Sec-Fetch-Site": "cross-site"}).status_code == 403
 
-    def grown():
-        """The answer once Flower knows the worker and grew its pool. Flower learns workers
-        by one inspect at its start (a busy worker can miss that one-second window) and
-        again only when asked: an operator's refresh, as its Workers page does."""
-        answer = operator.post(grow, headers=SAME_ORIGIN)
-        if answer.status_code == 404:
-            operator.get("/flower/api/workers?refresh=1&workername=worker1@test")
-        return answer.status_code == 200 and answer
-    answer = wait_for(grown, 30, 0.5, what="Flower growing worker1's pool")
-    assert "grow" in answer.get_data(as_text=True).lower()
-    shrink = operator.post("/flower/api/worker/pool/shrink/worker1@test?n=1",
-                           headers={"Origin": "http://localhost"})
-    assert shrink.status_code == 200
+    grown = operator.post(grow, headers=SAME_ORIGIN)
+    assert grown.status_code == 200, grown.get_json()
+    assert grown.get_json()["message"] == "worker1@test: grow done"
+    assert grown.get_json()["worker"]["pool_target"] == 3
+    wait_for(lambda: celery_pool_size(celery_app, "worker1@test") == 3, 20, 0.5,
+             what="3 pool processes")
+    too_far = operator.post(f"{base}/pool/grow/worker1@test?n=500", headers=SAME_ORIGIN)
+    assert too_far.status_code == 422 and too_far.get_json()["error"].startswith("n:")
+    shrunk = operator.post(shrink, headers={"Origin": "http://localhost"})
+    assert shrunk.status_code == 200, shrunk.get_json()
+    wait_for(lambda: celery_pool_size(celery_app, "worker1@test") == 2, 20, 0.5,
+             what="2 pool processes")
+
+    paused = operator.post(cancel, headers=SAME_ORIGIN, data={"workername": "worker1@test",
+                                                                "queue": "requests"})
+    assert paused.status_code == 200, paused.get_json()
+    assert celery_queues(celery_app, "worker1@test") == []
+    listed = {w["name"]: w for w in operator.get("/api/workers").get_json()}
+    assert listed["worker1@test"]["pause"]["by"] == operator_name, "the pause is stored"
+    again = operator.post(cancel + "?queue=requests", headers=SAME_ORIGIN)
+    assert again.status_code == 409 and "already paused" in again.get_json()["error"]
+    resumed = operator.post(add + "?queue=requests", headers=SAME_ORIGIN)
+    assert resumed.status_code == 200, resumed.get_json()
+    assert celery_queues(celery_app, "worker1@test") == ["requests"]
+
+    refused = operator.post(shutdown, headers=SAME_ORIGIN)
+    assert refused.status_code == 403 and "admin" in refused.get_json()["error"]
+    assert stack.workers["worker2"].alive()
+    done = admin.post(shutdown, headers=SAME_ORIGIN)
+    assert done.status_code == 200, done.get_json()
+    wait_for(lambda: not stack.workers["worker2"].alive(), 60, 0.2, what="worker2 exiting")
+
+    def outcomes(action):
+        return [(r["outcome"], r["username"]) for r in audit_rows(app, action)]
+    assert outcomes("worker_grow") == [("forbidden", _viewer_name(app)), ("ok", operator_name),
+                                       ("refused", operator_name)]
+    assert outcomes("worker_shrink")[-1] == ("ok", operator_name)
+    assert outcomes("worker_pause")[-2:] == [("ok", operator_name), ("refused", operator_name)]
+    assert outcomes("worker_resume")[-1] == ("ok", operator_name)
+    assert outcomes("worker_shutdown")[-2:] == [("forbidden", operator_name), ("ok", admin_name)]
+    shut = audit_rows(app, "worker_shutdown")[-1]
+    assert shut["detail"]["http"] == "POST /flower/api/worker/shutdown/worker2@test"
+    assert ("cross_site", operator_name) in outcomes("flower")
+
+
+def _viewer_name(app):
+    """The one viewer the test above signed in."""
+    return next(r["username"] for r in audit_rows(app, "worker_grow")
+                if r["outcome"] == "forbidden")
+
+
+def test_other_changes_through_flower_are_refused(app, stack, flower, signed_in, celery_app,
+                                                  fresh):
+    """Pool restart, autoscale, other queues' consumers, task rate and time limits, PUT and
+    DELETE: 403 with the reason even for an admin, audited; the worker is unchanged."""
+    admin, username, _ = signed_in("admin")
+    refusals = {
+        "/flower/api/worker/pool/restart/worker1@test": "restart the worker",
+        "/flower/api/worker/pool/autoscale/worker1@test?min=1&max=64": "autoscale",
+        "/flower/api/worker/queue/cancel-consumer/worker1@test?queue=celery": "requests queue",
+        "/flower/api/worker/queue/add-consumer/worker1@test?queue=other": "requests queue",
+        "/flower/api/worker/queue/cancel-consumer/worker1@test": "requests queue",
+        "/flower/api/task/rate-limit/dashboard.run_request?workername=worker1@test"
+        "&ratelimit=1/h": "not offered through Flower",
+        "/flower/api/task/timeout/dashboard.run_request?workername=worker1@test"
+        "&soft=1": "not offered through Flower",
+        "/flower/api/worker/Shutdown/worker1@test": "not offered through Flower",
+        "/flower/workers": "not offered through Flower",
+    }
+    for path, reason in refusals.items():
+        answer = admin.post(path, headers=SAME_ORIGIN)
+        assert answer.status_code == 403, path
+        assert reason in answer.get_data(as_text=True), (path, answer.get_data(as_text=True))
+    for method in (admin.put, admin.delete):
+        answer = method("/flower/api/worker/shutdown/worker1@test", headers=SAME_ORIGIN)
+        assert answer.status_code == 403 and "Only reads" in answer.get_json()["error"]
+    assert celery_pool_size(celery_app, "worker1@test") == 2
+    assert celery_queues(celery_app, "worker1@test") == ["requests"]
     rows = audit_rows(app, "flower")
-    assert ("cross_site", username) in {(r["outcome"], r["username"]) for r in rows}
-    assert any(r["outcome"] == "200" and "pool/grow" in r["detail"]["flower"] for r in rows)
+    assert len(rows) == len(refusals) + 2
+    assert {(r["outcome"], r["username"]) for r in rows} == {("refused", username)}
+    assert all(r["detail"]["reason"] for r in rows)
 
 
 def test_task_control_outside_the_dashboard_is_blocked(flower, signed_in):
@@ -186,12 +283,14 @@ def test_proxy_forwards_path_query_body_and_strips_our_credentials(echo, signed_
     """Path and query as sent, body and method forwarded; session cookie, token, CSRF not."""
     client, _, token = signed_in("operator")
     client.set_cookie("_xsrf", "flower-cookie")
-    answer = client.post("/flower/api/worker/pool/grow/w%40h?n=2&x=%2F",
+    answer = client.post("/flower/tasks/datatable?n=2&x=%2F",
                          data=b"a=1&b=2", content_type="application/x-www-form-urlencoded",
                          headers={**SAME_ORIGIN, "X-CSRFToken": "secret", "Connection": "close"})
     seen = answer.get_json()
     assert (seen["method"], seen["path"], seen["body"]) == (
-        "POST", "/flower/api/worker/pool/grow/w@h?n=2&x=%2F", "a=1&b=2")
+        "POST", "/flower/tasks/datatable?n=2&x=%2F", "a=1&b=2")
+    got = client.get("/flower/api/worker/w%40h?n=2")
+    assert got.get_json()["path"] == "/flower/api/worker/w@h?n=2"
     headers = {k.lower(): v for k, v in seen["headers"].items()}
     assert headers["cookie"] == "_xsrf=flower-cookie"
     assert "authorization" not in headers and "x-csrftoken" not in headers
