@@ -10,7 +10,7 @@ from dashboard.web.auth import require_role
 @require_role("viewer")
 def stats_json():
     """Finished requests per minute (1h) or hour (24h) by outcome, and what runs and waits now."""
-    window = request.args.get("window", "1h")
+    window = request.args.get("window") or "1h"  # empty: not given, as on every list
     if window not in stats.WINDOWS:
         return error("window: must be 1h or 24h", 422)
     return jsonify(stats.as_json(stats.summary(window)))

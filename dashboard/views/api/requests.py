@@ -1,6 +1,4 @@
 """Requests over the API: submit, list, read, retry, kill; a request's timeline, logs, re-run; bulk."""
-import re
-
 from flask import current_app, jsonify, request, url_for
 from flask_login import current_user
 
@@ -9,7 +7,7 @@ from dashboard.errors import Refused
 from dashboard.lifecycle import TERMINAL
 from dashboard.requests import actions, bulk, listing, timeline
 from dashboard.serializers import request_dict
-from dashboard.views.api import FORM_TYPES, bp, error, one
+from dashboard.views.api import DIGITS, FORM_TYPES, bp, error, int_arg, json_body, one
 from dashboard.web import body_caps
 from dashboard.web.auth import require_role
 
@@ -43,17 +41,19 @@ def create():
 @bp.route("/requests", methods=["GET"])
 @require_role("viewer")
 def index():
-    """List requests: the list's filters and sort (listing.Filters.PARAMS), limit, after."""
+    """List requests: the list's filters and sort (listing.Filters.PARAMS), limit, after
+    (an empty value is the same as leaving it out)."""
     filters = listing.Filters(request.args, jobs.REGISTRY)
     if filters.errors:
         return error("; ".join(filters.errors), 422)
-    limit, after = request.args.get("limit", "50"), request.args.get("after")
-    if not ID_PATTERN.match(limit) or not 1 <= int(limit) <= 500:
-        return error("limit: must be an integer from 1 to 500", 422)
-    if after is not None and not ID_PATTERN.match(after):
+    try:
+        limit = int_arg("limit", 50, 1, 500)
+    except Refused as exc:
+        return error(exc.message, exc.status)
+    after = request.args.get("after", "")
+    if after and not ID_PATTERN.match(after):
         return error("after: must be a request id (the previous page's `next`)", 422)
-    rows, next_cursor = listing.list_requests(filters, int(limit),
-                                              int(after) if after else None)
+    rows, next_cursor = listing.list_requests(filters, limit, int(after) if after else None)
     return jsonify(items=[request_dict(r) for r in rows],
                    next=str(next_cursor) if next_cursor else None)
 
@@ -100,24 +100,14 @@ def retry_failed():
     return jsonify(retried=actions.retry_failed(current_user.username, filters))
 
 
-ID_PATTERN = re.compile(r"^[0-9]{1,18}$")  # a request id or a log cursor, as text
-
-
-def _int_arg(name, default, low, high):
-    """An integer query argument in [low, high], or ValueError naming it."""
-    raw = request.args.get(name, "")
-    if raw == "":
-        return default
-    if not ID_PATTERN.match(raw) or not low <= int(raw) <= high:
-        raise ValueError(f"{name}: must be an integer from {low} to {high}")
-    return int(raw)
+ID_PATTERN = DIGITS  # a request id or a log cursor, as text
 
 
 def log_query():
     """(attempt, after, level, limit) from the query, or ValueError naming the field."""
-    attempt = _int_arg("attempt", None, 1, 2 ** 31 - 1)
-    after = _int_arg("after", 0, 0, 10 ** 18 - 1)
-    limit = _int_arg("limit", 500, 1, 1000)
+    attempt = int_arg("attempt", None, 1, 2 ** 31 - 1)
+    after = int_arg("after", 0, 0, 10 ** 18 - 1)
+    limit = int_arg("limit", 500, 1, 1000)
     level = (request.args.get("level") or "DEBUG").upper()
     if level not in joblog.LEVELS:
         raise ValueError(f"level: must be one of {', '.join(joblog.LEVELS)}")
@@ -158,26 +148,29 @@ def logs_json(request_id):
 def bulk_json():
     """Retry or kill many requests: {"action", "ids"} -> {"done", "refused"}."""
     try:
-        action, ids = bulk.parse(request.get_json(silent=True))
+        action, ids = bulk.parse(json_body('{"action": "retry", "ids": [1, 2]}'))
     except Refused as exc:
         return error(exc.message, exc.status)
     return jsonify(bulk.run(action, ids, current_user.username))
 
 
 def _rerun_input():
-    """(params dict-or-text-or-None, file) from a JSON or multipart body, or Refused."""
-    if request.is_json:
-        body = request.get_json(silent=True)
-        if not isinstance(body, dict):
-            raise Refused("body: send a JSON object {\"params\": {...}}", 400)
-        params = body.get("params")
-        if params is not None and not isinstance(params, dict):
-            raise Refused("params: must be a JSON object")
-        return params, None
+    """(params dict-or-text-or-None, file) from a JSON or multipart body, or Refused.
+
+    No body, `{}`, an empty form or empty params: the parent's params (and its file)."""
     if request.mimetype in FORM_TYPES:
         return request.form.get("params"), request.files.get("file")
-    raise Refused("body: send JSON {\"params\": {...}} or multipart params (+ file);"
-                       f" got {request.mimetype or 'no Content-Type'}", 400)
+    try:
+        body = json_body('{"params": {...}}', empty={})
+    except Refused as exc:
+        if exc.status != 415:
+            raise
+        raise Refused("body: send JSON {\"params\": {...}} or multipart params (+ file);"
+                      f" got {request.mimetype}", 415) from None
+    params = body.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise Refused("params: must be a JSON object")
+    return params, None
 
 
 def rerun(parent):

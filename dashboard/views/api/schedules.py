@@ -1,23 +1,18 @@
 """Schedules over the API: list, create, read, change, delete, run now (built-in ones read-only)."""
-from flask import jsonify, request, url_for
+from flask import jsonify, url_for
 from flask_login import current_user
 
 from dashboard.errors import Refused
 from dashboard.requests import listing
 from dashboard.schedules import builtin, manage
 from dashboard.serializers import request_dict, schedule_dict
-from dashboard.views.api import bp, error
+from dashboard.views.api import bp, error, json_body
 from dashboard.web.auth import require_role
 
 
 def _body():
-    """The JSON object sent, or Refused."""
-    if not request.is_json:
-        raise Refused("body: send application/json (a JSON object)", 400)
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise Refused("body: must be a JSON object")
-    return body
+    """The JSON object sent, or Refused (400 none or malformed, 415 not JSON, 422 no object)."""
+    return json_body('{"name": ..., "job_type": ..., "cron": ...}')
 
 
 def _target(schedule_id):

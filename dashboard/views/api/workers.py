@@ -1,13 +1,13 @@
 """Workers and processes over the API: the list, pause/resume/grow/shrink/restart/shutdown,
 supervisord's programs, and why a request is not running yet."""
-from flask import jsonify, request
+from flask import jsonify
 from flask_login import current_user
 
 from dashboard import audit
 from dashboard.errors import Refused
 from dashboard.extensions import db
 from dashboard.requests import why
-from dashboard.views.api import bp, error
+from dashboard.views.api import bp, error, json_body
 from dashboard.web.auth import require_role
 from dashboard.workers import control, inspection, pauses, supervisor
 
@@ -63,12 +63,11 @@ def workers():
 @require_role("operator")
 def worker_action(name, action):
     """pause | resume | grow | shrink (body {"n": k}) | restart | shutdown (admin): 202 worker."""
-    body = request.get_json(silent=True) if request.is_json else None
-    if request.is_json and body is None and request.get_data():
-        return error("body: must be a JSON object such as {\"n\": 1}", 422)
-    if body is not None and not isinstance(body, dict):
-        return error("body: must be a JSON object such as {\"n\": 1}", 422)
-    payload, status = worker_action_result(name, action, body or {})
+    try:
+        body = json_body('{"n": 1}', empty={})
+    except Refused as exc:
+        return error(exc.message, exc.status)
+    payload, status = worker_action_result(name, action, body)
     return jsonify(payload), status
 
 

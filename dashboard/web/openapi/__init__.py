@@ -4,6 +4,7 @@ import copy
 from dashboard import jobs
 from dashboard.lifecycle import Status
 from dashboard.requests import listing
+from dashboard.schedules.manage import MAX_EVERY_S, MIN_EVERY_S
 from dashboard.web.openapi import operations
 from dashboard.web.openapi import parts as parts
 
@@ -12,6 +13,7 @@ STATUSES = [s.value for s in Status]
 EMPTY_OR_TIME = f"^$|{listing.TIME_PATTERN}"
 NULLABLE_TEXT, NULLABLE_TIME = parts.NULLABLE_TEXT, parts.NULLABLE_TIME
 _ref, _json, _error = parts.ref, parts.json_answer, parts.error
+_body_errors, _int_query = parts.body_errors, parts.int_query
 
 
 AUTH_ERRORS = {"401": _error("not signed in and no valid bearer token"),
@@ -124,15 +126,27 @@ def _schedule_schemas():
     body = {"name": {"type": "string", "minLength": 1, "maxLength": 80},
             "job_type": {"type": "string", "enum": sorted(
                 n for n, j in jobs.REGISTRY.items() if j.file != "required")},
-            "params": {"type": "object"}, **timing}
-    body["cron"] = {"type": "string", "nullable": True}
-    body["every_s"] = {"type": "integer", "nullable": True, "minimum": 5}
-    body["catch_up"] = {"type": "string", "enum": ["skip", "once"]}
+            "params": {"type": "object", "description": "the job type's params; default {}"},
+            "cron": {"type": "string", "nullable": True,
+                     "description": "five fields in `timezone`; null: timed by every_s"},
+            "every_s": {"type": "integer", "nullable": True, "minimum": MIN_EVERY_S,
+                        "maximum": MAX_EVERY_S, "description": "seconds; null: timed by cron"},
+            "timezone": {"type": "string", "nullable": True, "description":
+                         "IANA name the cron is read in; null or empty: UTC"},
+            "enabled": {"type": "boolean", "description": "default true"},
+            "catch_up": {"type": "string", "enum": ["skip", "once"], "nullable": True,
+                         "description": "after beat was down: skip the missed fire times, or"
+                                        " fire once for them; null: skip"}}
     return {
         "Schedule": {"type": "object", "required": list(props), "properties": props},
-        "ScheduleBody": {"type": "object", "additionalProperties": False, "properties": body,
-                         "description": "POST needs name, job_type and cron or every_s;"
-                                        " PATCH takes any subset"},
+        "ScheduleCreate": {"type": "object", "additionalProperties": False, "properties": body,
+                           "required": ["name", "job_type"],
+                           "anyOf": [{"required": ["cron"]}, {"required": ["every_s"]}],
+                           "description": "a new schedule: name, job_type, and exactly one"
+                                          " of cron and every_s"},
+        "ScheduleChange": {"type": "object", "additionalProperties": False, "properties": body,
+                           "description": "any of a schedule's fields; the others are kept"
+                                          " (giving cron clears every_s, and the other way)"},
     }
 
 
@@ -141,9 +155,10 @@ def _schedule_paths():
     sid = {"name": "schedule_id", "in": "path", "required": True,
            "schema": {"type": "string"}, "description": "a schedule's id, or a built-in name"}
     one = _json(_ref("Schedule"), "the schedule")
-    body = {"required": True, "content": {"application/json": {"schema": _ref("ScheduleBody")}}}
-    bad = {"400": _error("not a JSON body"),
-           "422": _error("a bad field (named); nothing stored"),
+
+    def body(name):
+        return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+    bad = {**_body_errors('{"name": ..., "job_type": ..., "cron": ...}'),
            "409": _error("the name is in use, or a built-in task (read-only)")}
     missing = {"404": _error("no such schedule"), **AUTH_ERRORS}
     return {
@@ -152,14 +167,14 @@ def _schedule_paths():
                     "responses": {"200": _json({"type": "array", "items": _ref("Schedule")},
                                                "schedules"), **AUTH_ERRORS}},
             "post": {"operationId": "createSchedule", "summary": "Create a schedule",
-                     "requestBody": body,
+                     "requestBody": body("ScheduleCreate"),
                      "responses": {"201": one, **bad, **AUTH_ERRORS}},
         },
         "/api/schedules/{schedule_id}": {
             "get": {"operationId": "getSchedule", "summary": "One schedule", "parameters": [sid],
                     "responses": {"200": one, **missing}},
             "patch": {"operationId": "updateSchedule", "summary": "Change a schedule",
-                      "parameters": [sid], "requestBody": body,
+                      "parameters": [sid], "requestBody": body("ScheduleChange"),
                       "responses": {"200": one, **bad, **missing}},
             "delete": {"operationId": "deleteSchedule", "summary": "Delete a schedule",
                        "parameters": [sid],
@@ -249,11 +264,10 @@ def _paths():
                         "default": listing.Filters.DEFAULT_SORT},
              "description": "; ".join(f"{k}: {v[0]}" for k, v in listing.Filters.SORTS.items())
              + "; `after` keeps the sort"}]
-    page = [{"name": "limit", "in": "query",
-             "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50}},
+    page = [_int_query("limit", 1, 500, "requests a page", default=50),
             {"name": "after", "in": "query",
-             "schema": {"type": "string", "pattern": "^[0-9]{1,18}$"},
-             "description": "the previous page's `next`"}]
+             "schema": {"type": "string", "pattern": "^$|^[0-9]{1,18}$"},
+             "description": "the previous page's `next` (empty: not given)"}]
     action = {"404": _error("no such request"), **AUTH_ERRORS}
     public = []
     return {
@@ -316,8 +330,9 @@ def _paths():
         "/api/stats": {
             "get": {"operationId": "stats", "summary": "Finished per minute/hour, running, waiting",
                     "parameters": [{"name": "window", "in": "query",
-                                    "schema": {"type": "string", "enum": ["1h", "24h"],
-                                               "default": "1h"}}],
+                                    "schema": {"type": "string", "enum": ["", "1h", "24h"],
+                                               "default": "1h"},
+                                    "description": "empty: not given (1h)"}],
                     "responses": {"200": _json(_ref("Stats"), "the overview numbers"),
                                   "422": _error("window is not 1h or 24h"), **AUTH_ERRORS}},
         },
@@ -380,7 +395,8 @@ def _story_schemas():
 def _story_paths(action):
     """Timeline, logs, re-run and bulk endpoints."""
     rerun_json = {"type": "object", "properties": {"params": {
-        "type": "object", "description": "the new params (default: the parent's)"}}}
+        "type": "object", "nullable": True,
+        "description": "the new params; absent or null: the parent's"}}}
     rerun_form = {"type": "object", "properties": {
         "params": {"type": "string", "description": "JSON object as text; empty: the parent's"},
         "file": {"type": "string", "format": "binary",
@@ -396,18 +412,13 @@ def _story_paths(action):
             "get": {"operationId": "requestLogs", "summary": "The job's log lines, paged",
                     "parameters": [
                         _id_param(),
-                        {"name": "attempt", "in": "query", "schema": {
-                            "type": "integer", "minimum": 1, "maximum": 2 ** 31 - 1},
-                         "description": "only this attempt's lines"},
-                        {"name": "after", "in": "query", "schema": {
-                            "type": "integer", "minimum": 0, "maximum": 10 ** 18 - 1},
-                         "description": "the previous answer's `next`"},
+                        _int_query("attempt", 1, 2 ** 31 - 1, "only this attempt's lines"),
+                        _int_query("after", 0, 10 ** 18 - 1, "the previous answer's `next`"),
                         {"name": "level", "in": "query", "schema": {
                             "type": "string", "enum": ["DEBUG", "INFO", "WARNING", "ERROR",
                                                        "CRITICAL"]},
                          "description": "the lowest level shown"},
-                        {"name": "limit", "in": "query", "schema": {
-                            "type": "integer", "minimum": 1, "maximum": 1000, "default": 500}}],
+                        _int_query("limit", 1, 1000, "lines a page", default=500)],
                     "responses": {"200": _json(_ref("LogLines"), "lines, oldest first"),
                                   "404": _error("no such request"),
                                   "422": _error("a bad query value"), **AUTH_ERRORS}},
@@ -416,11 +427,13 @@ def _story_paths(action):
             "post": {"operationId": "rerunRequest",
                      "summary": "A new request like this finished one, with changed params",
                      "parameters": [_id_param()],
-                     "requestBody": {"required": False, "content": {
-                         "application/json": {"schema": rerun_json},
-                         "multipart/form-data": {"schema": rerun_form}}},
+                     "requestBody": {"required": False, "description":
+                                     "no body, `{}` or an empty form: the parent's params"
+                                     " and file, as a plain re-run", "content": {
+                                         "application/json": {"schema": rerun_json},
+                                         "multipart/form-data": {"schema": rerun_form}}},
                      "responses": {"201": _json(_ref("Request"), "the new request (parent_id)"),
-                                   "400": _error("not JSON or a form"),
+                                   **_body_errors('{"params": {...}}'),
                                    "409": _error("the request is not finished"),
                                    "413": _error("the new file is over MAX_UPLOAD_MB"),
                                    "422": _error("bad params or file; nothing stored"),
@@ -437,6 +450,7 @@ def _story_paths(action):
                                                     "type": "integer", "minimum": 1,
                                                     "maximum": 2 ** 63 - 1}}}}}}},
                      "responses": {"200": _json(_ref("BulkResult"), "each id done or refused"),
+                                   **_body_errors('{"action": "retry", "ids": [1, 2]}'),
                                    "413": _error("more than 1000 ids"),
                                    "422": _error("an unknown action or a bad id"),
                                    **AUTH_ERRORS}},

@@ -1,6 +1,6 @@
 """The OpenAPI part for worker and process operations and "why"."""
 
-from dashboard.web.openapi.parts import NULLABLE_INT, NULLABLE_TIME
+from dashboard.web.openapi.parts import NULLABLE_INT, NULLABLE_TIME, body_errors
 from dashboard.web.openapi.parts import error as _error
 from dashboard.web.openapi.parts import json_answer as _json
 from dashboard.web.openapi.parts import ref as _ref
@@ -82,7 +82,9 @@ def paths(auth_errors, id_param):
                      "responses": {"202": _json(_ref("Worker"), "done; the worker now"),
                                    "404": _error("no such worker or action"),
                                    "409": _error("the action makes no sense now"),
-                                   "422": _error("bad n"), **auth_errors}},
+                                   **body_errors('{"n": 1}'),
+                                   "422": _error("bad n, or a body that is not a JSON object"),
+                                   **auth_errors}},
         },
         "/api/workers/pause-all": {
             "post": {"operationId": "pauseAllWorkers", "summary": "Every worker stops consuming",

@@ -84,6 +84,31 @@ def test_bad_input_names_the_field_and_stores_nothing(app, sched_api, change, fi
     assert audit_rows(app, "schedule_create")[-1]["outcome"] == "refused"
 
 
+def test_null_timezone_and_catch_up_mean_the_defaults(app, sched_api):
+    """`timezone: null` is UTC and `catch_up: null` is skip, as the API description says,
+    on create and on change."""
+    r = sched_api.call("POST", "/api/schedules", {**GOOD, "timezone": None, "catch_up": None})
+    assert r.status_code == 201, r.get_json()
+    assert (r.get_json()["timezone"], r.get_json()["catch_up"]) == ("UTC", "skip")
+    schedule_id = r.get_json()["id"]
+    r = sched_api.call("PATCH", f"/api/schedules/{schedule_id}",
+                       {"timezone": "Europe/Paris", "catch_up": "once"})
+    assert (r.get_json()["timezone"], r.get_json()["catch_up"]) == ("Europe/Paris", "once")
+    r = sched_api.call("PATCH", f"/api/schedules/{schedule_id}",
+                       {"timezone": None, "catch_up": None})
+    assert r.status_code == 200, r.get_json()
+    assert (r.get_json()["timezone"], r.get_json()["catch_up"]) == ("UTC", "skip")
+
+
+@pytest.mark.parametrize("missing", ["name", "job_type"])
+def test_create_needs_its_required_fields(app, sched_api, missing):
+    """A POST body without a required field is 422 naming it; nothing stored."""
+    body = {k: v for k, v in GOOD.items() if k != missing}
+    r = sched_api.call("POST", "/api/schedules", body)
+    assert r.status_code == 422 and r.get_json()["error"].startswith(f"{missing}:"), r.get_json()
+    assert count(app, "schedules") == 0
+
+
 def test_duplicate_name_is_409_and_patch_validates_too(app, sched_api):
     first = sched_api.call("POST", "/api/schedules", GOOD).get_json()
     r = sched_api.call("POST", "/api/schedules", {**GOOD, "every_s": 60})

@@ -11,6 +11,7 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from dashboard.web import openapi
+from tests.support.db import sql
 
 DOCUMENTED_OUTSIDE_API = {"/healthz", "/readyz", "/metrics"}
 EXAMPLES = 30
@@ -57,6 +58,52 @@ def test_spec_matches_real_answers(app, api, clean_db):
     check(api.get("/api/requests/424242").get_json(), "Error")
     with pytest.raises(jsonschema.ValidationError):
         check({**created.get_json(), "status": "exploded"}, "Request")
+
+
+def test_json_body_refusals_are_documented(app, api, clean_db):
+    """Each operation with a JSON body documents what a bad body gets: a malformed body,
+    one of another type and a JSON array answer statuses its responses list."""
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    request_id = sql(app, "INSERT INTO requests (job_type, status, task_id, finished_at)"
+                          " VALUES ('simulate', 'success', gen_random_uuid()::text, now())"
+                          " RETURNING id")[0]["id"]
+    schedule_id = sql(app, "INSERT INTO schedules (name, job_type, every_s)"
+                           " VALUES ('nightly', 'simulate', 60) RETURNING id")[0]["id"]
+    values = {"request_id": request_id, "schedule_id": schedule_id, "name": "nobody@nowhere",
+              "action": "grow"}
+    checked = []
+    for path, ops in spec["paths"].items():
+        for method, op in ops.items():
+            if "application/json" not in op.get("requestBody", {}).get("content", {}):
+                continue
+            url = path.format(**values)
+            for data, content_type, status in (("{oops", "application/json", 400),
+                                               ("x=1", "text/plain", 415),
+                                               ("[1]", "application/json", 422)):
+                answer = api.client.open(url, method=method.upper(), headers=api.headers,
+                                         data=data, content_type=content_type)
+                assert answer.status_code == status, (method, url, answer.get_json())
+                assert str(status) in op["responses"], (op["operationId"], status)
+            checked.append(op["operationId"])
+    assert sorted(checked) == ["bulkAction", "createSchedule", "rerunRequest",
+                               "updateSchedule", "workerAction"]
+
+
+def test_schedule_bodies_say_what_is_required_and_what_null_means(app, client):
+    """POST has its own body with its required fields; PATCH takes any of them; a null
+    timezone or catch_up is described (the default), not only typed."""
+    spec = client.get("/api/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    create = spec["paths"]["/api/schedules"]["post"]["requestBody"]["content"]
+    change = spec["paths"]["/api/schedules/{schedule_id}"]["patch"]["requestBody"]["content"]
+    assert create["application/json"]["schema"] == {"$ref": "#/components/schemas/ScheduleCreate"}
+    assert change["application/json"]["schema"] == {"$ref": "#/components/schemas/ScheduleChange"}
+    assert schemas["ScheduleCreate"]["required"] == ["name", "job_type"]
+    assert schemas["ScheduleCreate"]["anyOf"] == [{"required": ["cron"]},
+                                                  {"required": ["every_s"]}]
+    assert "required" not in schemas["ScheduleChange"]
+    timezone = schemas["ScheduleCreate"]["properties"]["timezone"]
+    assert timezone["nullable"] is True and "null or empty: UTC" in timezone["description"]
 
 
 def _nullable_to_jsonschema(node):
