@@ -1,28 +1,10 @@
 """Submitting a request: validate everything first, then one transaction inserts it."""
 import json
-import math
 
 from dashboard import audit, jobs, lifecycle, uploads
 from dashboard.errors import Refused
 from dashboard.extensions import db
 from dashboard.web import body_caps
-
-
-def _non_finite(value, path="params"):
-    """The path of the first NaN/Infinity in `value` (PostgreSQL's jsonb has none), or None."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return path
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        found = _non_finite(item, f"{path}.{key}")
-        if found:
-            return found
-    return None
 
 
 def parse_params(text):
@@ -39,7 +21,7 @@ def parse_params(text):
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
             type(params), "a number")
         raise Refused(f"params: must be a JSON object, not {kind}")
-    where = _non_finite(params)
+    where = jobs.non_finite(params)
     if where:
         raise Refused(f"{where}: NaN and Infinity are not numbers JSON allows")
     return params
@@ -73,8 +55,8 @@ def rerun(parent, params, file_storage, username, max_bytes):
     job = jobs.get(parent["job_type"])
     if not isinstance(params, dict):
         params = parse_params(params)
-    elif _non_finite(params):
-        raise Refused(f"{_non_finite(params)}: NaN and Infinity are not numbers JSON allows")
+    elif jobs.non_finite(params):
+        raise Refused(f"{jobs.non_finite(params)}: NaN and Infinity are not numbers JSON allows")
     data, meta = uploads.read(file_storage, max_bytes)
     reused = data is None and parent["upload_id"] is not None
     if reused:

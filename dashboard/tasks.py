@@ -1,5 +1,4 @@
 """Thin Celery tasks: the attempt runner, its errback and link, and the periodic ones."""
-import json
 import logging
 import os
 import time
@@ -15,7 +14,7 @@ from celery.exceptions import (
 )
 from flask import current_app
 from sqlalchemy import text
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 
 from dashboard import joblog, jobs, lifecycle, recovery
 from dashboard.extensions import READS, db
@@ -62,7 +61,7 @@ def _run_attempt(task_request, request_id):
         if not ctx.artifacts:
             _commit_open()   # nothing of the job's own session left open to wait on
         try:
-            done = lifecycle.finish(request_id, task_id, Status.SUCCESS, json.dumps(result),
+            done = lifecycle.finish(request_id, task_id, Status.SUCCESS, jobs.result_json(result),
                                     artifacts=ctx.artifacts, log_lines=last_lines,
                                     own_transaction=not ctx.artifacts)
         finally:
@@ -132,14 +131,15 @@ def _run_in_batch(task_request, row):
                            config["LOG_LINES_PER_ATTEMPT"], config["LOG_FLUSH_S"]) as lines:
         ctx = JobContext(row["id"], row["task_id"], row, lines)
         try:
-            result = json.dumps(jobs.REGISTRY[row["job_type"]].run(ctx))
+            result = jobs.result_json(jobs.REGISTRY[row["job_type"]].run(ctx))
         except (OperationalError, InterfaceError):
             raise   # PostgreSQL is away: the whole message goes back (run_batch)
         except SoftTimeLimitExceeded as exc:
             status, stopped = Status.TIMEOUT, True
             error, trace = describe(exc, task_request.timelimit), tracebacks.format_exc()
         except Exception as exc:
-            status, error, trace = Status.FAILURE, describe(exc, None), tracebacks.format_exc()
+            status, error = Status.FAILURE, describe(exc, None)
+            trace = shown_traceback(exc, tracebacks.format_exc())
             db.session.rollback()
         if ctx.artifacts and status is Status.SUCCESS:   # stored with the result, on its own
             done, last = None, lines.take()
@@ -180,7 +180,18 @@ def describe(exc, timelimit):
     if isinstance(exc, TimeLimitExceeded):
         limit = exc.args[0] if exc.args else hard
         return f"timeout: hard time limit ({_seconds(limit)}) exceeded"
+    if isinstance(exc, StatementError):   # its text holds the statement and its parameters
+        cause = str(getattr(exc, "orig", None) or "").strip()
+        return f"{exc.__class__.__name__}: {cause.splitlines()[0] if cause else 'refused'}"[:500]
     return f"{exc.__class__.__name__}: {exc}"[:2000]
+
+
+def shown_traceback(exc, text_):
+    """The traceback to record: a database error's keeps its frames, not its message."""
+    if not isinstance(exc, StatementError):
+        return text_ or None
+    frames = "".join(tracebacks.format_tb(exc.__traceback__))
+    return f"Traceback (most recent call last):\n{frames}{describe(exc, None)}\n"
 
 
 @shared_task(name="dashboard.record_failure")
@@ -192,7 +203,7 @@ def record_failure(request, exc, traceback):
     row = lifecycle.finish(request.args[0], request.id,
                            Status.TIMEOUT if timed_out else Status.FAILURE,
                            error=describe(exc, getattr(request, "timelimit", None)),
-                           traceback=traceback or None)
+                           traceback=shown_traceback(exc, traceback))
     db.session.commit()
     if row is not None:
         _tell_if_final(request.args[0])

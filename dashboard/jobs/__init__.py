@@ -4,6 +4,7 @@ A job type module declares its types (`JOB_TYPES`); the app factory registers
 them (`register_all`), so the registry is filled explicitly, never by an import.
 """
 import json
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable
@@ -103,6 +104,36 @@ def _message(error):
     if len(text) > 200:
         text = text[:200] + "…"
     return f"{where}: {text}"
+
+
+def non_finite(value, path="params"):
+    """The path of the first NaN/Infinity in `value` (JSON and PostgreSQL's jsonb have none),
+    or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return path
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = non_finite(item, f"{path}.{key}")
+        if found:
+            return found
+    return None
+
+
+def result_json(result):
+    """A job's result as JSON text to store, or ValueError naming a NaN or Infinity in it:
+    the result is never written with one."""
+    try:
+        return json.dumps(result, allow_nan=False)
+    except ValueError:
+        where = non_finite(result, "result")
+        if where is None:
+            raise
+        raise ValueError(f"{where}: NaN and Infinity are not numbers JSON allows") from None
 
 
 def register(job):

@@ -34,7 +34,8 @@ SCHEMA = {
         "byte_order": {"enum": ["little", "big"], "title": "Byte order",
                        "description": "A raw file's byte order; empty: little."},
         "spacing": {"type": "array", "minItems": 3, "maxItems": 3,
-                    "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 1000},
+                    "items": {"type": "number", "minimum": formats.MIN_SPACING_MM,
+                              "maximum": formats.MAX_SPACING_MM},
                     "title": "Voxel spacing (mm)",
                     "description": "Millimetres between voxels along x, y and z; empty: from"
                                    " the file."},

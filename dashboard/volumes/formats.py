@@ -8,6 +8,7 @@ with what is wrong; `load` gives the worker the volume as an [x, y, z] array.
 """
 import gzip
 import io
+import math
 import posixpath
 import zipfile
 import zlib
@@ -21,6 +22,9 @@ MB = 1024 * 1024
 READ = MB                                   # bytes read at a time when counting or copying
 MAX_MEMBERS = 20_000                        # zip entries looked at (a DICOM series has < 5000)
 NIFTI_HEAD = 540                            # NIfTI-2's header size (NIfTI-1's is 348)
+# Voxel sizes taken (mm): from 0.1 um to 1 m; outside, a header is wrong (or not in mm).
+MIN_SPACING_MM, MAX_SPACING_MM = 1e-4, 1000.0
+BITS_ALLOCATED = (8, 16, 32)                # DICOM pixel cells a volume can be read from
 
 
 class BadFile(ValueError):
@@ -95,11 +99,28 @@ def inspect(fileobj, size, params, max_volume_bytes):
                       f" {str(exc)[:160]})") from exc
     finally:
         fileobj.seek(0)
-    voxels = int(np.prod(found.shape, dtype=np.int64))
+    _check_geometry(found, "params.spacing" if fmt in ("raw", "npy") else "file")
+    voxels = _voxels(found.shape)
     if voxels * np.dtype(found.dtype).itemsize > max_volume_bytes:
         raise BadFile(f"file: the volume {list(found.shape)} of {found.dtype} is larger than"
                       f" MAX_VOLUME_MB ({max_volume_bytes // MB} MB)")
     return found
+
+
+def _voxels(shape):
+    """The number of voxels of `shape`, exactly (Python integers do not overflow)."""
+    return math.prod(int(n) for n in shape)
+
+
+def _check_geometry(found, where):
+    """BadFile unless every axis has voxels and every voxel size is a finite, sane length."""
+    if any(int(n) < 1 for n in found.shape):
+        raise BadFile(f"file: the volume's shape {[int(n) for n in found.shape]} has an axis"
+                      " without voxels")
+    for axis, size in zip("xyz", found.spacing_mm or ()):
+        if not MIN_SPACING_MM <= size <= MAX_SPACING_MM:        # NaN fails both
+            raise BadFile(f"{where}: voxel size {size:g} mm along {axis} is outside"
+                          f" {MIN_SPACING_MM:g} to {MAX_SPACING_MM:g} mm")
 
 
 def raw_dtype(params):
@@ -130,7 +151,7 @@ def _inspect_raw(fileobj, size, params, max_volume_bytes):
         raise BadFile("params.shape: is required for a raw file (the file was not recognised"
                       " as npy, NIfTI or a zip of DICOM files; `format` forces one)")
     shape, dtype = tuple(params["shape"]), params.get("dtype", "float32")
-    expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    expected = _voxels(shape) * np.dtype(dtype).itemsize
     if size != expected:
         raise BadFile(f"file: size {size} bytes does not match shape {list(shape)}"
                       f" of {dtype} ({expected} bytes expected)")
@@ -158,7 +179,9 @@ def _inspect_npy(fileobj, size, params, max_volume_bytes):
         raise BadFile(f"file: the npy array has shape {list(shape)}; a volume has 3 dimensions")
     if dtype.hasobject or dtype.kind not in "iuf" or dtype.itemsize > 8:
         raise BadFile(f"file: the npy dtype {dtype} is not a number type a volume can have")
-    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if any(n < 1 for n in shape):
+        raise BadFile(f"file: the volume's shape {list(shape)} has an axis without voxels")
+    expected = offset + _voxels(shape) * dtype.itemsize
     if size != expected:
         raise BadFile(f"file: size {size} bytes does not match the npy header (shape"
                       f" {list(shape)} of {dtype.name}: {expected} bytes expected)")
@@ -225,10 +248,13 @@ def _inspect_nifti(fileobj, size, params, max_volume_bytes):
     shape = shape[:3]
     if min(shape) < 1:
         raise BadFile(f"file: corrupt NIfTI header: shape {list(shape)} has an empty axis")
-    expected = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = offset + _voxels(shape) * dtype.itemsize
     if total < expected:
         raise BadFile(f"file: truncated NIfTI: {total} bytes{where}, its header (shape"
                       f" {list(shape)} of {dtype.name} from byte {offset}) needs {expected}")
+    if not np.isfinite(affine).all():
+        raise BadFile("file: the NIfTI header's voxel-to-world transform (qform or sform) has"
+                      " values that are not finite numbers")
     slope, inter = header.get_slope_inter()
     scaled = slope is not None and (slope != 1 or (inter or 0) != 0)
     ornt = nib.orientations.io_orientation(affine)
@@ -278,6 +304,8 @@ def _dicom(archive, info, pixels):
     """
     import pydicom
     from pydicom.errors import InvalidDicomError
+    # Values that break the standard (a DS of "NaN") are read as they are and judged here.
+    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
     try:
         with archive.open(info) as member:
             if pixels:
@@ -290,6 +318,31 @@ def _dicom(archive, info, pixels):
     except Exception as exc:  # noqa: BLE001  (a parser's failure on untrusted bytes)
         raise BadFile(f"file: {info.filename[:100]}: truncated or corrupt DICOM"
                       f" ({exc.__class__.__name__}: {str(exc)[:160]})")
+
+
+def _check_pixel_kind(ds, info):
+    """BadFile unless a slice holds one grey value per pixel, in cells this reader takes."""
+    name = info.filename[:100]
+    try:
+        samples = int(ds.get("SamplesPerPixel", 1) or 1)
+        photometric = str(ds.get("PhotometricInterpretation", "") or "MONOCHROME2")
+        bits = int(ds.BitsAllocated)
+        stored = int(ds.get("BitsStored", bits))
+        rows, cols = int(ds.Rows), int(ds.Columns)
+    except (AttributeError, TypeError, ValueError) as exc:
+        raise BadFile(f"file: {name}: no usable Rows, Columns or BitsAllocated"
+                      f" ({str(exc)[:120]})")
+    if samples != 1 or not photometric.startswith("MONOCHROME"):
+        raise BadFile(f"file: {name}: a colour image ({photometric}, {samples} samples per"
+                      " pixel); a volume has one grey value per voxel")
+    if bits not in BITS_ALLOCATED:
+        raise BadFile(f"file: {name}: BitsAllocated is {bits}; only"
+                      f" {', '.join(map(str, BITS_ALLOCATED))} bits per pixel can be read")
+    if not 1 <= stored <= bits:
+        raise BadFile(f"file: {name}: BitsStored is {stored} in {bits} bits allocated")
+    if rows < 1 or cols < 1:
+        raise BadFile(f"file: {name}: {rows} x {cols} pixels (rows x columns); a slice needs"
+                      " at least one of each")
 
 
 def _check_pixel_length(ds, info):
@@ -319,6 +372,7 @@ def _series(archive, members):
         looked += 1
         ds = _dicom(archive, info, pixels=False)
         if ds is not None and "PixelData" in ds:
+            _check_pixel_kind(ds, info)
             _check_pixel_length(ds, info)
             slices.append((ds, info))
     if not slices:
@@ -341,10 +395,15 @@ def _series(archive, members):
         if "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds:
             raise BadFile(f"file: {info.filename[:100]} has no ImagePositionPatient or"
                           " ImageOrientationPatient: the slices cannot be ordered")
+        _finite(ds, info, "ImagePositionPatient", 3)
+        _finite(ds, info, "ImageOrientationPatient", 6)
     iop = np.asarray(slices[0][0].ImageOrientationPatient, dtype=np.float64)
     normal = np.cross(iop[:3], iop[3:])
     positions = np.array([np.dot(normal, np.asarray(ds.ImagePositionPatient, dtype=np.float64))
                           for ds, _ in slices])
+    if not np.isfinite(np.diff(np.sort(positions))).all():
+        raise BadFile("file: the slices' positions along their normal are too far apart to"
+                      " be measured")
     order = np.argsort(positions, kind="stable")
     positions = positions[order]
     gaps = np.diff(positions)
@@ -352,6 +411,17 @@ def _series(archive, members):
         raise BadFile(f"file: two slices at the same position ({positions[np.argmin(gaps)]:.3f}"
                       " mm along the normal)")
     return [slices[i] for i in order], float(np.median(gaps))
+
+
+def _finite(ds, info, keyword, count):
+    """BadFile unless the slice's `keyword` holds `count` finite numbers."""
+    try:
+        values = np.asarray(ds[keyword].value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise BadFile(f"file: {info.filename[:100]}: {keyword} is not numbers ({str(exc)[:80]})")
+    if values.size != count or not np.isfinite(values).all():
+        raise BadFile(f"file: {info.filename[:100]}: {keyword} {[float(v) for v in values[:6]]}"
+                      f" is not {count} finite numbers")
 
 
 def _check_decodable(ds, info):
@@ -367,6 +437,20 @@ def _check_decodable(ds, info):
     if not available:
         raise BadFile(f"file: {info.filename[:100]}: pixel data in {syntax.name}, which"
                       " cannot be decoded here (send uncompressed DICOM)")
+
+
+def _check_decodes(archive, ds, info):
+    """BadFile unless the first slice decodes to one value per pixel (rows x columns)."""
+    try:
+        pixels = _dicom(archive, info, pixels=True).pixel_array
+    except BadFile:
+        raise
+    except Exception as exc:  # noqa: BLE001  (a decoder's failure on untrusted bytes)
+        raise BadFile(f"file: {info.filename[:100]}: its pixels cannot be decoded"
+                      f" ({exc.__class__.__name__}: {str(exc)[:160]})")
+    if pixels.shape != (int(ds.Rows), int(ds.Columns)):
+        raise BadFile(f"file: {info.filename[:100]}: its pixels decode to {list(pixels.shape)},"
+                      f" not {int(ds.Rows)} x {int(ds.Columns)}")
 
 
 def _rescale(ds):
@@ -403,6 +487,7 @@ def _inspect_zip(fileobj, size, params, max_volume_bytes):
     with archive:
         slices, gap = _series(archive, members)
         _check_decodable(*slices[0])
+        _check_decodes(archive, *slices[0])
     dtype, spacing, modality, units = _describe_series(slices, gap)
     first = slices[0][0]
     return Found("dicom-zip", (int(first.Columns), int(first.Rows), len(slices)), dtype,

@@ -7,6 +7,7 @@ at the top. Images are scaled (nearest neighbour) to the voxel spacing, so a
 position is the same fraction of the image whatever the spacing.
 """
 import io
+import sys
 
 import numpy as np
 from PIL import Image
@@ -59,12 +60,22 @@ def windows(stats):
     found = dict(CT_WINDOWS)
     lo, hi = stats.get("min"), stats.get("max")
     if lo is not None and hi is not None:
-        found["full"] = ((lo + hi) / 2.0, float(hi - lo) or 1.0)
+        found["full"] = _spanning(lo, hi)
     pct = stats.get("percentiles") or {}
     if "0.5" in pct and "99.5" in pct:
-        low, high = pct["0.5"], pct["99.5"]
-        found["pet"] = ((low + high) / 2.0, (high - low) or 1.0)
+        found["pet"] = _spanning(pct["0.5"], pct["99.5"])
     return {name: found[name] for name in WINDOW_LABELS if name in found}
+
+
+def _spanning(low, high):
+    """(level, width) of the window from `low` to `high`, both finite floats.
+
+    Halves are added (the sum of two large values overflows); a span wider than a
+    float holds gets the largest width there is. An empty span gets width 1.
+    """
+    low, high = float(low), float(high)
+    width = min(high - low, sys.float_info.max)
+    return low / 2.0 + high / 2.0, width or 1.0
 
 
 def window(image, level, width):

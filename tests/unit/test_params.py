@@ -135,3 +135,15 @@ def test_every_job_type_takes_a_lowered_time_limit():
     """Each registered schema accepts `timeout_seconds` (limits() reads it for every type)."""
     for job in jobs.REGISTRY.values():
         assert "timeout_seconds" in job.schema["properties"], job.name
+
+
+@pytest.mark.parametrize("bad, where", [
+    ({"windows": {"full": {"width": float("inf")}}}, "result.windows.full.width"),
+    ({"mean": float("nan")}, "result.mean"),
+    ({"edges": [0.0, float("-inf")]}, "result.edges.1"),
+])
+def test_a_result_is_never_written_with_nan_or_infinity(bad, where):
+    with pytest.raises(ValueError) as caught:
+        jobs.result_json(bad)
+    assert str(caught.value) == f"{where}: NaN and Infinity are not numbers JSON allows"
+    assert jobs.result_json({"mean": 1.5, "edges": [0, 1]}) == '{"mean": 1.5, "edges": [0, 1]}'

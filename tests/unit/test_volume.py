@@ -130,3 +130,12 @@ def test_gray8_of_a_subnormal_range_still_spans_black_to_white(low, high):
     with np.errstate(divide="raise", over="raise", invalid="raise"):
         image = render.to_gray8(np.array([[low, high, np.nan]]))
     assert image.tolist() == [[0, 255, 0]]
+
+
+def test_windows_of_the_widest_range_are_finite():
+    found = render.windows({"min": -1.5e308, "max": 1.7e308,
+                            "percentiles": {"0.5": -1.5e308, "99.5": 1.7e308}})
+    for level, width in (found["full"], found["pet"]):
+        assert np.isfinite(level) and np.isfinite(width) and width > 0
+    image = render.window(np.array([[-1.5e308, 0.0, 1.7e308]]), *found["full"])
+    assert image.tolist() == [[0, 113, 255]]           # 0 lies 44 % of the way up

@@ -162,3 +162,38 @@ def test_request_page_shows_the_projections(app, stack, api, make_user):
     if anonymous.status_code == 302:
         assert "/login" in anonymous.headers["Location"]
     assert not anonymous.get_data().startswith(b"\x89PNG")
+
+
+@pytest.fixture
+def success_refused_by_the_database(app):
+    """A trigger that makes PostgreSQL refuse to record any request's success (removed after)."""
+    from tests.support.db import sql
+    sql(app, "CREATE OR REPLACE FUNCTION test_refuse_success() RETURNS trigger"
+             " LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by a test trigger'; END $$")
+    sql(app, "CREATE TRIGGER test_refuse_success BEFORE UPDATE ON requests FOR EACH ROW"
+             " WHEN (NEW.status = 'success') EXECUTE FUNCTION test_refuse_success()")
+    yield
+    sql(app, "DROP TRIGGER IF EXISTS test_refuse_success ON requests")
+    sql(app, "DROP FUNCTION IF EXISTS test_refuse_success()")
+
+
+def test_a_database_error_is_shown_without_its_statement_or_parameters(
+        app, stack, api, make_user, success_refused_by_the_database):
+    response = submit(api, hot_volume(), {"shape": list(SHAPE)})
+    assert response.status_code == 201, response.get_json()
+    request_id = response.get_json()["id"]
+    row = wait_status(app, request_id, ("success", "failure", "timeout"), timeout=60)
+    assert row["status"] == "failure"
+    viewer, password, _ = make_user("viewer")
+    browser = app.test_client()
+    sign_in(browser, viewer, password)
+    body = browser.get(f"/api/requests/{request_id}").get_json()
+    assert body["error"] == "InternalError: refused by a test trigger"
+    attempt = body["attempts"][-1]
+    assert attempt["error"] == body["error"]
+    assert attempt["traceback"].startswith("Traceback (most recent call last):")
+    assert attempt["traceback"].endswith("InternalError: refused by a test trigger\n")
+    page = browser.get(f"/requests/{request_id}").get_data(as_text=True)
+    for shown in (body["error"], attempt["traceback"], page):
+        assert "[SQL" not in shown and "UPDATE requests" not in shown
+        assert "[parameters" not in shown and "%(result)s" not in shown
