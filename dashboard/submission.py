@@ -49,8 +49,10 @@ def rerun(parent, params, file_storage, username, max_bytes):
     """Store a re-run of `parent` (its row: id, job_type, upload_id) with new params.
 
     `params` is a dict (JSON body) or the form's JSON text. The parent's file is
-    reused unless a new one is sent. Validated as at submit; returns the new id
-    or raises Refused, nothing stored.
+    reused unless a new one is sent; with a new one, the params the parent's file
+    gave (the job type's `from_file`, e.g. a volume's format) are found anew unless
+    changed. Validated as at submit; returns the new id or raises Refused, nothing
+    stored.
     """
     job = jobs.get(parent["job_type"])
     if not isinstance(params, dict):
@@ -58,6 +60,10 @@ def rerun(parent, params, file_storage, username, max_bytes):
     elif jobs.non_finite(params):
         raise Refused(f"{jobs.non_finite(params)}: NaN and Infinity are not numbers JSON allows")
     data, meta = uploads.read(file_storage, max_bytes)
+    if data is not None:   # a new file: what the parent's file told is found anew
+        told = parent["params"] or {}
+        params = {key: value for key, value in params.items()
+                  if key not in job.from_file or value != told.get(key)}
     reused = data is None and parent["upload_id"] is not None
     if reused:
         meta = uploads.meta(parent["upload_id"])

@@ -46,6 +46,9 @@ class JobType:
     # expected_s(params) -> the longest a request should run, in seconds, or None when it
     # cannot be told: requests that can be told short may share a message (tasks.batches).
     expected_s: Callable = None
+    # Params `check` fills in from the file (a volume's format): a re-run with a new file
+    # finds them anew unless they were changed.
+    from_file: tuple = ()
 
     @cached_property
     def validator(self):

@@ -123,7 +123,8 @@ def _projections(vol, ctx):
 
 LOAD_ARRAY = JobType(
     name="load_array", title="Load PET-CT volume", schema=SCHEMA, run=run, check=check,
-    file="required", soft_limit_s=300, hard_limit_s=330, max_attempts=1,
+    file="required", from_file=("format",), soft_limit_s=300, hard_limit_s=330,
+    max_attempts=1,
     max_wait_s=120, max_run_s=600,
 )
 
