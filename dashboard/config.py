@@ -69,7 +69,10 @@ def load():
         "WEB_HOST": web_host,
         "WEB_PORT": web_port,
         "FLOWER_URL": os.environ.get("FLOWER_URL", "/flower").rstrip("/"),
-        "FLOWER_UPSTREAM": os.environ.get("FLOWER_UPSTREAM", "http://127.0.0.1:5555"),
+        # Where the /flower/ proxy finds Flower: `unix:PATH` (its socket, the default) or a URL.
+        "FLOWER_UPSTREAM": os.environ.get("FLOWER_UPSTREAM", "unix:" + os.path.join(
+            os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "var", "run", "flower",
+            "flower.sock")),
         "SMTP_HOST": os.environ.get("SMTP_HOST", ""),
         # The `link` notify callback is attached when set (default: when SMTP_HOST is).
         "NOTIFY_ON_SUCCESS": os.environ.get(

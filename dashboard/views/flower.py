@@ -22,6 +22,10 @@ The decision is made on the path exactly as it goes to Flower: a path with dot s
 (`.`, `..`, also as `%2E`), an empty segment (`//`), a backslash or an encoded separator
 (`%2F`, `%5C`) is refused with 400 before anything else, because an HTTP client or server
 on the way would rewrite it into another path than the one checked.
+
+Flower itself listens on a unix socket in a directory only the stack's user can enter
+(FLOWER_UPSTREAM `unix:/path/flower.sock`, docs/security.md): no other local user or
+process reaches its API; an `http://` upstream is still taken as given.
 """
 import re
 import threading
@@ -31,6 +35,7 @@ import requests
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, request
 from flask_login import current_user
 from requests.adapters import HTTPAdapter
+from requests_unixsocket import UnixAdapter
 from urllib3.util.retry import Retry
 
 from dashboard import audit
@@ -80,9 +85,19 @@ def _session():
     """One connection pool per thread (requests.Session is not shared across threads)."""
     if getattr(_local, "session", None) is None:
         _local.session = requests.Session()
-        _local.session.trust_env = False  # never via an HTTP(S)_PROXY: Flower is on loopback
+        _local.session.trust_env = False  # never via an HTTP(S)_PROXY: Flower is local
         _local.session.mount("http://", HTTPAdapter(max_retries=RETRY_READS))
+        _local.session.mount("http+unix://", UnixAdapter(max_retries=RETRY_READS))
     return _local.session
+
+
+def _upstream():
+    """(base URL of Flower, where it is, for messages): `unix:/path` becomes http+unix://."""
+    upstream = current_app.config["FLOWER_UPSTREAM"].rstrip("/")
+    if upstream.startswith("unix:"):
+        path = upstream[len("unix:"):]
+        return "http+unix://" + quote(path, safe=""), path
+    return upstream, urlsplit(upstream).netloc or upstream
 
 
 def _same_origin():
@@ -132,7 +147,7 @@ def _upstream_headers():
 
 def _answer(upstream):
     """Flower's answer streamed back as it comes, its own encoding kept."""
-    base = current_app.config["FLOWER_UPSTREAM"].rstrip("/")
+    base = _upstream()[0]
     headers = []
     for name, value in upstream.raw.headers.items():
         if name.lower() in NOT_RETURNED:
@@ -227,19 +242,21 @@ def _change():
 def _forward():
     """Flower's answer to this read, streamed back."""
     db.session.rollback()  # release the connection's transaction while we wait on Flower
-    base = current_app.config["FLOWER_UPSTREAM"].rstrip("/")
+    base, where = _upstream()
     url = base + quote(request.path, safe="/@:!$&'()*+,;=-._~")
     if request.query_string:
         url += "?" + request.query_string.decode("latin-1")
+    headers = _upstream_headers()
+    if base.startswith("http+unix://"):
+        headers["Host"] = "localhost"  # not the socket's path, which requests would send
     timeout = current_app.config["FLOWER_TIMEOUT_S"]
     try:
         upstream = _session().request(
-            request.method, url, headers=_upstream_headers(),
+            request.method, url, headers=headers,
             data=request.get_data(cache=False) if request.method == "POST" else None,
             stream=True, allow_redirects=False, timeout=(min(timeout, 5.0), timeout))
     except requests.Timeout:
         return _refused(504, "Flower did not answer in time.")
     except requests.RequestException:
-        where = urlsplit(base).netloc or base
         return _refused(502, f"Flower is not answering (expected on {where}).")
     return _answer(upstream)

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from tests.support.browser import browser_sign_in
-from tests.support.flower import flower_url, flower_web  # noqa: F401  (module-scoped)
+from tests.support.flower import flower_socket, flower_url, flower_web  # noqa: F401
 
 
 @pytest.mark.browser

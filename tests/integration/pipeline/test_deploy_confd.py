@@ -71,4 +71,4 @@ def test_all_together_workers_and_beat_with_absolute_pidfiles(tmp_path):
         argv = shlex.split(programs[name].command)
         assert argv[argv.index("-n") + 1] == f"{name}@%h"  # supervisor's %% left to celery
         assert programs[name].stopsignal == 15  # TERM: warm shutdown
-    assert "--address=127.0.0.1" in programs["flower"].command
+    assert "--unix_socket=/srv/dashboard/var/run/flower/flower.sock" in programs["flower"].command

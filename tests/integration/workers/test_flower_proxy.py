@@ -8,8 +8,12 @@ dashboard actions are performed as those actions (same roles, same audit), with 
 same-origin request; every other change is refused with the reason. A small echo server checks what
 the proxy forwards and strips.
 """
+import configparser
 import http.client
 import json
+import os
+import stat
+import subprocess
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,7 +22,7 @@ import pytest
 
 from dashboard.web.security import FLOWER_CSP
 from tests.support.db import audit_rows, fetch, wait_status
-from tests.support.flower import flower_url, flower_web  # noqa: F401  (module-scoped)
+from tests.support.flower import flower_socket, flower_url, flower_web  # noqa: F401
 from tests.support.html import Page
 from tests.support.procs import free_port, wait_for
 
@@ -227,6 +231,71 @@ def test_task_control_outside_the_dashboard_is_blocked(flower, signed_in):
         answer = admin.post(path, headers=SAME_ORIGIN)
         assert answer.status_code == 403, path
         assert "through the dashboard" in answer.get_json()["error"]
+
+
+def _tcp_listeners(pid):
+    """The TCP sockets process `pid` listens on (from /proc)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    listening = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as fh:
+            for line in fh.readlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # LISTEN
+                    listening.append(fields[1])
+    return listening
+
+
+ANOTHER_USER = """
+import socket, sys
+try:
+    sock = socket.socket(socket.AF_UNIX)
+    sock.connect(sys.argv[1])
+    sock.sendall(b"POST /flower/api/worker/shutdown/worker1@test HTTP/1.0\\r\\n"
+                 b"Host: localhost\\r\\nContent-Length: 0\\r\\n\\r\\n")
+    print(sock.recv(100))
+except OSError as exc:
+    print(type(exc).__name__)
+"""
+
+
+def test_only_the_dashboard_reaches_flower(app, stack, flower_socket, flower, signed_in,
+                                           celery_app):
+    """Flower listens on no TCP port (nothing on loopback to send a shutdown to), its socket's
+    directory is the stack user's alone (another user's connect is refused), and the
+    stack's configuration starts it so; through the dashboard its pages and API answer."""
+    proc, path = flower_socket
+    assert _tcp_listeners(proc.pid) == []
+    assert stat.S_IMODE(os.stat(os.path.dirname(path)).st_mode) == 0o700
+    if os.geteuid() == 0:
+        other = subprocess.run(["/usr/bin/python3", "-c", ANOTHER_USER, path], user=65534,
+                               group=65534, extra_groups=[], capture_output=True, text=True,
+                               timeout=30, cwd="/")
+        assert other.stdout.strip() == "PermissionError", other.stdout + other.stderr
+    viewer, _, _ = signed_in("viewer")
+    assert viewer.get("/flower/").status_code == 200
+    assert viewer.get("/flower/api/workers").status_code == 200
+    assert celery_app.control.ping(["worker1@test"], timeout=2.0), "worker1 still runs"
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))))
+    for conf, socket_path in (
+            ("deploy/supervisord.conf", '"$PWD/var/run/flower/flower.sock"'),
+            ("deploy/conf.d/flower.conf", "/srv/dashboard/var/run/flower/flower.sock")):
+        parser = configparser.RawConfigParser()
+        parser.read(os.path.join(root, conf))
+        command = parser["program:flower"]["command"]
+        assert f"--unix_socket={socket_path}" in command, conf
+        assert "chmod 700 var/run/flower" in command and "--port" not in command, conf
+    from dashboard import config
+    assert config.load()["FLOWER_UPSTREAM"] == "unix:" + os.path.join(
+        root, "var", "run", "flower", "flower.sock")
 
 
 def test_flower_down_is_a_502(app, signed_in, monkeypatch, clean_db):
