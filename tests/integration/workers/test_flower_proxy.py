@@ -307,6 +307,11 @@ def test_flower_down_is_a_502(app, signed_in, monkeypatch, clean_db):
     assert "Flower is not answering" in page.get_data(as_text=True)
     api = client.get("/flower/api/workers")
     assert api.status_code == 502 and api.get_json()["error"].startswith("Flower is not")
+    monkeypatch.setitem(app.config, "FLOWER_UPSTREAM", "unix:/nonexistent/flower.sock")
+    gone = client.get("/flower/api/workers")
+    assert gone.status_code == 502
+    assert gone.get_json()["error"] == ("Flower is not answering (expected on"
+                                        " /nonexistent/flower.sock).")
 
 
 class _Echo(BaseHTTPRequestHandler):
