@@ -7,6 +7,7 @@ at the top. Images are scaled (nearest neighbour) to the voxel spacing, so a
 position is the same fraction of the image whatever the spacing.
 """
 import io
+import math
 import sys
 
 import numpy as np
@@ -115,13 +116,18 @@ def to_gray8(image):
 
 
 def display_size(rows, cols, view, spacing):
-    """(width, height) in pixels: the voxel aspect ratio kept, the longer side readable."""
+    """(width, height) in pixels: the voxel aspect ratio kept, the longer side readable.
+
+    Voxel sizes that are not positive finite numbers count as square voxels; a voxel
+    more than MAX_SIDE times longer than wide is drawn MAX_SIDE times longer.
+    """
     col_axis, row_axis = PLANE[view]
     col_mm, row_mm = (spacing[col_axis], spacing[row_axis]) if spacing else (1.0, 1.0)
-    if not (col_mm > 0 and row_mm > 0):
+    if not (0 < col_mm < math.inf and 0 < row_mm < math.inf):
         col_mm = row_mm = 1.0
     unit = min(col_mm, row_mm)
-    width, height = cols * col_mm / unit, rows * row_mm / unit
+    width = cols * min(col_mm / unit, MAX_SIDE)
+    height = rows * min(row_mm / unit, MAX_SIDE)
     longer = max(width, height)
     factor = min(max(1.0, MIN_SIDE / longer), MAX_SIDE / longer)
     return max(1, round(width * factor)), max(1, round(height * factor))

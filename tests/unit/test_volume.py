@@ -139,3 +139,12 @@ def test_windows_of_the_widest_range_are_finite():
         assert np.isfinite(level) and np.isfinite(width) and width > 0
     image = render.window(np.array([[-1.5e308, 0.0, 1.7e308]]), *found["full"])
     assert image.tolist() == [[0, 113, 255]]           # 0 lies 44 % of the way up
+
+
+@pytest.mark.parametrize("spacing", [[1e-30, 2.0, 2.5], [2.0, 1e-310, 1e300],
+                                     [float("nan"), float("inf"), 1.0], [0.0, -1.0, 2.0]])
+def test_display_size_of_any_voxel_size_is_a_drawable_image(spacing):
+    for view in render.VIEWS:
+        width, height = render.display_size(20, 30, view, spacing)
+        assert 1 <= width <= render.MAX_SIDE and 1 <= height <= render.MAX_SIDE, (view, spacing)
+    assert render.display_size(20, 30, "axial", [1.5, 1.5, 3.0]) == (320, 213)

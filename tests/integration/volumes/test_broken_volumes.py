@@ -177,3 +177,21 @@ def test_values_whose_window_width_overflows_load_with_finite_windows(app, stack
     assert page.status_code == 200
     image = api.get(f"/requests/{body['id']}/volume/axial/3.png")
     assert image.status_code == 200 and image.content_type == "image/png"
+
+
+@pytest.mark.parametrize("spacing", [[1e-30, 2.0, 2.5], [2.0, 1e-310, 1e300],
+                                     [0.0, -1.0, 2.0]])
+def test_a_stored_volume_with_odd_voxel_sizes_still_shows(app, stack, api, spacing):
+    """Volumes kept from before the submit check: the page, the API and the images answer."""
+    from tests.support.db import sql
+    body = run(app, api, samples.npy_bytes(), {})
+    sql(app, "UPDATE requests SET result = jsonb_set(result, '{spacing_mm}', CAST(:s AS jsonb))"
+             " WHERE id = :id", s=str(spacing), id=body["id"])
+    assert api.get(f"/requests/{body['id']}").status_code == 200
+    described = api.get(f"/api/requests/{body['id']}/volume")
+    assert described.status_code == 200
+    for view in ("axial", "coronal", "sagittal"):
+        image = api.get(f"/requests/{body['id']}/volume/{view}/1.png")
+        assert image.status_code == 200 and image.content_type == "image/png", view
+        mip = api.get(f"/requests/{body['id']}/volume/{view}/mip.png")
+        assert mip.status_code == 200, view
