@@ -2,7 +2,9 @@
 
 Three broadcasts go out at once (stats, active, active_queues), each waiting at
 most a short timeout, so a frozen worker never makes a page hang. Workers seen
-before that no longer answer stay listed as offline for an hour.
+before that no longer answer stay listed as offline for an hour; `last_seen` is when this
+web process last had an answer from the worker (Celery's inspection carries no heartbeat
+time of the worker's own).
 """
 import logging
 import threading
@@ -205,7 +207,7 @@ def _describe(stats, active, queues, recent):
                         "started_at": started.get(request_id), "pid": t.get("worker_pid"),
                         "batch": t.get("id") if task_id != t.get("id") else None}
                        for t in tasks for request_id, task_id in held(t)],
-            "last_heartbeat": _iso(_seen[name][1]) if name in _seen else None,
+            "last_seen": _iso(_seen[name][1]) if name in _seen else None,
             "processes": pool.get("processes") or [],
             "running_requests": recent.get(name, []),
             "flower_url": flower_links.worker_url(name),

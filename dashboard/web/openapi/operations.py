@@ -25,7 +25,9 @@ def schemas():
                            "batch": {"type": "string", "nullable": True,
                                      "description": "the task id of the batch message it"
                                                     " shares (short requests), or null"}}}},
-        "last_heartbeat": NULLABLE_TIME,
+        "last_seen": {**NULLABLE_TIME, "description": "when this web process last had an answer"
+                      " from the worker: its latest inspection while it answers, its last"
+                      " answer once offline; null when it has not answered this process"},
         "flower_url": {"type": "string"},
         "pause": {"type": "object", "nullable": True,
                   "description": "the stored pause that applies (kept across restarts), or null",

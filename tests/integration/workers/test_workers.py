@@ -3,6 +3,7 @@ import os
 import re
 import signal
 import time
+from datetime import datetime, timezone
 from urllib.parse import quote
 
 import pytest
@@ -117,10 +118,15 @@ def test_gone_worker_stays_listed_as_offline(app, stack, api, fresh):
     request_id = submit(api, QUICK)
     victim = wait_status(app, request_id, "success", timeout=60)["worker"]
     assert by_name(api)[victim]["online"] is True
+    killed_at = datetime.now(timezone.utc)
     stack.workers.pop(victim.split("@")[0]).kill9()
-    gone = by_name(api)[victim]
+    listed = by_name(api)
+    gone, other = listed[victim], listed[({"worker1@test", "worker2@test"} - {victim}).pop()]
     assert (gone["state"], gone["active"], gone["concurrency"]) == ("offline", [], None)
-    assert gone["last_heartbeat"] is not None
+    assert "last_heartbeat" not in gone, "renamed: it never was the worker's own heartbeat"
+    last_seen = datetime.fromisoformat(gone["last_seen"])
+    assert last_seen <= killed_at, "its last answer, from before it was killed"
+    assert datetime.fromisoformat(other["last_seen"]) > killed_at, "the other answers now"
     inspection.clear_worker_cache(forget=True)  # as a freshly started web process would be
     workers = by_name(api)
     assert workers[victim]["online"] is False
