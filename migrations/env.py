@@ -61,7 +61,7 @@ def get_metadata():
 # Indexes are compared by name, columns (or expression) and uniqueness, not by their WHERE
 # clause, access method (gin) or operator class: the models declare those too
 # (requests_active_idx, requests_parent_id_idx, requests_error_trgm_idx,
-# requests_duration_id_idx, uploads_filename_trgm_idx), and
+# requests_duration_id_idx, uploads_filename_trgm_idx, audit_log_bulk_ids_idx), and
 # tests/integration/pipeline/test_migrations.py checks that the models build the same
 # tables, constraints and indexes as the migrations.
 COMPARE = {

@@ -18,6 +18,11 @@ _RANK = {"submitted": 0, "retried": 0, "audit": 1, "claimed": 2, "started": 3,
          "redelivered": 4, "progress": 5, "finished": 6, "killed": 6, "notified": 7, "rerun": 8}
 # Audit entries the timeline already tells as a step of its own.
 _TOLD = {("submit", "ok"), ("retry", "ok"), ("kill", "ok"), ("rerun", "ok")}
+# Its own entries, and the bulk actions that listed it: each condition has its index
+# (ix_audit_log_request_id; audit_log_bulk_ids_idx, partial on exactly these actions).
+AUDIT_SQL = ("SELECT at, username, action, outcome, address, detail FROM audit_log"
+             " WHERE request_id = :id OR (action IN ('bulk_retry', 'bulk_kill')"
+             " AND detail -> 'ids' @> to_jsonb(CAST(:id AS bigint))) ORDER BY id")
 
 
 def _seconds(later, earlier):
@@ -62,10 +67,7 @@ def build(request_id):
     steps = _rows(
         "SELECT attempt, at, event, message, detail FROM attempt_logs"
         " WHERE request_id = :id AND event IS NOT NULL ORDER BY id", id=request_id)
-    audit = _rows(  # its own entries, and the bulk actions that listed it
-        "SELECT at, username, action, outcome, address, detail FROM audit_log"
-        " WHERE request_id = :id OR (action IN ('bulk_retry', 'bulk_kill')"
-        " AND detail -> 'ids' @> to_jsonb(CAST(:id AS bigint))) ORDER BY id", id=request_id)
+    audit = _rows(AUDIT_SQL, id=request_id)
     reruns = _rows("SELECT id, created_at, submitted_by FROM requests WHERE parent_id = :id"
                    " ORDER BY id", id=request_id)
     told = {}
