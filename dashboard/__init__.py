@@ -65,8 +65,8 @@ def celery_settings(config):
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": config["WORKER_PREFETCH_MULTIPLIER"],
         "worker_send_task_events": True,
-        # No task-sent event: Flower lists a task from the moment a worker received it.
-        "task_send_sent_event": False,
+        # Flower and `celery events` list a task from the moment it is published.
+        "task_send_sent_event": config["TASK_SENT_EVENTS"],
         "task_default_queue": "requests",
         "task_serializer": "json",
         "accept_content": ["json"],

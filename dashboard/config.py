@@ -106,6 +106,9 @@ def load():
         # all, started and finished in one statement each (tasks.run_batch). 1: one each.
         "BATCH_SIZE": _env_int("BATCH_SIZE", 32),
         "BATCH_MAX_S": _env_float("BATCH_MAX_S", 1.0),
+        # A task-sent event for every message published (Celery's task_send_sent_event): a
+        # request waiting in RabbitMQ is then seen by Flower, `celery events` and query_task.
+        "TASK_SENT_EVENTS": os.environ.get("TASK_SENT_EVENTS", "1") == "1",
         # Messages each pool process of a worker may hold reserved (Celery's prefetch multiplier).
         "WORKER_PREFETCH_MULTIPLIER": _env_int("WORKER_PREFETCH_MULTIPLIER", 1),
         # A pending row older than this with no worker start is republished.

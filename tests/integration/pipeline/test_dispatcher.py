@@ -9,6 +9,7 @@ import os
 import re
 import statistics
 
+from celery.events.event import event_exchange
 from kombu import Connection, Queue
 from sqlalchemy import text
 
@@ -163,3 +164,24 @@ def test_dispatcher_killed_mid_batch_loses_nothing(app, stack):
             " FROM attempts WHERE request_id = ANY(:ids)"), {"ids": ids}).one()
         db.session.rollback()
     assert tuple(attempts) == (300, 300, 1, 1)
+
+
+def test_a_published_request_is_a_task_sent_event_before_a_worker_takes_it(app, stack):
+    """While a request waits in RabbitMQ (no worker runs), an event listener (Flower, `celery
+    events`) has already seen its task-sent event: its task id, its task and its request."""
+    stack.stop_workers()
+    with Connection(os.environ["TEST_BROKER_URL"]) as conn:
+        events = Queue(f"test-task-sent-{os.getpid()}", exchange=event_exchange,
+                       routing_key="task.#", exclusive=True, auto_delete=True)(conn.default_channel)
+        events.declare()
+        [request_id] = insert_requests(app, [ZERO_PARAMS])
+        row = wait_status(app, request_id, "pending")
+
+        def sent():
+            message = events.get(no_ack=True)
+            body = message and message.decode()
+            return body if body and body["type"] == "task-sent" else None
+        event = wait_for(sent, 10, what="a task-sent event")
+    assert (event["uuid"], event["name"]) == (row["task_id"], "dashboard.run_request")
+    assert event["args"] == f"({request_id},)" and event["queue"] == QUEUE
+    assert fetch(app, request_id)["status"] == "pending"
