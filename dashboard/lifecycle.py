@@ -376,6 +376,29 @@ WITH f AS (
 SELECT * FROM r ORDER BY id
 """
 
+# The same, committed asynchronously: what a batch finished, recorded between its jobs so a
+# lost pool process costs only the job it was running. The batch's last record is
+# synchronous, and flushes these with it (`durable` when it has nothing to record).
+FINISH_MANY_ASYNC_SQL = FINISH_MANY_SQL.replace("SET LOCAL synchronous_commit = on;\n",
+                                                ASYNC_COMMIT)
+assert FINISH_MANY_ASYNC_SQL != FINISH_MANY_SQL
+
+# Which of a batch's requests are still its to run: their row is `running` with this task id
+# (not killed, not retried since).
+OURS_SQL = """
+SELECT requests.id FROM requests
+JOIN unnest(CAST(%(ids)s AS bigint[]), CAST(%(task_ids)s AS text[])) AS s(id, task_id)
+  ON requests.id = s.id AND requests.task_id = s.task_id
+WHERE requests.status = 'running'
+"""
+
+# A write whose synchronous commit also makes every earlier asynchronous commit durable
+# (the WAL is flushed up to it): a transaction id, and nothing else.
+DURABLE_SQL = """
+SET LOCAL synchronous_commit = on;
+SELECT pg_current_xact_id() AS xid
+"""
+
 # Requests of a batch that stopped before they ran go back to pending (same attempt, same
 # task id), to be published again one per message.
 RELEASE_SQL = """
@@ -403,9 +426,11 @@ SELECT * FROM r ORDER BY id
 _CLAIM = Prepared("dash_claim", CLAIM_SQL)
 _START = Prepared("dash_start", START_SQL, {"worker": "text", "step": "text", "batch": "text"})
 _PROGRESS = Prepared("dash_progress", PROGRESS_SQL)
+_OURS = Prepared("dash_ours", OURS_SQL)
 _FINISH = Prepared("dash_finish", FINISH_SQL,
                    {"status": "text", "error": "text", "traceback": "text"})
 _FINISH_MANY = Prepared("dash_finish_many", FINISH_MANY_SQL)
+_FINISH_MANY_ASYNC = Prepared("dash_finish_many_async", FINISH_MANY_ASYNC_SQL)
 
 
 ARTIFACT_SQL = """
@@ -469,15 +494,17 @@ def start_many(items, worker, batch, redelivered=False, pid=None):
     return rows
 
 
-def finish_many(outcomes, own_transaction=True):
+def finish_many(outcomes, own_transaction=True, synchronous=True):
     """Worker: each outcome of a batch, in one statement; the rows that took theirs.
 
     `outcomes` are `Outcome`s. As `finish` does, one whose row is no longer its
     attempt's (killed meanwhile) is left out; only recorded rows get their log lines.
+    `synchronous=False`: committed asynchronously (a later synchronous commit, before
+    the message is acked, makes it durable).
     """
     lines = [(o.request_id, *line) for o in outcomes for line in o.log_lines]
     log_id, at, level, message, event, detail = _columns(lines, 6)
-    rows = _run(_FINISH_MANY, own_transaction,
+    rows = _run(_FINISH_MANY if synchronous else _FINISH_MANY_ASYNC, own_transaction,
                 ids=[o.request_id for o in outcomes], task_ids=[o.task_id for o in outcomes],
                 statuses=[Status(o.status).value for o in outcomes],
                 results=[o.result_json for o in outcomes], errors=[o.error for o in outcomes],
@@ -488,6 +515,18 @@ def finish_many(outcomes, own_transaction=True):
     if len(rows) < len(outcomes):
         _stale("batch finish", [o.request_id for o in outcomes], recorded=len(rows))
     return rows
+
+
+def ours(items):
+    """Worker: the ids among `items` ((request id, task id) pairs) whose row is still running
+    that attempt: the requests a batch may still run (one round trip, read only)."""
+    ids, task_ids = _columns(items, 2)
+    return {row["id"] for row in _run(_OURS, True, ids=ids, task_ids=task_ids)}
+
+
+def durable():
+    """Worker: wait until every commit made before this one, asynchronous ones too, is durable."""
+    _run(DURABLE_SQL, True)
 
 
 def release(items, why):

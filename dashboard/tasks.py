@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import text
 from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 
-from dashboard import joblog, jobs, lifecycle, recovery
+from dashboard import batch_watch, joblog, jobs, lifecycle, recovery
 from dashboard.extensions import READS, db
 from dashboard.jobs.context import JobContext
 from dashboard.lifecycle import Status
@@ -87,11 +87,22 @@ def run_batch(self, items):
         raise Reject(f"database unavailable: {exc.__class__.__name__}", requeue=True)
 
 
+# Between two jobs of a batch, when its last word with PostgreSQL is older than this: record
+# what it finished so far and read which of its requests are still its to run.
+BATCH_CHECK_S = 0.02
+
+
 def _run_batch(task_request, items):
     """One start for all, each job in turn, one finish for all, then the message is acked.
 
-    Every outcome is durable before the ack (the finish commits synchronously),
-    as for a single request. When the batch's soft time limit fires, the job
+    Every outcome is durable before the ack (the last finish commits synchronously),
+    as for a single request. Between two jobs, once BATCH_CHECK_S passed since the
+    batch last spoke to PostgreSQL, the outcomes so far are recorded (an asynchronous
+    commit: a lost pool process then costs the job it ran, and the redelivered batch
+    runs only the requests not ended) and a request no longer the batch's to run
+    (killed, retried since) is skipped; one killed while its job runs is stopped
+    (`batch_watch`). A batch of jobs shorter than that check period speaks to
+    PostgreSQL twice, as before. When the batch's soft time limit fires, the job
     running then ends as `timeout` and the ones after it go back to pending and
     are published again one per message. Returns the ids recorded as `success` (the
     batch's `link`, `notify_each`, tells their submitters).
@@ -99,22 +110,31 @@ def _run_batch(task_request, items):
     redelivered = bool((task_request.delivery_info or {}).get("redelivered"))
     rows = lifecycle.start_many(items, task_request.hostname, task_request.id, redelivered,
                                 pid=os.getpid())
-    outcomes, stored, left = [], [], []
+    outcomes, stored, left, recorded, gone = [], [], [], {}, set()
+    spoke, unflushed = time.monotonic(), False
     for k, row in enumerate(rows):
+        if k and time.monotonic() - spoke >= BATCH_CHECK_S:
+            if outcomes:
+                recorded.update(_record(outcomes, synchronous=False))
+                outcomes, unflushed = [], True
+            rest = [(r["id"], r["task_id"]) for r in rows[k:]]
+            gone |= {i for i, _ in rest} - lifecycle.ours(rest)
+            spoke = time.monotonic()
+        if row["id"] in gone:   # killed (and maybe retried) before its turn: it never starts
+            continue
         outcome, stopped = _run_in_batch(task_request, row)
         if isinstance(outcome, lifecycle.Outcome):
             outcomes.append(outcome)
         elif outcome is not None:
             stored.append(outcome)
+            spoke, unflushed = time.monotonic(), False   # its own statement was synchronous
         if stopped:
             left = rows[k + 1:]
             break
-    recorded = {r["id"]: r["status"] for r in lifecycle.finish_many(outcomes)} if outcomes \
-        else {}
-    for outcome in outcomes:
-        if outcome.request_id not in recorded and outcome.log_lines:   # killed meanwhile
-            joblog.store(db.engines[READS], outcome.request_id, outcome.attempt,
-                         outcome.log_lines)
+    last = _record(outcomes, synchronous=True)
+    if unflushed and not last:
+        lifecycle.durable()   # the asynchronous records, durable before the ack
+    recorded.update(last)
     if left:
         republish(lifecycle.release([(r["id"], r["task_id"]) for r in left],
                                     "its batch reached its soft time limit"))
@@ -122,16 +142,36 @@ def _run_batch(task_request, items):
     return stored + [i for i, status in recorded.items() if status == Status.SUCCESS.value]
 
 
+def _record(outcomes, synchronous):
+    """Record a batch's finished jobs: {id: status} of those recorded. The lines of one whose
+    row is no longer its attempt's (killed meanwhile) are stored on their own."""
+    if not outcomes:
+        return {}
+    recorded = {r["id"]: r["status"]
+                for r in lifecycle.finish_many(outcomes, synchronous=synchronous)}
+    for outcome in outcomes:
+        if outcome.request_id not in recorded and outcome.log_lines:
+            joblog.store(db.engines[READS], outcome.request_id, outcome.attempt,
+                         outcome.log_lines)
+    return recorded
+
+
 def _run_in_batch(task_request, row):
     """One request of a batch: (its Outcome, stop the batch?). A success with artifacts is
-    stored at once, in the session's transaction with them: then its id (None if stale)."""
+    stored at once, in the session's transaction with them: then its id (None if stale).
+    A job stopped because its request was killed while it ran: (None, False), its lines
+    written as a killed single request's are."""
     config, started = current_app.config, datetime.now(timezone.utc)
     status, result, error, trace, stopped = Status.SUCCESS, None, None, None, False
     with joblog.AttemptLog(db.engines[READS], row["id"], row["attempt"],
                            config["LOG_LINES_PER_ATTEMPT"], config["LOG_FLUSH_S"]) as lines:
         ctx = JobContext(row["id"], row["task_id"], row, lines)
         try:
-            result = jobs.result_json(jobs.REGISTRY[row["job_type"]].run(ctx))
+            with batch_watch.running(row["id"], row["task_id"]):
+                result = jobs.result_json(jobs.REGISTRY[row["job_type"]].run(ctx))
+        except batch_watch.Stopped:
+            db.session.rollback()
+            return None, False
         except (OperationalError, InterfaceError):
             raise   # PostgreSQL is away: the whole message goes back (run_batch)
         except SoftTimeLimitExceeded as exc:

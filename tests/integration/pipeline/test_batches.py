@@ -2,12 +2,15 @@
 
 Real prefork workers and the dispatcher (BATCH_SIZE 32, BATCH_MAX_S 1 s: the defaults).
 """
+import os
 import re
+import signal
+import time
 
 from dashboard import lifecycle, tasks
 from dashboard.extensions import db
 from tests.support.db import attempts, batches_of, fetch, insert_requests, sql, wait_status
-from tests.support.procs import wait_for
+from tests.support.procs import ExitWatch, wait_for
 
 ZERO = {"min_seconds": 0, "max_seconds": 0}
 TERMINAL = ("success", "failure", "timeout", "killed")
@@ -144,3 +147,104 @@ def test_hard_time_limit_requeues_every_unfinished_one_to_run_alone(app, stack):
     assert released == ["returned to the queue before it ran: its batch ended early"
                         " (timeout: hard time limit (1 s) exceeded)"]
     assert fetch(app, ids[1])["attempt"] == 1
+
+
+def _running_batch(app, stack, first, rest=2):
+    """A batch of `first` then `rest` zero-length requests, its first job begun; the ids."""
+    ids = _claim_and_publish_batch(app, stack, [first] + [ZERO] * rest, soft=60, hard=70)
+    wait_for(lambda: any(line["message"].startswith("sleeping") for line in story(app, ids[0])),
+             30, what=f"request {ids[0]}'s job begun")
+    assert {fetch(app, i)["status"] for i in ids} == {"running"}
+    return ids
+
+
+def job_lines(app, request_id, attempt=1):
+    """The attempt's lines besides its start step: what its job logged (and its progress)."""
+    return [line["message"] for line in sql(
+        app, "SELECT message, event FROM attempt_logs WHERE request_id = :id"
+             " AND attempt = :n ORDER BY id", id=request_id, n=attempt)
+        if line["event"] not in ("started", "redelivered")]
+
+
+def test_a_request_killed_while_its_batch_runs_another_job_never_starts(app, stack, api):
+    """Killed while an earlier job of its batch runs: its own job never starts (no line, no
+    result), and the batch runs the others."""
+    ids = _running_batch(app, stack, {"min_seconds": 2, "max_seconds": 2})
+    assert api.post(f"/api/requests/{ids[1]}/kill").status_code == 202
+    rows = wait_all(app, ids)
+    assert (rows[ids[1]]["status"], rows[ids[1]]["result"]) == ("killed", None)
+    assert job_lines(app, ids[1]) == []
+    assert rows[ids[0]]["status"] == rows[ids[2]]["status"] == "success"
+
+
+def test_killing_the_job_a_batch_runs_stops_it_and_the_batch_goes_on(app, stack, api):
+    """Killed while its job runs inside a batch: that job stops within a second or two (it
+    would sleep 30 s), and the requests after it in the batch run and succeed."""
+    ids = _running_batch(app, stack, {"min_seconds": 30, "max_seconds": 30})
+    clicked = time.time()
+    assert api.post(f"/api/requests/{ids[0]}/kill").status_code == 202
+    rows = wait_all(app, ids, timeout=15)
+    assert rows[ids[0]]["status"] == "killed"
+    assert not [m for m in job_lines(app, ids[0]) if m.startswith("done")]
+    for i in ids[1:]:
+        assert rows[i]["status"] == "success", rows[i]
+        assert rows[i]["finished_at"].timestamp() - clicked < 3, "the batch went on late"
+        assert batch_of(app, i) == batch_of(app, ids[0])    # in the same batch, not resent
+    assert all(p.alive() for p in stack.workers.values())
+
+
+def test_a_request_killed_and_retried_is_not_run_again_by_its_old_batch(app, stack, api):
+    """Killed inside a running batch, retried, and its retry succeeded: when the old batch
+    reaches it, it does not run it again (attempt 1 has no line of its job)."""
+    ids = _running_batch(app, stack, {"min_seconds": 8, "max_seconds": 8})
+    assert api.post(f"/api/requests/{ids[1]}/kill").status_code == 202
+    assert api.post(f"/api/requests/{ids[1]}/retry").status_code == 202
+    stack.start_dispatcher()
+    retried = wait_status(app, ids[1], "success", timeout=30)
+    assert fetch(app, ids[0])["status"] == "running"    # the old batch has not reached it yet
+    rows = wait_all(app, ids)
+    assert rows[ids[1]]["attempt"] == 2
+    assert (rows[ids[1]]["result"], rows[ids[1]]["finished_at"]) == (
+        retried["result"], retried["finished_at"])
+    assert job_lines(app, ids[1], attempt=1) == []
+    assert job_lines(app, ids[1], attempt=2) == ["sleeping 0.00 s", "done after 0.00 s"]
+    assert [a["status"] for a in attempts(app, ids[1])] == ["killed", "success"]
+
+
+def test_a_pool_process_killed_mid_batch_costs_only_the_job_it_ran(app, stack):
+    """SIGKILL to the pool process once some jobs of its batch finished: those keep their
+    result, times and lines and do not run again; the redelivered batch runs the rest."""
+    ids = _claim_and_publish_batch(app, stack, [{"min_seconds": 0.6, "max_seconds": 0.6}] * 6,
+                                   soft=60, hard=70)
+
+    def two_done():
+        rows = sql(app, "SELECT * FROM requests WHERE id = ANY(:ids) AND status = 'success'",
+                   ids=ids)
+        return rows if len(rows) >= 2 else None
+    done = {r["id"]: r for r in wait_for(two_done, 30, interval=0.02, what="two jobs recorded")}
+    assert len(done) < len(ids), "nothing was recorded before the batch ended"
+    lines_before = {i: job_lines(app, i) for i in done}
+    [start] = sql(app, "SELECT detail FROM attempt_logs WHERE request_id = :id"
+                       " AND event = 'started'", id=ids[0])
+    pid = start["detail"]["pid"]
+    watch = ExitWatch(pid)
+    try:
+        os.kill(pid, signal.SIGKILL)
+        assert watch.wait(10) is not None
+    finally:
+        watch.close()
+    rows = wait_all(app, ids, timeout=60)
+    assert {r["status"] for r in rows.values()} == {"success"}
+    for i in ids:
+        events = [line["event"] for line in story(app, i) if line["event"]]
+        [attempt] = attempts(app, i)
+        assert attempt["status"] == "success"
+        if i in done:   # finished before the kill: kept as it was, not run again
+            assert events.count("redelivered") == 0, events
+            assert (rows[i]["finished_at"], rows[i]["result"]) == (
+                done[i]["finished_at"], done[i]["result"])
+            assert job_lines(app, i) == lines_before[i]
+            assert lines_before[i][0] == "sleeping 0.60 s"
+            assert lines_before[i][-1] == "done after 0.60 s"
+        else:
+            assert events.count("redelivered") == 1, events
