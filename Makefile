@@ -12,7 +12,10 @@ export WEB_HOST WEB_PORT
 VENV := .venv
 # The service manager runs with the system python3 (stdlib only): it comes before the venv.
 SERVICES := python3 deploy/services.py
-SUPERVISORCTL := $(VENV)/bin/supervisorctl -c deploy/supervisord.conf
+# deploy/supervisord.conf reads these two: the programs run as whoever runs make, and its
+# socket asks for the password deploy/services.py start generated.
+STACK_ENV := SUPERVISOR_USER="$$(id -un)" SUPERVISOR_PASSWORD="$$(cat var/secrets/supervisor_password 2>/dev/null)"
+SUPERVISORCTL := $(STACK_ENV) $(VENV)/bin/supervisorctl -c deploy/supervisord.conf
 URL := http://$(WEB_HOST):$(WEB_PORT)/
 # True when the supervisord of this checkout answers on its socket.
 SUPERVISORD_RUNNING := [[ -x $(VENV)/bin/supervisorctl ]] && $(SUPERVISORCTL) pid >/dev/null 2>&1
@@ -57,13 +60,13 @@ admin: venv services migrate
 run: venv services migrate admin
 	@if $(SUPERVISORD_RUNNING); then echo "The stack is already running in the background (make down)."; exit 1; fi
 	@echo "Dashboard: $(URL)  (Ctrl-C stops everything; logs in var/log/)"
-	exec $(VENV)/bin/supervisord -n -c deploy/supervisord.conf
+	$(STACK_ENV) exec deploy/run.sh
 
 up: venv services migrate admin
 	@if $(SUPERVISORD_RUNNING); then \
 		$(SUPERVISORCTL) start all >/dev/null || true; \
 	else \
-		$(VENV)/bin/supervisord -c deploy/supervisord.conf; \
+		$(STACK_ENV) $(VENV)/bin/supervisord -c deploy/supervisord.conf; \
 	fi
 	@echo "Waiting for $(URL)readyz ..."
 	@deadline=$$((SECONDS + 60)); \

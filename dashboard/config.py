@@ -128,6 +128,10 @@ def load():
         "ADMIN_PASSWORD": os.environ.get("DASHBOARD_ADMIN_PASSWORD", ""),
         # This host's supervisord socket (empty: deploy/supervisord.conf's [unix_http_server]).
         "SUPERVISOR_SOCKET": os.environ.get("SUPERVISOR_SOCKET", ""),
+        # Its [unix_http_server] username and password (deploy/services.py start writes the
+        # local stack's password to .env); no password: a socket that asks for none.
+        "SUPERVISOR_USERNAME": os.environ.get("SUPERVISOR_USERNAME", "dashboard"),
+        "SUPERVISOR_PASSWORD": os.environ.get("SUPERVISOR_PASSWORD", ""),
         # "Why isn't it running?" calls the dispatcher down past this heartbeat age.
         "DISPATCHER_STALE_S": _env_float("DISPATCHER_STALE_S", 10.0),
         "SESSION_COOKIE_HTTPONLY": True,

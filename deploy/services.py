@@ -3,11 +3,13 @@
 
     python3 deploy/services.py start|stop|status|test-env NAME
 
-`start` installs Debian's postgresql and rabbitmq-server when they are missing
-(as root), starts a private cluster and node (ports PG_PORT, AMQP_PORT,
+`start` installs Debian's postgresql, rabbitmq-server and nginx (the stack's
+front door, run by supervisord: deploy/nginx.py) when they are missing (as
+root), starts a private cluster and node (ports PG_PORT, AMQP_PORT,
 RABBITMQ_DIST_PORT; node RABBITMQ_NODENAME) with random passwords in
 var/secrets/, and writes the local stack's settings to `.env` at the
-repository root (DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY, TEST_*), which
+repository root (DATABASE_URL, CELERY_BROKER_URL, SECRET_KEY,
+SUPERVISOR_PASSWORD, TEST_*), which
 the flask CLI, gunicorn, Celery and the bench read by themselves. Every step
 is idempotent. A DATABASE_URL / CELERY_BROKER_URL that is not the local
 instance (in the environment or in .env) is used as given: that service is
@@ -37,6 +39,7 @@ RABBIT_DIST_PORT = int(os.environ.get("RABBITMQ_DIST_PORT") or 55673)  # system 
 RABBIT_NODE = os.environ.get("RABBITMQ_NODENAME") or "dashboard@localhost"
 # Must exceed the largest Celery hard time limit (3600 s), in milliseconds.
 CONSUMER_TIMEOUT_MS = 7_200_000
+NGINX = "/usr/sbin/nginx"
 NAME_RE = re.compile(r"^[a-z0-9_]{1,30}$")
 IS_ROOT = os.geteuid() == 0
 
@@ -443,10 +446,17 @@ def _given(name, port):
     return None if (parts.hostname, parts.port) == ("127.0.0.1", port) else value
 
 
+def ensure_nginx():
+    """Debian's nginx, which deploy/nginx.py runs in front of gunicorn (installed when missing)."""
+    if not os.path.exists(NGINX):
+        apt_install("nginx")
+
+
 def start():
     """Start what is local, then write .env; returns the settings written."""
     os.makedirs(os.path.join(VAR, "run"), exist_ok=True)
     os.makedirs(os.path.join(VAR, "log"), exist_ok=True)
+    ensure_nginx()
     db, broker = _given("DATABASE_URL", PG_PORT), _given("CELERY_BROKER_URL", AMQP_PORT)
     if db:
         log("using DATABASE_URL as given (not the local instance)")
@@ -469,6 +479,8 @@ def start():
     settings = {
         "DATABASE_URL": db, "CELERY_BROKER_URL": broker,
         "SECRET_KEY": secret("secret_key", lambda: secrets.token_urlsafe(48)),
+        # supervisord's socket asks for it (deploy/supervisord.conf); the panel sends it.
+        "SUPERVISOR_PASSWORD": secret("supervisor_password"),
         "TEST_DATABASE_URL": test_db, "TEST_BROKER_URL": test_broker}
     write_dotenv(settings)
     log(f"ready; settings in {os.path.relpath(DOTENV)}")

@@ -75,7 +75,7 @@ def processes_page():
         rows, problem = [], "no process supervisor"
     return htmx.page_or_partial(
         "processes.html", "_processes.html", processes=rows, problem=problem,
-        socket=supervisor.socket_path(), refresh_s=2)
+        socket=supervisor.socket_path(), serving=supervisor.FRONT_DOOR, refresh_s=2)
 
 
 @bp.route("/processes/<name>/<action>", methods=["POST"])

@@ -2,8 +2,14 @@
 
 Supervisor's own client pieces (`supervisor.xmlrpc.SupervisorTransport` with
 `xmlrpc.client`), never `supervisorctl`. The socket is SUPERVISOR_SOCKET, or
-the `file` of deploy/supervisord.conf's [unix_http_server]. Only this host's
+the `file` of deploy/supervisord.conf's [unix_http_server]; its username and
+password are SUPERVISOR_USERNAME and SUPERVISOR_PASSWORD. Only this host's
 programs are covered; a worker on another host has its own supervisor.
+
+The programs between the browser and this panel (web, and nginx in front of it)
+are never stopped from here: nothing could start them again. Their restart is
+their own graceful reload (HUP: new workers start while the old ones finish
+what they serve, the listening socket never closes), so the panel stays up.
 """
 import configparser
 import logging
@@ -17,9 +23,11 @@ from supervisor.xmlrpc import Faults, SupervisorTransport
 from dashboard.errors import Refused
 
 log = logging.getLogger(__name__)
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CONF = os.path.join(ROOT, "deploy", "supervisord.conf")
 RUNNING_STATES = {"RUNNING", "STARTING", "BACKOFF"}
+# The programs that serve this panel, and the signal that reloads each without an outage.
+FRONT_DOOR = {"web": "HUP", "nginx": "HUP"}
 
 
 class NoSupervisor(Exception):
@@ -42,12 +50,19 @@ def socket_path():
     return current_app.config.get("SUPERVISOR_SOCKET") or socket_path_from_conf()
 
 
-def _call(method, *args, path=None):
+def _where():
+    """(socket path, username, password) of this host's supervisord, from the settings."""
+    config = current_app.config
+    return (socket_path(), config.get("SUPERVISOR_USERNAME") or None,
+            config.get("SUPERVISOR_PASSWORD") or None)
+
+
+def _call(method, *args, where=None):
     """One XML-RPC call; NoSupervisor when nothing answers, Refused for supervisord's faults."""
-    path = path or socket_path()
+    path, username, password = where or _where()
     if not path or not os.path.exists(path):
         raise NoSupervisor(f"no supervisord socket at {path}")
-    transport = SupervisorTransport(None, None, f"unix://{path}")
+    transport = SupervisorTransport(username, password, f"unix://{path}")
     try:
         proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
         return getattr(proxy.supervisor, method)(*args)
@@ -60,7 +75,12 @@ def _call(method, *args, path=None):
         if fault.faultCode == Faults.NOT_RUNNING:
             raise Refused(f"process {name!r} is not running", 409) from None
         raise Refused(f"supervisord refused {method} {name!r}: {fault.faultString}", 409) from None
-    except (OSError, xmlrpc.client.ProtocolError) as exc:
+    except xmlrpc.client.ProtocolError as exc:
+        if exc.errcode == 401:
+            raise NoSupervisor("supervisord refused the SUPERVISOR_USERNAME /"
+                               " SUPERVISOR_PASSWORD given") from None
+        raise NoSupervisor(f"supervisord does not answer: {exc}") from None
+    except OSError as exc:
         raise NoSupervisor(f"supervisord does not answer: {exc}") from None
     finally:
         transport.close()
@@ -86,8 +106,16 @@ def process(name):
 
 
 def _full(name):
-    """`group:name` for supervisord (a program's group has its own name)."""
+    """`group:name` for supervisord (a program's group has its own name); a name no program
+    can have (control characters, such as NUL, that XML cannot carry) is a 404 here."""
+    if not name or not name.isprintable() or len(name) > 200:
+        raise Refused(f"no process {name!r} under this host's supervisord", 404)
     return name if ":" in name else f"{name}:{name}"
+
+
+def serves_the_panel(name):
+    """True for web and nginx: stopped from the panel, nothing could start them again."""
+    return name in FRONT_DOOR
 
 
 def start(name):
@@ -98,34 +126,43 @@ def start(name):
 
 
 def stop(name):
-    """Stop a program (its stopsignal, then KILL after stopwaitsecs); 409 when not running."""
+    """Stop a program (its stopsignal, then KILL after stopwaitsecs); 409 when not running,
+    and for the programs that serve this panel."""
+    if serves_the_panel(name):
+        raise Refused(f"{name} serves this dashboard: stopped from here, nothing could start it"
+                      " again. Restart it instead (a graceful reload), or stop the stack with"
+                      " supervisorctl or make down", 409)
     _check(name, want_running=True)
     _call("stopProcess", _full(name), False)
     return process(name)
 
 
 def restart(name):
-    """Stop then start again; the start happens once supervisord reports it stopped."""
+    """Stop then start again; the start happens once supervisord reports it stopped. A program
+    that serves this panel reloads instead (its reload signal): it never stops."""
     entry = process(name)
+    if serves_the_panel(name) and entry["state"] == "RUNNING":
+        _call("signalProcess", _full(name), FRONT_DOOR[name])
+        return process(name)
     if entry["state"] in RUNNING_STATES:
-        path = socket_path()
-        _call("stopProcess", _full(name), False, path=path)
-        threading.Thread(target=_start_when_stopped, args=(name, path), daemon=True,
+        where = _where()
+        _call("stopProcess", _full(name), False, where=where)
+        threading.Thread(target=_start_when_stopped, args=(name, where), daemon=True,
                          name=f"restart-{name}").start()
     else:
         _call("startProcess", _full(name), False)
     return process(name)
 
 
-def _start_when_stopped(name, path, timeout_s=600):
+def _start_when_stopped(name, where, timeout_s=600):
     """Wait for the stop (supervisord enforces stopwaitsecs), then start."""
     import time
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            info = _call("getProcessInfo", _full(name), path=path)
+            info = _call("getProcessInfo", _full(name), where=where)
             if info["statename"] not in RUNNING_STATES and info["statename"] != "STOPPING":
-                _call("startProcess", _full(name), False, path=path)
+                _call("startProcess", _full(name), False, where=where)
                 return
         except Exception as exc:  # supervisord gone: nothing to start
             log.warning("restart of %s: %s", name, exc)

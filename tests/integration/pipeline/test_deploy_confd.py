@@ -9,7 +9,7 @@ from supervisor.options import ServerOptions
 from tests.support.env import ROOT
 
 CONF_D = os.path.join(ROOT, "deploy", "conf.d")
-PROGRAMS = {"web", "dispatcher", "worker1", "worker2", "beat", "flower"}
+PROGRAMS = {"web", "nginx", "dispatcher", "worker1", "worker2", "beat", "flower"}
 
 
 def local_copies(tmp_path, files):
