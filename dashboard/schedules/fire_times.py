@@ -1,7 +1,16 @@
 """Fire times: when a schedule fires, which fire times are due or were missed, and in words.
 
 Interval fire times are multiples of `every_s` since the Unix epoch (every beat
-computes the same ones); cron times are croniter's in the schedule's timezone.
+computes the same ones). A cron names wall-clock times in the schedule's timezone
+(croniter steps through them, free of any zone), and each wall-clock time fires once:
+- a time the clocks pass twice (they fall back) fires the first time, before the
+  change: `30 1 * * *` in New York fires at 01:30 EDT, not again at 01:30 EST;
+- a time the clocks skip (they spring forward) fires once, at the moment they jump:
+  `30 2 * * *` in New York fires at 03:00 EDT that day; several skipped times of
+  one jump are that one fire time.
+Whatever the shift (an hour, 30 minutes on Lord Howe Island, two hours at Troll),
+the fire times so defined only move forward as the wall-clock times do, so the next
+and previous fire times are found by stepping through wall-clock times.
 A `timing` is any mapping with `cron` or `every_s`, and `timezone`.
 """
 import math
@@ -18,6 +27,38 @@ def _aware(moment):
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _wall(moment, zone):
+    """The wall-clock time (naive) `zone` shows at the instant `moment`."""
+    return moment.astimezone(zone).replace(tzinfo=None)
+
+
+def _jump(wall, zone):
+    """The instant the clocks jump over `wall`, a wall-clock time they skip: the offsets
+    before and after the jump bound it; found to the second."""
+    low = int(wall.replace(tzinfo=zone, fold=1).timestamp())   # read with the later offset
+    high = int(wall.replace(tzinfo=zone, fold=0).timestamp())  # read with the earlier one
+    before = datetime.fromtimestamp(low, zone).utcoffset()
+    while high - low > 1:
+        middle = (low + high) // 2
+        if datetime.fromtimestamp(middle, zone).utcoffset() == before:
+            low = middle
+        else:
+            high = middle
+    return datetime.fromtimestamp(high, UTC)
+
+
+def _fire_time(wall, zone):
+    """The instant a cron's wall-clock time `wall` fires in `zone` (see the module's rules)."""
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if _wall(first, zone) != wall:  # skipped: the clocks sprang forward over it
+        return _jump(wall, zone)
+    return first
+
+
+def _cron(timing):
+    return timing["cron"], ZoneInfo(timing.get("timezone") or "UTC")
+
+
 def next_time(timing, after):
     """The first fire time strictly after `after` (UTC)."""
     after = _aware(after)
@@ -25,8 +66,14 @@ def next_time(timing, after):
         every = timing["every_s"]
         epoch = math.floor(after.timestamp() / every) * every + every
         return datetime.fromtimestamp(epoch, UTC)
-    zone = ZoneInfo(timing.get("timezone") or "UTC")
-    return croniter(timing["cron"], after.astimezone(zone)).get_next(datetime).astimezone(UTC)
+    cron, zone = _cron(timing)
+    # Every wall-clock time up to `after`'s fires at or before it; inside a repeated
+    # hour, some later ones too (their first time was before `after`): stepped over.
+    walls = croniter(cron, _wall(after, zone))
+    while True:
+        moment = _fire_time(walls.get_next(datetime), zone)
+        if moment > after:
+            return moment
 
 
 def previous_time(timing, at):
@@ -35,9 +82,17 @@ def previous_time(timing, at):
     if timing.get("every_s"):
         every = timing["every_s"]
         return datetime.fromtimestamp(math.floor(at.timestamp() / every) * every, UTC)
-    zone = ZoneInfo(timing.get("timezone") or "UTC")
-    probe = at.astimezone(zone) + timedelta(microseconds=1)
-    return croniter(timing["cron"], probe).get_prev(datetime).astimezone(UTC)
+    cron, zone = _cron(timing)
+    wall = _wall(at, zone)
+    latest = _fire_time(croniter(cron, wall + timedelta(microseconds=1)).get_prev(datetime),
+                        zone)
+    # Inside a repeated hour, later wall-clock times may have fired already (the first time).
+    walls = croniter(cron, wall)
+    while True:
+        moment = _fire_time(walls.get_next(datetime), zone)
+        if moment > at:
+            return latest
+        latest = moment
 
 
 def next_runs(timing, now=None, count=5):
