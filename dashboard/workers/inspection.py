@@ -2,9 +2,9 @@
 
 Three broadcasts go out at once (stats, active, active_queues), each waiting at
 most a short timeout, so a frozen worker never makes a page hang. Workers seen
-before that no longer answer stay listed as offline for an hour; `last_seen` is when this
-web process last had an answer from the worker (Celery's inspection carries no heartbeat
-time of the worker's own).
+before that no longer answer stay listed as offline for an hour. `last_heartbeat` is the
+worker's own latest heartbeat, which it reports in its stats (workers/inside/heartbeat.py);
+`last_seen` is when this web process last had an answer from it.
 """
 import logging
 import threading
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 QUEUE = "requests"
 WORKER_MEMORY_S = 3600.0  # a worker that stopped answering stays listed (offline) this long
 _seen = {}  # name -> (monotonic, wall clock) of its last inspect reply (this process)
+_heartbeats = {}  # name -> the worker's own last heartbeat (epoch) it reported
 _cache = {"at": 0.0, "value": None}
 _cache_lock = threading.Lock()
 _refresh_lock = threading.Lock()
@@ -66,6 +67,7 @@ def clear_worker_cache(forget=False):
         _cache.update(at=0.0, value=None)
         if forget:
             _seen.clear()
+            _heartbeats.clear()
 
 
 def _inspect(timeout, destination=None):
@@ -173,9 +175,12 @@ def _describe(stats, active, queues, recent):
     now, wall = time.monotonic(), time.time()
     for name in stats:
         _seen[name] = (now, wall)
+        if stats[name].get("last_heartbeat"):
+            _heartbeats[name] = stats[name]["last_heartbeat"]
     for name, (at, _) in list(_seen.items()):
         if now - at > WORKER_MEMORY_S:
             del _seen[name]
+            _heartbeats.pop(name, None)
     started = _started(active)
     result = []
     for name in sorted(set(stats) | set(active) | set(_seen) | set(recent)):
@@ -207,6 +212,7 @@ def _describe(stats, active, queues, recent):
                         "started_at": started.get(request_id), "pid": t.get("worker_pid"),
                         "batch": t.get("id") if task_id != t.get("id") else None}
                        for t in tasks for request_id, task_id in held(t)],
+            "last_heartbeat": _iso(_heartbeats.get(name)),
             "last_seen": _iso(_seen[name][1]) if name in _seen else None,
             "processes": pool.get("processes") or [],
             "running_requests": recent.get(name, []),

@@ -7,7 +7,7 @@ from dashboard.web.openapi.parts import ref as _ref
 
 
 def schemas():
-    """Worker (section 11 fields), Process, Why."""
+    """Worker (the fields of /api/workers), Process, Why."""
     worker = {
         "name": {"type": "string"},
         "state": {"type": "string", "enum": ["online", "paused", "offline"]},
@@ -25,6 +25,9 @@ def schemas():
                            "batch": {"type": "string", "nullable": True,
                                      "description": "the task id of the batch message it"
                                                     " shares (short requests), or null"}}}},
+        "last_heartbeat": {**NULLABLE_TIME, "description": "the worker's own latest heartbeat"
+                           " (its clock), as it reported it; null for a worker without events"
+                           " or not seen by this process"},
         "last_seen": {**NULLABLE_TIME, "description": "when this web process last had an answer"
                       " from the worker: its latest inspection while it answers, its last"
                       " answer once offline; null when it has not answered this process"},

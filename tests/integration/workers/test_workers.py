@@ -3,7 +3,7 @@ import os
 import re
 import signal
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from urllib.parse import quote
 
 import pytest
@@ -123,7 +123,10 @@ def test_gone_worker_stays_listed_as_offline(app, stack, api, fresh):
     listed = by_name(api)
     gone, other = listed[victim], listed[({"worker1@test", "worker2@test"} - {victim}).pop()]
     assert (gone["state"], gone["active"], gone["concurrency"]) == ("offline", [], None)
-    assert "last_heartbeat" not in gone, "renamed: it never was the worker's own heartbeat"
+    beat = datetime.fromisoformat(gone["last_heartbeat"])
+    assert killed_at - timedelta(seconds=30) < beat <= killed_at, "its own last heartbeat"
+    wait_for(lambda: datetime.fromisoformat(by_name(api)[other["name"]]["last_heartbeat"])
+             > killed_at, 20, what="the live worker's next heartbeat")
     last_seen = datetime.fromisoformat(gone["last_seen"])
     assert last_seen <= killed_at, "its last answer, from before it was killed"
     assert datetime.fromisoformat(other["last_seen"]) > killed_at, "the other answers now"
