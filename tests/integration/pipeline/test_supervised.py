@@ -223,3 +223,15 @@ def test_no_supervisor_answers_503(app, stack, make_user, monkeypatch, tmp_path)
     username, password, _ = make_user("admin")
     html = Browserless(app, username, password).get("/processes").get_data(as_text=True)
     assert 'id="no-supervisor"' in html and "No process supervisor" in html
+
+
+def test_a_name_with_a_nul_byte_is_no_such_process(app, sup, admin):
+    """A NUL byte (or another control character) in a process name is a 404 naming the
+    process, not "no process supervisor"; the supervisor still answers afterwards."""
+    for name in ("be%00at", "beat%00", "be%07at"):
+        for action in ("stop", "start", "restart"):
+            answer = admin.post(f"/api/processes/{name}/{action}")
+            assert answer.status_code == 404, (name, action, answer.get_json())
+            assert answer.get_json()["error"].startswith("no process '")
+    assert admin.get("/api/processes").status_code == 200
+    assert sup.state("beat") == "RUNNING"
