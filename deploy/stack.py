@@ -102,7 +102,8 @@ class Proc:
 
 
 def web_argv(port, workers=2, threads=8):
-    """The gunicorn command line of deploy/supervisord.conf (gthread), on a loopback port."""
+    """The gunicorn command line of deploy/supervisord.conf (gthread), on a loopback port
+    rather than the unix socket behind nginx: the harness talks to gunicorn directly."""
     return [os.path.join(BIN, "gunicorn"), "--bind", f"127.0.0.1:{port}",
             "--worker-class", "gthread", "--workers", str(workers), "--threads", str(threads),
             "wsgi:app"]
