@@ -56,6 +56,8 @@ def test_each_file_parses_alone_and_holds_one_program(tmp_path):
         assert program.directory == "/srv/dashboard"
         assert program.stdout_logfile == str(tmp_path / "log" / f"{group.name}.log")
         argv = shlex.split(program.command)
+        if argv[:2] == ["/bin/sh", "-c"]:  # a directory made first, then the program exec'd
+            argv = shlex.split(argv[2].rpartition("exec ")[2])
         assert os.path.isabs(argv[0]) and argv[0].startswith("/srv/dashboard/.venv/bin/")
 
 
