@@ -9,13 +9,13 @@ from flask import Flask
 from dashboard import cli, jobs, views
 from dashboard import config as settings
 from dashboard.extensions import READS, csrf, db, limiter, login_manager, migrate
-from dashboard.jobs import load_array, simulate
 from dashboard.uploads import SpoolingRequest
 from dashboard.web import auth, body_caps, security
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# The job types this service brings; each app registers them when it is built.
-BUILTIN_JOB_TYPES = simulate.JOB_TYPES + load_array.JOB_TYPES
+# The job types this service brings, declared as a team's are (modules exposing JOB_TYPES);
+# each app loads them with the entry points' and JOB_TYPE_MODULES' when it is built.
+BUILTIN_JOB_TYPE_MODULES = ("dashboard.jobs.simulate", "dashboard.jobs.load_array")
 
 
 def create_app(test_config=None):
@@ -42,7 +42,7 @@ def create_app(test_config=None):
     csrf.init_app(app)
     limiter.init_app(app)
     celery_init_app(app)
-    jobs.register_all(BUILTIN_JOB_TYPES)
+    jobs.register_all(jobs.discover(BUILTIN_JOB_TYPE_MODULES, app.config["JOB_TYPE_MODULES"]))
 
     body_caps.init_app(app)
     auth.init_app(app)

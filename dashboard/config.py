@@ -92,6 +92,11 @@ def load():
             os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "var", "cache",
             "volumes")),
         "VOLUME_CACHE_MB": _env_int("VOLUME_CACHE_MB", 8192),
+        # Modules of job types that are not an installed package (comma-separated, each with
+        # JOB_TYPES), loaded with the built-in ones and the `request_dashboard.job_types`
+        # entry points of installed packages (dashboard/jobs/__init__.py).
+        "JOB_TYPE_MODULES": tuple(
+            m.strip() for m in os.environ.get("JOB_TYPE_MODULES", "").split(",") if m.strip()),
         "POLL_INTERVAL_S": _env_float("POLL_INTERVAL_S", 2.0),
         # How long one web process reuses the overview it computed while no request changed
         # (every viewer polls it; see views/overview.py).

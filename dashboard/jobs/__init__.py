@@ -1,17 +1,30 @@
 """The job type registry: parameter schema, file rule, time limits, retry policy, runner.
 
-A job type module declares its types (`JOB_TYPES`); the app factory registers
-them (`register_all`), so the registry is filled explicitly, never by an import.
+A job type module declares its types (`JOB_TYPES`). The app factory loads them
+(`discover`): the built-in modules and those named by `JOB_TYPE_MODULES`, then
+the installed packages' entry points in the group `request_dashboard.job_types`.
+Then it registers them (`register_all`), so the registry is filled explicitly,
+never by an import, and web, dispatcher, workers and beat hold the same set. A
+job type that cannot be loaded stops start-up with JobTypeError: one line naming
+where it came from.
 """
+import importlib
 import json
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from importlib.metadata import entry_points
 from typing import Callable
 
 from jsonschema import Draft202012Validator, validators
+from jsonschema.exceptions import SchemaError
 
+from dashboard.config import ConfigError
 from dashboard.errors import Refused
+
+# The entry-point group an installed package declares its job types in.
+ENTRY_POINT_GROUP = "request_dashboard.job_types"
+FILE_RULES = ("none", "optional", "required")
 
 REGISTRY = {}
 
@@ -49,6 +62,7 @@ class JobType:
     # Params `check` fills in from the file (a volume's format): a re-run with a new file
     # finds them anew unless they were changed.
     from_file: tuple = ()
+    description: str = ""            # a sentence or two for the new-request form and the API
 
     @cached_property
     def validator(self):
@@ -147,9 +161,120 @@ def register(job):
 
 
 def register_all(job_types):
-    """Register each of `job_types` (the app factory passes the built-in ones)."""
-    for job in job_types:
-        register(job)
+    """Make `job_types` the registry (the app factory passes what `discover` found)."""
+    checked = [register(job) for job in job_types]
+    for name in set(REGISTRY) - {job.name for job in checked}:
+        del REGISTRY[name]
+
+
+class JobTypeError(ConfigError):
+    """A job type cannot be loaded: the message is one line naming where it came from."""
+
+    def __init__(self, message):
+        super().__init__(f"job types: {message}")
+
+
+def discover(*module_lists, group=ENTRY_POINT_GROUP):
+    """Every job type to register, checked: those of the modules named in `module_lists`
+    (each a list of names of modules exposing JOB_TYPES, or a comma-separated string), then
+    the entry points of `group` (None: none). JobTypeError for a module or entry point that
+    fails to import, an object that is not a JobType, an invalid params schema or a name
+    used twice."""
+    names = []
+    for modules in module_lists:
+        names += modules.split(",") if isinstance(modules, str) else list(modules)
+    sources = [(f"module {name!r}", _module_loader(name))
+               for name in (m.strip() for m in names) if name]
+    if group:
+        found = sorted(entry_points(group=group), key=lambda e: (e.name, e.value))
+        sources += [(f"entry point '{ep.name} = {ep.value}'", _entry_point_loader(ep))
+                    for ep in found]
+    declared = {}
+    for source, load in sources:
+        for job in _job_types(source, load()):
+            _check(source, job)
+            if job.name in declared:
+                raise JobTypeError(f"{source} declares job type {job.name!r}, already declared"
+                                   f" by {declared[job.name][0]}")
+            declared[job.name] = (source, job)
+    return [job for _, job in declared.values()]
+
+
+def _failed(source, exc):
+    """One line: the source, the exception's type and its first line."""
+    text = str(exc).strip().splitlines()
+    return JobTypeError(f"{source} failed to import: {type(exc).__name__}"
+                        + (f": {text[0]}" if text else ""))
+
+
+def _module_loader(name):
+    """Import the module `name` and return its JOB_TYPES."""
+    def load():
+        source = f"module {name!r}"
+        try:
+            module = importlib.import_module(name)
+        except Exception as exc:
+            raise _failed(source, exc) from None
+        if not hasattr(module, "JOB_TYPES"):
+            raise JobTypeError(f"{source} has no JOB_TYPES (a list of JobType)")
+        return module.JOB_TYPES
+    return load
+
+
+def _entry_point_loader(ep):
+    """Load an entry point: a JobType, a list of them, or a callable returning either."""
+    def load():
+        source = f"entry point '{ep.name} = {ep.value}'"
+        try:
+            value = ep.load()
+        except Exception as exc:
+            raise _failed(source, exc) from None
+        if callable(value) and not isinstance(value, JobType):
+            try:
+                value = value()
+            except Exception as exc:
+                raise JobTypeError(f"{source} raised {type(exc).__name__}: "
+                                   f"{(str(exc).strip().splitlines() or [''])[0]}") from None
+        return value
+    return load
+
+
+def _job_types(source, value):
+    """`value` as a list of JobType, or JobTypeError naming what it is instead."""
+    items = [value] if isinstance(value, JobType) else value
+    if isinstance(items, (str, bytes, dict)) or not hasattr(items, "__iter__"):
+        items = [value]
+    items = list(items)
+    for item in items:
+        if not isinstance(item, JobType):
+            shown = repr(item)
+            shown = shown if len(shown) <= 60 else shown[:57] + "..."
+            raise JobTypeError(f"{source} gave {type(item).__name__} {shown}, not a JobType"
+                               " (from dashboard.jobs import JobType)")
+    return items
+
+
+def _check(source, job):
+    """JobTypeError unless the declaration can run: a name, a runner, a file rule, a schema."""
+    name = job.name
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        raise JobTypeError(f"{source} gave a job type whose name {name!r} is not a short"
+                           " non-empty string")
+    where = f"{source}: job type {name!r}"
+    if not callable(job.run):
+        raise JobTypeError(f"{where}: run is not a function")
+    if job.file not in FILE_RULES:
+        raise JobTypeError(f"{where}: file must be one of {', '.join(FILE_RULES)}"
+                           f" (not {job.file!r})")
+    if not isinstance(job.schema, dict) or job.schema.get("type") != "object":
+        raise JobTypeError(f"{where}: the params schema must be a JSON Schema object"
+                           ' ({"type": "object", ...})')
+    try:
+        ParamsValidator.check_schema(job.schema)
+    except SchemaError as exc:
+        path = "/".join(str(p) for p in exc.path)
+        raise JobTypeError(f"{where}: invalid params schema"
+                           f"{f' at {path}' if path else ''}: {exc.message}") from None
 
 
 def get(name):

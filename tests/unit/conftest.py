@@ -8,14 +8,14 @@ application pointed at addresses where nothing listens.
 """
 import pytest
 
-from dashboard import BUILTIN_JOB_TYPES, jobs
+from dashboard import BUILTIN_JOB_TYPE_MODULES, jobs
 from tests.support.apps import app_without_services, celery_default_kept
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _job_types():
     """The built-in job types, registered as the app factory registers them."""
-    jobs.register_all(BUILTIN_JOB_TYPES)
+    jobs.register_all(jobs.discover(BUILTIN_JOB_TYPE_MODULES, group=None))
 
 
 @pytest.fixture(autouse=True)
