@@ -1,10 +1,12 @@
 """No browser or proxy keeps an answer with data in it: `Cache-Control: no-store` on every
-page, partial and API answer, over the whole URL map; static files keep their caching."""
+page, partial and API answer, over the whole URL map; static files keep their caching.
+/flower/ goes to a real Flower, so its own answers are checked too."""
 import re
 
 import pytest
 
 from tests.support.db import sql
+from tests.support.flower import flower_socket, flower_url  # noqa: F401
 
 # A value for each URL variable of the map (no image or artifact exists: they answer 404).
 SAMPLE = {"name": "nobody@nowhere", "action": "pause", "view": "axial", "index": "0",
@@ -19,8 +21,10 @@ def _url(rule, request_id, schedule_id):
 
 
 @pytest.fixture
-def seeded(app, clean_db):
-    """(request id, schedule id) of a finished request and a schedule."""
+def seeded(app, clean_db, flower_url, monkeypatch):  # noqa: F811
+    """(request id, schedule id) of a finished request and a schedule; /flower/ proxies to
+    the test Flower."""
+    monkeypatch.setitem(app.config, "FLOWER_UPSTREAM", flower_url)
     request_id = sql(app, "INSERT INTO requests (job_type, status, task_id, finished_at)"
                           " VALUES ('simulate', 'success', gen_random_uuid()::text, now())"
                           " RETURNING id")[0]["id"]
@@ -42,6 +46,8 @@ def test_every_dynamic_read_is_no_store(app, signed_in, seeded):
             assert "no-store" in answer.headers.get("Cache-Control", ""), \
                 (url, answer.status_code, answer.headers.get("Cache-Control"))
         checked.append(url)
+    flower = client.get("/flower/")  # Flower's own page, through the proxy
+    assert flower.status_code == 200 and flower.headers["Cache-Control"] == "no-store"
     for page in ("/audit", "/schedules", f"/schedules/{seeded[1]}", "/requests/new",
                  f"/requests/{seeded[0]}/rerun", "/flower/", "/api/requests"):
         assert page in checked
