@@ -85,6 +85,8 @@ def load():
         # Werkzeug refuses bodies past this with 413 before anything is stored.
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 64 * 1024,
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+        # How long a submit's Idempotency-Key answers with the request it created (hours).
+        "IDEMPOTENCY_TTL_H": _env_float("IDEMPOTENCY_TTL_H", 24.0),
         # The largest volume load_array takes, also what an archive may unpack to.
         "MAX_VOLUME_MB": _env_int("MAX_VOLUME_MB", 2048),
         # Where the web keeps local copies of loaded volumes for the slice viewer.

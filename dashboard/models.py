@@ -101,7 +101,24 @@ class Request(db.Model):
               postgresql_where=text("status IN ('unassigned', 'pending', 'running')")),
         Index("requests_parent_id_idx", "parent_id",
               postgresql_where=text("parent_id IS NOT NULL")),
+        # The list's param.<name>=<value> filters: `params @> {"name": value}`.
+        Index("requests_params_idx", "params", postgresql_using="gin",
+              postgresql_ops={"params": "jsonb_path_ops"}),
         db.UniqueConstraint("schedule_id", "scheduled_for", name="requests_schedule_fire_key"),
+    )
+
+
+class IdempotencyKey(db.Model):
+    """The request a submitter's Idempotency-Key created (dashboard.submission). The
+    primary key makes concurrent submits with one key store one request."""
+    __tablename__ = "idempotency_keys"
+    submitted_by = db.Column(db.String(80), primary_key=True)
+    key = db.Column(db.String(200), primary_key=True)
+    request_id = db.Column(BigInteger, db.ForeignKey("requests.id", ondelete="CASCADE"),
+                           nullable=False)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    __table_args__ = (
+        Index("idempotency_keys_request_id_idx", "request_id"),
     )
 
 

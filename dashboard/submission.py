@@ -1,7 +1,7 @@
 """Submitting a request: validate everything first, then one transaction inserts it."""
 import json
 
-from dashboard import audit, jobs, lifecycle, uploads
+from dashboard import audit, idempotency, jobs, lifecycle, uploads
 from dashboard.errors import Refused
 from dashboard.extensions import db
 from dashboard.web import body_caps
@@ -43,6 +43,52 @@ def submit(job_type, params_text, file_storage, username, max_bytes):
         db.session.rollback()
         raise
     return request_id
+
+
+def submit_once(key, ttl_h, job_type, params_text, file_storage, username, max_bytes):
+    """Submit under an idempotency key (the header's raw value): (request id, True) when
+    this call stored it; (id, False) when the key, younger than `ttl_h` hours, already
+    names a request of the same job type, params and file (compared by sha256).
+
+    Refused 422 for a malformed key, 409 when the key's request differs; the rest as
+    `submit`. Concurrent calls with one key store one request (idempotency.claim).
+    """
+    key = idempotency.parse(key)
+    job = jobs.get(job_type)
+    params = parse_params(params_text)
+    stream, meta = uploads.read(file_storage, max_bytes)
+    params = job.validate(params, {**meta, "file": stream} if meta else None)
+    sent = (job.name, params, meta["sha256"] if meta else None)
+    for _ in range(3):  # the key's request may go (retention) between two reads
+        found = idempotency.holder(username, key, ttl_h)
+        db.session.rollback()
+        if found is not None:
+            return _same(found, sent, key), False
+        try:
+            idempotency.expire(username, key, ttl_h)
+            upload_id = uploads.store(stream, meta) if stream is not None else None
+            request_id = lifecycle.submit(job.name, json.dumps(params), upload_id, username)
+            if idempotency.claim(username, key, request_id):
+                audit.record("submit", "ok", request_id=request_id, username=username,
+                             detail={"job_type": job.name, "idempotency_key": key,
+                                     "file": meta["filename"] if meta else None})
+                db.session.commit()
+                return request_id, True
+            db.session.rollback()  # another submit with this key came first: its request
+        except Exception:
+            db.session.rollback()
+            raise
+    raise Refused(f"{idempotency.HEADER}: in use by a submit that did not finish;"
+                  " send it again", 409)
+
+
+def _same(found, sent, key):
+    """The key's request id when it was submitted as `sent` (job type, params, file
+    sha256), else Refused 409."""
+    if (found["job_type"], found["params"], found["file_sha256"]) != sent:
+        raise Refused(f"{idempotency.HEADER}: {key[:40]!r} was used for request {found['id']}"
+                      " with another job type, params or file", 409)
+    return found["id"]
 
 
 def rerun(parent, params, file_storage, username, max_bytes):

@@ -2,7 +2,7 @@
 from flask import current_app, jsonify, request, url_for
 from flask_login import current_user
 
-from dashboard import joblog, jobs, submission
+from dashboard import idempotency, joblog, jobs, submission
 from dashboard.errors import Refused
 from dashboard.lifecycle import TERMINAL
 from dashboard.requests import actions, bulk, listing, timeline
@@ -16,7 +16,8 @@ from dashboard.web.auth import require_role
 @body_caps.accepts_upload
 @require_role("operator")
 def create():
-    """Submit a request: multipart job_type, params (JSON text), file."""
+    """Submit a request: multipart job_type, params (JSON text), file; with an
+    Idempotency-Key header, a repeat answers 200 with the request the key created."""
     if request.mimetype not in FORM_TYPES:
         return error("body: send multipart/form-data (job_type, params as JSON text, file);"
                      f" got {request.mimetype or 'no Content-Type'}", 400)
@@ -26,13 +27,20 @@ def create():
                      " send multipart/form-data or UTF-8 urlencoded fields)", 400)
     if not job_type:
         return error("job_type: is required", 422)
-    try:
-        request_id = submission.submit(
-            job_type, request.form.get("params", ""), request.files.get("file"),
+    key = request.headers.get(idempotency.HEADER)
+    args = (job_type, request.form.get("params", ""), request.files.get("file"),
             current_user.username, current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+    try:
+        if key is None:
+            request_id, created = submission.submit(*args), True
+        else:
+            request_id, created = submission.submit_once(
+                key, current_app.config["IDEMPOTENCY_TTL_H"], *args)
     except Refused as exc:
         submission.refused(exc.message, job_type)
         return error(exc.message, exc.status)
+    if not created:  # a repeat of the key's submit: the request it created
+        return one(request_id, 200)
     response, status = one(request_id, 201)
     response.headers["Location"] = url_for("api.show", request_id=request_id)
     return response, status

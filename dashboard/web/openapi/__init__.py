@@ -274,11 +274,24 @@ def _paths():
         **operations.paths(AUTH_ERRORS, _id_param()),
         "/api/requests": {
             "post": {"operationId": "submitRequest", "summary": "Submit a request",
+                     "parameters": [{
+                         "name": "Idempotency-Key", "in": "header", "required": False,
+                         "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+                                    "pattern": "^[ -~]{1,200}$"},
+                         "description": "1-200 printable ASCII characters: a repeat from"
+                                        " the same user within IDEMPOTENCY_TTL_H hours"
+                                        " answers 200 with the request the key created;"
+                                        " concurrent repeats store one request"}],
                      "requestBody": _submit_body(),
                      "responses": {"201": _json(_ref("Request"), "stored as `unassigned`"),
+                                   "200": _json(_ref("Request"), "a repeat of an"
+                                                " Idempotency-Key: the request it created"),
+                                   "409": _error("the Idempotency-Key's request has another"
+                                                 " job type, params or file"),
                                    "400": _error("not a form, or no job_type"),
                                    "413": _error("file over MAX_UPLOAD_MB or params over 1 MB"),
-                                   "422": _error("bad job type, params or file; nothing stored"),
+                                   "422": _error("bad job type, params, file or"
+                                                 " Idempotency-Key; nothing stored"),
                                    **AUTH_ERRORS}},
             "get": {"operationId": "listRequests", "summary": "List requests, newest first"
                     " unless sorted",

@@ -1,0 +1,54 @@
+"""Idempotency keys: a submitter's `Idempotency-Key` names the one request it created.
+
+The table's primary key (submitted_by, key) is the guard: of concurrent submits with one
+key, the first insert wins and the others find the key taken once it commits. A key
+older than the time to live no longer answers; the next submit that uses it deletes it.
+"""
+import re
+
+from sqlalchemy import text
+
+from dashboard.errors import Refused
+from dashboard.extensions import db
+
+HEADER = "Idempotency-Key"
+# 1-200 printable ASCII characters (a UUID, a job id, an accession number and a date...).
+KEY_RE = re.compile(r"[\x20-\x7e]{1,200}")
+
+
+def parse(raw):
+    """The header's value as a key, or Refused 422 naming the header."""
+    if not KEY_RE.fullmatch(raw):
+        raise Refused(f"{HEADER}: must be 1 to 200 printable ASCII characters"
+                      f" (got {len(raw)} characters{', some not printable' if raw else ''})")
+    return raw
+
+
+def expire(username, key, ttl_h):
+    """Delete the key when it is older than `ttl_h` hours (in the caller's transaction)."""
+    db.session.execute(text(
+        "DELETE FROM idempotency_keys WHERE submitted_by = :who AND key = :key"
+        " AND created_at < now() - make_interval(secs => :ttl_s)"),
+        {"who": username, "key": key, "ttl_s": float(ttl_h) * 3600})
+
+
+def claim(username, key, request_id):
+    """Give the key to `request_id` (in the caller's transaction); False when it is taken.
+
+    An insert the unique key turns away, after waiting for the transaction that holds it,
+    not a look first: two submits never both see the key free."""
+    return db.session.execute(text(
+        "INSERT INTO idempotency_keys (submitted_by, key, request_id)"
+        " VALUES (:who, :key, :request_id) ON CONFLICT DO NOTHING RETURNING request_id"),
+        {"who": username, "key": key, "request_id": request_id}).first() is not None
+
+
+def holder(username, key, ttl_h):
+    """What the key's request was submitted with, {id, job_type, params, file_sha256}, while
+    the key is younger than `ttl_h` hours; None when no such key is in force."""
+    return db.session.execute(text(
+        "SELECT r.id, r.job_type, r.params, u.sha256 AS file_sha256 FROM idempotency_keys k"
+        " JOIN requests r ON r.id = k.request_id LEFT JOIN uploads u ON u.id = r.upload_id"
+        " WHERE k.submitted_by = :who AND k.key = :key"
+        " AND k.created_at >= now() - make_interval(secs => :ttl_s)"),
+        {"who": username, "key": key, "ttl_s": float(ttl_h) * 3600}).mappings().first()
