@@ -28,21 +28,23 @@ Flower itself listens on a unix socket in a directory only the stack's user can 
 process reaches its API; an `http://` upstream is still taken as given.
 """
 import re
+import socket
 import threading
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import requests
 from flask import Blueprint, Response, abort, current_app, jsonify, redirect, request
 from flask_login import current_user
 from requests.adapters import HTTPAdapter
 from requests_unixsocket import UnixAdapter
+from requests_unixsocket.adapters import UnixHTTPConnection, UnixHTTPConnectionPool
 from urllib3.util.retry import Retry
 
 from dashboard import audit
 from dashboard.extensions import csrf, db, login_manager
 from dashboard.views.api.workers import forbidden, worker_action_result
-from dashboard.workers import control
 from dashboard.web.auth import bearer, wants_json
+from dashboard.workers import control
 
 bp = Blueprint("flower", __name__)
 csrf.exempt(bp)  # Flower's own pages cannot send our token: see _same_origin()
@@ -81,13 +83,44 @@ RETRY_READS = Retry(total=1, connect=0, read=1, status=0, other=0, redirect=0,
 _local = threading.local()
 
 
+class _UnixConnection(UnixHTTPConnection):
+    """requests-unixsocket's connection, but its socket is closed when the connect fails
+    (Flower stopped, a stale socket file): the library's leaks it until garbage collection."""
+
+    def connect(self):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(unquote(urlsplit(self.unix_socket_url).netloc))
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class _UnixPool(UnixHTTPConnectionPool):
+    def _new_conn(self):
+        return _UnixConnection(self.socket_path, self.timeout)
+
+
+class _UnixAdapter(UnixAdapter):
+    """The library's adapter with the connection above."""
+
+    def get_connection(self, url, proxies=None):
+        with self.pools.lock:
+            pool = self.pools.get(url)
+            if pool is None:
+                pool = self.pools[url] = _UnixPool(url, self.timeout)
+        return pool
+
+
 def _session():
     """One connection pool per thread (requests.Session is not shared across threads)."""
     if getattr(_local, "session", None) is None:
         _local.session = requests.Session()
         _local.session.trust_env = False  # never via an HTTP(S)_PROXY: Flower is local
         _local.session.mount("http://", HTTPAdapter(max_retries=RETRY_READS))
-        _local.session.mount("http+unix://", UnixAdapter(max_retries=RETRY_READS))
+        _local.session.mount("http+unix://", _UnixAdapter(max_retries=RETRY_READS))
     return _local.session
 
 

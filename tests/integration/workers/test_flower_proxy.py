@@ -9,6 +9,7 @@ same-origin request; every other change is refused with the reason. A small echo
 the proxy forwards and strips.
 """
 import configparser
+import gc
 import http.client
 import json
 import os
@@ -16,6 +17,7 @@ import stat
 import subprocess
 import threading
 import time
+import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -312,6 +314,10 @@ def test_flower_down_is_a_502(app, signed_in, monkeypatch, clean_db):
     assert gone.status_code == 502
     assert gone.get_json()["error"] == ("Flower is not answering (expected on"
                                         " /nonexistent/flower.sock).")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        gc.collect()
+    assert not [w for w in caught if "socket" in str(w.message)], "no socket left open"
 
 
 class _Echo(BaseHTTPRequestHandler):
