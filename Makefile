@@ -96,10 +96,12 @@ restart-workers: venv
 	$(VENV)/bin/flask --app wsgi workers rolling-restart
 
 # The tiers tests/unit, tests/integration/<area> and tests/browser (pyproject's testpaths);
-# not tests/chaos (make chaos).
+# not tests/chaos (make chaos). The example job types (examples/acme_jobs) are installed in
+# the venv first (editable, so only a changed pyproject.toml installs them again).
 test: venv services
 	@if [[ $$(id -u) == 0 && ! -x /usr/bin/chromium ]]; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
+	@[[ $(VENV)/.acme_jobs -nt examples/acme_jobs/pyproject.toml ]] || { $(VENV)/bin/pip install --disable-pip-version-check -q -e examples/acme_jobs && touch $(VENV)/.acme_jobs; }
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 # The README's pictures: a script (bench/screenshots.py), not a test: the test suite's browser

@@ -1,8 +1,9 @@
 """What a job's run() sees: its params, its file, progress reports, its log and its artifacts."""
+import contextlib
 import logging
 import time
 
-from dashboard import lifecycle
+from dashboard import lifecycle, uploads
 from dashboard.extensions import db
 
 
@@ -19,6 +20,16 @@ class JobContext:
         self._last = (0.0, -1)
         self._lines = lines  # the attempt's joblog.AttemptLog (None outside a worker)
         self._milestones = list(self.MILESTONES)
+
+    @contextlib.contextmanager
+    def file_path(self):
+        """The request's file, copied out of PostgreSQL into a temporary file: yields its
+        path (None when the request has no file); the file is removed afterwards."""
+        if self.upload_id is None:
+            yield None
+            return
+        with uploads.spooled(self.upload_id) as path:
+            yield path
 
     def log(self, message, level="INFO"):
         """A line in the attempt's log, shown live on the request's page."""
