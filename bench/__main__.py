@@ -16,7 +16,7 @@ from dashboard import entry
 
 from . import stack
 
-SECTIONS = ("throughput", "latency", "kill", "dashboard", "memory", "upload")
+SECTIONS = ("throughput", "latency", "kill", "dashboard", "memory", "upload", "bulk_submit")
 
 
 def parse(argv):
@@ -45,6 +45,8 @@ def parse(argv):
     p.add_argument("--soak", type=float, help="memory soak seconds (default 600)")
     p.add_argument("--viewers", type=int, help="polling viewers (default 200)")
     p.add_argument("--upload-mb", type=int, help="upload: file size in MB (default 512)")
+    p.add_argument("--bulk-batches", type=int,
+                   help="bulk_submit: batches of 1,000 sent by four clients (default 40)")
     opts = p.parse_args(argv)
     opts.only = [s.strip() for s in opts.only.split(",") if s.strip()]
     unknown = set(opts.only) - set(SECTIONS)
@@ -54,7 +56,7 @@ def parse(argv):
     for name, full, small in (("n", 3000, 300), ("rounds", 3, 1), ("samples", 200, 40),
                               ("rows", 10_000_000, 50_000), ("soak", 600.0, 10.0),
                               ("viewers", 200, 20),
-                              ("upload_mb", 512, 32)):
+                              ("upload_mb", 512, 32), ("bulk_batches", 40, 4)):
         if getattr(opts, name) is None:
             setattr(opts, name, small if quick else full)
     if quick:
@@ -72,9 +74,10 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     from dashboard import create_app
-    from . import dashboard, kill, latency, memory, report, throughput, upload
+    from . import bulk_submit, dashboard, kill, latency, memory, report, throughput, upload
     runners = {"throughput": throughput.run, "latency": latency.run, "kill": kill.run,
-               "dashboard": dashboard.run, "memory": memory.run, "upload": upload.run}
+               "dashboard": dashboard.run, "memory": memory.run, "upload": upload.run,
+               "bulk_submit": bulk_submit.run}
 
     app = create_app()
     print(f"bench: database {database_url.rsplit('/', 1)[-1]}, sections {','.join(opts.only)}"

@@ -15,7 +15,7 @@ ACTIONS = ("sign_in", "sign_out", "submit", "retry", "retry_failed", "kill", "us
            "user_role", "user_disable", "user_enable", "user_password", "token_create",
            "token_revoke", "csrf_failed", "forbidden", "flower", "notify", "schedule_create",
            "schedule_update", "schedule_delete", "schedule_run", "retention", "bulk_retry",
-           "bulk_kill", "rerun",
+           "bulk_kill", "rerun", "submit_batch",
            "worker_pause", "worker_resume", "worker_grow", "worker_shrink", "worker_restart",
            "worker_shutdown", "workers_pause_all", "workers_resume_all", "process_start",
            "process_stop", "process_restart")
@@ -89,4 +89,5 @@ def entries(action=None, username=None, request_id=None, outcome=None, before=No
 def action_for(endpoint):
     """The audit action of a view (`api.kill` and `requests.kill` are both `kill`)."""
     name = (endpoint or "").rsplit(".", 1)[-1]
-    return {"create": "submit", "new": "submit"}.get(name, name) or "unknown"
+    return ({"create": "submit", "new": "submit", "batch_json": "submit_batch"}.get(name, name)
+            or "unknown")

@@ -194,6 +194,34 @@ def submit(job_type, params_json, upload_id, submitted_by, parent_id=None):
                 submitted_by=submitted_by, parent_id=parent_id)[0]["request_id"]
 
 
+# Many requests in one statement: each row's id is drawn in the input's order and the ids
+# come back by that order (not by RETURNING's, which PostgreSQL does not promise). The
+# insert trigger's notifications are all delivered at the commit, together.
+SUBMIT_MANY_SQL = """
+WITH input AS (
+  SELECT nextval(pg_get_serial_sequence('requests', 'id')) AS id, u.job_type, u.params, u.n
+  FROM unnest(CAST(%(job_types)s AS text[]), CAST(%(params)s AS text[]))
+       WITH ORDINALITY AS u(job_type, params, n)
+), r AS (
+  INSERT INTO requests (id, job_type, params, submitted_by)
+  SELECT id, job_type, CAST(params AS jsonb), %(submitted_by)s FROM input ORDER BY n
+  RETURNING id
+), a AS (
+  INSERT INTO attempts (request_id, number, status, triggered_by)
+  SELECT id, 1, 'unassigned', %(submitted_by)s FROM r
+)
+SELECT id FROM input ORDER BY n
+"""
+
+
+def submit_many(items, submitted_by):
+    """Insert `items` ((job type, params JSON) pairs) as `unassigned` requests, each with
+    its first attempt, in one statement; returns their ids in the items' order."""
+    job_types, params = _columns(items, 2)
+    return [row["id"] for row in _run(SUBMIT_MANY_SQL, job_types=job_types, params=params,
+                                      submitted_by=submitted_by)]
+
+
 SUBMIT_SCHEDULED_SQL = """
 WITH r AS (
   INSERT INTO requests (job_type, params, submitted_by, schedule_id, scheduled_for)

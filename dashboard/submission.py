@@ -45,6 +45,82 @@ def submit(job_type, params_text, file_storage, username, max_bytes):
     return request_id
 
 
+MAX_BATCH = 1000  # requests a batch may hold: as many ids as a bulk action takes
+ITEM_FIELDS = ("job_type", "params", "priority")
+PRIORITY_RANGE = (-10, 10)
+
+
+def _batch_item(index, item):
+    """(job, validated params) of one batch item, or Refused naming `requests[index].field`."""
+    where = f"requests[{index}]"
+    if not isinstance(item, dict):
+        raise Refused(f"{where}: must be a JSON object {{\"job_type\": ..., \"params\": {{...}}}}")
+    extra = sorted(set(item) - set(ITEM_FIELDS))
+    if extra:
+        raise Refused(f"{where}.{str(extra[0])[:80]}: unknown field"
+                      f" (known: {', '.join(ITEM_FIELDS)})")
+    if not isinstance(item.get("job_type"), str) or not item["job_type"]:
+        raise Refused(f"{where}.job_type: is required (a job type's name)")
+    priority = item.get("priority")
+    if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)
+                                 or not PRIORITY_RANGE[0] <= priority <= PRIORITY_RANGE[1]):
+        raise Refused(f"{where}.priority: must be an integer from {PRIORITY_RANGE[0]}"
+                      f" to {PRIORITY_RANGE[1]}")
+    params = item.get("params")
+    if params is not None and not isinstance(params, dict):
+        raise Refused(f"{where}.params: must be a JSON object")
+    try:
+        job = jobs.get(item["job_type"])
+        return job, job.validate(parse_params(params or {}), None)
+    except Refused as exc:
+        raise Refused(f"{where}.{exc.message}", exc.status) from None
+
+
+def parse_batch(body):
+    """The items of a batch body {"requests": [...]}, or Refused (422; 413 past MAX_BATCH)."""
+    items = body.get("requests") if isinstance(body, dict) else None
+    if not isinstance(items, list) or not items:
+        raise Refused("requests: must be a non-empty list of"
+                      " {\"job_type\": ..., \"params\": {...}} objects")
+    if len(items) > MAX_BATCH:
+        raise Refused(f"requests: at most {MAX_BATCH} requests at once (got {len(items)})", 413)
+    extra = sorted(set(body) - {"requests"})
+    if extra:
+        raise Refused(f"{str(extra[0])[:80]}: unknown field (send {{\"requests\": [...]}})")
+    return items
+
+
+def submit_many(items, username):
+    """Validate every item as a single submit is (no file: a job type that needs one is
+    refused), then store them all as `unassigned` in one transaction; their ids in order.
+
+    The first bad item raises Refused naming it (`requests[3].params.x: ...`) and nothing
+    is stored. One audit entry records the batch: its size, job types and id range.
+    """
+    checked = [_batch_item(i, item) for i, item in enumerate(items)]
+    try:
+        ids = lifecycle.submit_many([(job.name, json.dumps(params)) for job, params in checked],
+                                    username)
+        kinds = {}
+        for job, _ in checked:
+            kinds[job.name] = kinds.get(job.name, 0) + 1
+        audit.record("submit_batch", "ok", username=username,
+                     detail={"count": len(ids), "job_types": kinds,
+                             "first_id": ids[0], "last_id": ids[-1]})
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return ids
+
+
+def refused_batch(message):
+    """Audit a refused batch (nothing else is stored)."""
+    db.session.rollback()
+    audit.record("submit_batch", "refused", detail={"error": message[:500]})
+    db.session.commit()
+
+
 def submit_once(key, ttl_h, job_type, params_text, file_storage, username, max_bytes):
     """Submit under an idempotency key (the header's raw value): (request id, True) when
     this call stored it; (id, False) when the key, younger than `ttl_h` hours, already

@@ -162,6 +162,21 @@ def bulk_json():
     return jsonify(bulk.run(action, ids, current_user.username))
 
 
+@bp.route("/requests/batch", methods=["POST"])
+@require_role("operator")
+def batch_json():
+    """Submit many parameter-only requests at once: {"requests": [{job_type, params,
+    priority}, ...]} -> 201 {"ids": [...]} in order; one bad item refuses them all."""
+    try:
+        items = submission.parse_batch(json_body('{"requests": [{"job_type": "simulate",'
+                                                 ' "params": {}}]}'))
+        ids = submission.submit_many(items, current_user.username)
+    except Refused as exc:
+        submission.refused_batch(exc.message)
+        return error(exc.message, exc.status)
+    return jsonify(ids=ids), 201
+
+
 def _rerun_input():
     """(params dict-or-text-or-None, file) from a JSON or multipart body, or Refused.
 

@@ -468,6 +468,39 @@ def _story_paths(action):
                                    "422": _error("an unknown action or a bad id"),
                                    **AUTH_ERRORS}},
         },
+        "/api/requests/batch": {
+            "post": {"operationId": "submitBatch", "summary": "Submit many parameter-only"
+                     " requests in one transaction: all stored, or none",
+                     "requestBody": {"required": True, "content": {"application/json": {
+                         "schema": {"type": "object", "required": ["requests"],
+                                    "additionalProperties": False, "properties": {
+                                        "requests": {"type": "array", "minItems": 1,
+                                                     "maxItems": 1000, "items": {
+                                                         "type": "object",
+                                                         "required": ["job_type"],
+                                                         "additionalProperties": False,
+                                                         "properties": {
+                                                             "job_type": {"type": "string"},
+                                                             "params": {"type": "object"},
+                                                             "priority": {
+                                                                 "type": "integer",
+                                                                 "minimum": -10,
+                                                                 "maximum": 10}}}}}}}}},
+                     "responses": {"201": _json({"type": "object", "required": ["ids"],
+                                                 "properties": {"ids": {
+                                                     "type": "array",
+                                                     "items": {"type": "integer"}}}},
+                                                "the new requests' ids, in the given order,"
+                                                " each stored as `unassigned`"),
+                                   **_body_errors('{"requests": [{"job_type": "simulate",'
+                                                  ' "params": {}}]}'),
+                                   "413": _error("more than 1000 requests"),
+                                   "422": _error("an empty list, or a bad item named by its"
+                                                 " index and field (`requests[3].params.x:"
+                                                 " ...`), a job type that needs a file"
+                                                 " among them; nothing stored"),
+                                   **AUTH_ERRORS}},
+        },
     }
 
 

@@ -14,9 +14,10 @@ import pytest
 
 from tests.support.env import ROOT
 
-SECTIONS = ("throughput", "latency", "kill", "dashboard", "memory", "upload")
+SECTIONS = ("throughput", "latency", "kill", "dashboard", "memory", "upload", "bulk_submit")
 QUICKEST = ["--quick", "--n", "40", "--rounds", "1", "--samples", "5", "--rows", "2000",
-            "--kills", "1", "--soak", "2", "--viewers", "3", "--upload-mb", "4"]
+            "--kills", "1", "--soak", "2", "--viewers", "3", "--upload-mb", "4",
+            "--bulk-batches", "4"]
 
 
 @pytest.mark.slow

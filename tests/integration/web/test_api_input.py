@@ -1,9 +1,9 @@
 """What the API does with the bodies and query values it is sent: one JSON-body reader for
 every JSON endpoint, one rule for a re-run's body, one rule for empty query values.
 
-JSON bodies (bulk, schedules, re-run, worker actions): none where one is needed, not
-JSON, or nested too deeply: 400; another content type: 415; JSON that is not an object:
-422; always a JSON error naming the body, and nothing stored or changed.
+JSON bodies (bulk, batch submit, schedules, re-run, worker actions): none where one is
+needed, not JSON, or nested too deeply: 400; another content type: 415; JSON that is not
+an object: 422; always a JSON error naming the body, and nothing stored or changed.
 """
 import json
 
@@ -37,6 +37,8 @@ def schedule(app, clean_db):
 def endpoints(finished, schedule):
     """Every API endpoint that reads a JSON body, with a body it takes."""
     return [("POST", "/api/requests/bulk", {"action": "retry", "ids": [finished]}),
+            ("POST", "/api/requests/batch", {"requests": [{"job_type": "simulate",
+                                                           "params": QUICK}]}),
             ("POST", "/api/schedules", {"name": "n", "job_type": "simulate", "every_s": 60}),
             ("PATCH", f"/api/schedules/{schedule}", {"every_s": 60}),
             ("POST", f"/api/requests/{finished}/rerun", {"params": QUICK}),
