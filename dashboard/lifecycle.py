@@ -635,7 +635,8 @@ RETRY_FAILED_SQL = _retry_sql("""r.status = 'failure'
     AND (%(submitted_by)s::text IS NULL OR r.submitted_by = %(submitted_by)s)
     AND (%(created_after)s::timestamptz IS NULL OR r.created_at >= %(created_after)s)
     AND (%(created_before)s::timestamptz IS NULL OR r.created_at < %(created_before)s)
-    AND (%(error_pattern)s::text IS NULL OR r.error ILIKE %(error_pattern)s)""")
+    AND (%(error_pattern)s::text IS NULL OR r.error ILIKE %(error_pattern)s)
+    AND (%(param_match)s::jsonb IS NULL OR r.params @> %(param_match)s::jsonb)""")
 
 AUTO_RETRY_SQL = _retry_sql("""r.status = 'failure' AND r.job_type = %(job_type)s
     AND r.attempt < %(max_attempts)s
@@ -657,20 +658,22 @@ def retry_many(request_ids, by):
 
 def retry_failed(by, status=None, job_type=None, request_id=None, task_id=None,
                  who_or_file=None, file_pattern=None, worker=None, submitted_by=None,
-                 created_after=None, created_before=None, error_pattern=None):
+                 created_after=None, created_before=None, error_pattern=None,
+                 param_match=None):
     """Operator: retry every `failure` request matching the list's filter values
     (queries.Filters.values()), in one statement.
 
     Each value left None matches every request; `who_or_file` matches the
     submitter exactly or (as `file_pattern`, an ILIKE pattern) the file name;
     `error_pattern` is an ILIKE pattern on the error; the created range is
-    [created_after, created_before). Returns how many were retried.
+    [created_after, created_before); `param_match` is a JSON object the params must
+    contain. Returns how many were retried.
     """
     return len(_run(RETRY_FAILED_SQL, by=by, status=status, job_type=job_type,
                     request_id=request_id, task_id=task_id, who_or_file=who_or_file,
                     file_pattern=file_pattern, worker=worker, submitted_by=submitted_by,
                     created_after=created_after, created_before=created_before,
-                    error_pattern=error_pattern))
+                    error_pattern=error_pattern, param_match=param_match))
 
 
 def auto_retry(job_type, max_attempts, backoff_s):

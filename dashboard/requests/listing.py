@@ -1,5 +1,7 @@
 """Read-side queries for the dashboard and the API: the list's filters (as values), keyset
 pagination, counts, and what the live poll compares (poll_state, in_flight)."""
+import json
+import math
 import re
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
@@ -34,7 +36,14 @@ FILTER_CLAUSES = {
     "created_after": "r.created_at >= :created_after",
     "created_before": "r.created_at < :created_before",
     "error_pattern": "r.error ILIKE :error_pattern",
+    # The param.<name>=<value> filters as one JSON object the params must contain
+    # (requests_params_idx, GIN jsonb_path_ops).
+    "param_match": "r.params @> CAST(:param_match AS jsonb)",
 }
+# A parameter filter's URL name: PARAM_PREFIX + the parameter's name.
+PARAM_PREFIX = "param."
+PARAM_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+JSON_NUMBER_RE = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
 # At most this many uploads matching a file-name search are looked up one by one.
 FEW_UPLOADS = 1000
 
@@ -75,6 +84,34 @@ def _text(args, name, cap):
     return (args.get(name, "") or "").replace("\x00", "").strip()[:cap]
 
 
+def param_value(raw):
+    """A param.<name> filter's value as the JSON value it matches: a number when it is
+    written as one, true/false as booleans, otherwise the string as written."""
+    if raw in ("true", "false"):
+        return raw == "true"
+    if JSON_NUMBER_RE.fullmatch(raw):
+        number = json.loads(raw)
+        if not isinstance(number, float) or math.isfinite(number):
+            return number
+    return raw
+
+
+def _param_filters(args):
+    """({parameter name: value as given}, [errors naming the field]) from the param.<name>
+    query args (several names: all must match); an empty value is not filtered on."""
+    items = args.items(multi=True) if hasattr(args, "getlist") else args.items()
+    found, errors = {}, []
+    for arg, raw in items:
+        if not arg.startswith(PARAM_PREFIX):
+            continue
+        name, raw = arg[len(PARAM_PREFIX):], (raw or "").replace("\x00", "")
+        if not PARAM_NAME_RE.fullmatch(name):
+            errors.append(f"{arg[:80]}: a parameter name is 1 to 64 letters, digits, _ . or -")
+        elif raw and found.setdefault(name, raw) != raw:
+            errors.append(f"{arg[:80]}: given twice with different values")
+    return found, errors
+
+
 def _when(name, raw):
     """(aware UTC datetime, None) from ISO-8601 or a datetime-local value (no zone: UTC),
     or (None, error naming the field)."""
@@ -95,7 +132,8 @@ class Filters:
 
     PARAMS is the one definition of the list's URL parameters (the page, its live
     partial, GET /api/requests, the bulk retry and the OpenAPI description all take
-    these); `examples()` gives a realistic value for each, so a bench can measure every
+    these), with the family `param.<name>` (PARAM_PREFIX: a top-level parameter's value,
+    `params`); `examples()` gives a realistic value for each, so a bench can measure every
     filter: `for name, value in Filters.examples().items(): Filters({name: value}, ...)`.
     """
     PARAMS = ("status", "job_type", "q", "worker", "submitted_by", "created_after",
@@ -145,7 +183,7 @@ class Filters:
         self.submitted_by = _text(args, "submitted_by", 80)
         self.error = _text(args, "error", 200)
         self.sort = (args.get("sort", "") or "").strip() or self.DEFAULT_SORT
-        self.errors = []
+        self.params, self.errors = _param_filters(args)
         if self.status and self.status not in STATUSES:
             self.errors.append(f"status: unknown status {self.status[:40]!r}")
         if self.job_type and self.job_type not in job_types:
@@ -178,7 +216,9 @@ class Filters:
                 **search_terms(self.q), "worker": self.worker or None,
                 "submitted_by": self.submitted_by or None,
                 "created_after": self.created_after, "created_before": self.created_before,
-                "error_pattern": _like(self.error) if self.error else None}
+                "error_pattern": _like(self.error) if self.error else None,
+                "param_match": json.dumps({k: param_value(v) for k, v in self.params.items()})
+                if self.params else None}
 
     @staticmethod
     def _iso(at):
@@ -195,7 +235,8 @@ class Filters:
                  ("worker", self.worker), ("submitted_by", self.submitted_by),
                  ("created_after", self._iso(self.created_after)),
                  ("created_before", self._iso(self.created_before)), ("error", self.error),
-                 ("sort", "" if self.sort == self.DEFAULT_SORT else self.sort))
+                 ("sort", "" if self.sort == self.DEFAULT_SORT else self.sort),
+                 *((PARAM_PREFIX + name, value) for name, value in self.params.items()))
         return {k: v for k, v in given if v}
 
 

@@ -17,7 +17,8 @@ def filters(**args):
 
 NOTHING = {"status": None, "job_type": None, "request_id": None, "task_id": None,
            "who_or_file": None, "file_pattern": None, "worker": None, "submitted_by": None,
-           "created_after": None, "created_before": None, "error_pattern": None}
+           "created_after": None, "created_before": None, "error_pattern": None,
+           "param_match": None}
 
 
 def searched(q):
@@ -120,3 +121,13 @@ def test_every_parameter_has_an_example_that_parses():
         assert parsed.errors == [], name
         assert name in parsed.args(), name
     assert filters(**examples).errors == []
+
+
+def test_param_filters_are_json_values():
+    """A number as written is a JSON number, true/false booleans, the rest strings."""
+    from dashboard.requests.listing import param_value
+    assert [param_value(v) for v in ("3", "-2.5", "1e3", "true", "false", "P123", "007",
+                                     "1e999", "", "null", " 3")] == [
+        3, -2.5, 1000.0, True, False, "P123", "007", "1e999", "", "null", " 3"]
+    values = filters(**{"param.patient_id": "P123", "param.max_seconds": "3"}).values()
+    assert values == {**NOTHING, "param_match": '{"patient_id": "P123", "max_seconds": 3}'}

@@ -235,6 +235,14 @@ def _id_param():
             "schema": {"type": "integer", "minimum": 0}}
 
 
+# The parameter filters are a family of query names, which a parameter list cannot name.
+PARAM_FILTERS = ("Also `param.<name>=<value>` (repeatable, all must match): a top-level"
+                 " parameter's value, a JSON number when written as one, `true`/`false` as"
+                 " booleans, otherwise the string as written; a name is 1-64 of"
+                 " [A-Za-z0-9_.-] (422 naming it otherwise, or when one name has two"
+                 " values).")
+
+
 def _paths():
     """Every endpoint of the JSON API."""
     filters = [  # an empty value means "any" (what the list page's filter form sends)
@@ -295,6 +303,7 @@ def _paths():
                                    **AUTH_ERRORS}},
             "get": {"operationId": "listRequests", "summary": "List requests, newest first"
                     " unless sorted",
+                    "description": PARAM_FILTERS,
                     "parameters": filters + sort + page,
                     "responses": {"200": _json(_ref("RequestList"), "a page of requests"),
                                   "422": _error("a bad filter value, named"), **AUTH_ERRORS}},
@@ -329,6 +338,7 @@ def _paths():
         },
         "/api/requests/retry-failed": {
             "post": {"operationId": "retryFailed", "summary": "Retry every failed request",
+                     "description": PARAM_FILTERS,
                      "parameters": filters[1:],
                      "responses": {"200": _json(_ref("Retried"), "how many were retried"),
                                    "422": _error("an unknown filter value"), **AUTH_ERRORS}},
