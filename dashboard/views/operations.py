@@ -71,8 +71,8 @@ def processes_page():
     """The processes panel (this host's supervisord), live."""
     try:
         rows, problem = supervisor.processes(), None
-    except supervisor.NoSupervisor:
-        rows, problem = [], "no process supervisor"
+    except supervisor.NoSupervisor as exc:
+        rows, problem = [], exc
     return htmx.page_or_partial(
         "processes.html", "_processes.html", processes=rows, problem=problem,
         socket=supervisor.socket_path(), serving=supervisor.FRONT_DOOR, refresh_s=2)

@@ -31,9 +31,43 @@ FRONT_DOOR = {"web": "HUP", "nginx": "HUP"}
 
 
 class NoSupervisor(Exception):
-    """No supervisord answers on the configured socket."""
+    """No supervisord answers on the configured socket; `shown` is what operators read."""
+
+    shown = "no process supervisor"
 
 
+class _Transport(SupervisorTransport):
+    """Supervisor's transport, but the answer of a refused call is closed with the connection
+    (the library drops it unread, leaving its socket open until garbage collection)."""
+
+    answer = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        connect = self._get_connection  # set per instance by the library
+
+        def connection():
+            made = connect()
+            getresponse = made.getresponse
+
+            def kept(*a, **kw):
+                self.answer = getresponse(*a, **kw)
+                return self.answer
+            made.getresponse = kept
+            return made
+        self._get_connection = connection
+
+    def close(self):
+        if self.answer is not None:
+            self.answer.close()
+        super().close()
+
+
+class WrongCredentials(NoSupervisor):
+    """supervisord answers but refuses the dashboard's user name and password."""
+
+    shown = ("supervisord refused the dashboard's credentials (SUPERVISOR_USERNAME /"
+             " SUPERVISOR_PASSWORD)")
 
 
 def socket_path_from_conf(path=CONF):
@@ -62,7 +96,7 @@ def _call(method, *args, where=None):
     path, username, password = where or _where()
     if not path or not os.path.exists(path):
         raise NoSupervisor(f"no supervisord socket at {path}")
-    transport = SupervisorTransport(username, password, f"unix://{path}")
+    transport = _Transport(username, password, f"unix://{path}")
     try:
         proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
         return getattr(proxy.supervisor, method)(*args)
@@ -77,8 +111,7 @@ def _call(method, *args, where=None):
         raise Refused(f"supervisord refused {method} {name!r}: {fault.faultString}", 409) from None
     except xmlrpc.client.ProtocolError as exc:
         if exc.errcode == 401:
-            raise NoSupervisor("supervisord refused the SUPERVISOR_USERNAME /"
-                               " SUPERVISOR_PASSWORD given") from None
+            raise WrongCredentials(WrongCredentials.shown) from None
         raise NoSupervisor(f"supervisord does not answer: {exc}") from None
     except OSError as exc:
         raise NoSupervisor(f"supervisord does not answer: {exc}") from None

@@ -6,6 +6,7 @@ exercise the settings `make run` uses.
 """
 import configparser
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -39,6 +40,7 @@ class Supervisord:
         self.stop_timeout_s, self.stopwaitsecs = stop_timeout_s, stopwaitsecs
         self.popen = None
         self.log_offsets = {}
+        self.username, self.password = "dashboard", secrets.token_hex(12)  # as make run's
 
     def write_conf(self):
         settings = "\n".join(f"{k}={v}" for k, v in deploy_worker_settings().items())
@@ -46,6 +48,8 @@ class Supervisord:
         parts = [f"""[unix_http_server]
 file={self.socket}
 chmod=0700
+username={self.username}
+password={self.password}
 
 [supervisord]
 nodaemon=true
@@ -90,8 +94,9 @@ stdout_logfile={d}/beat.log
     def call(self, method, *args):
         """One XML-RPC call to this supervisord (connection closed afterwards)."""
         import xmlrpc.client
+
         from supervisor.xmlrpc import SupervisorTransport
-        transport = SupervisorTransport(None, None, f"unix://{self.socket}")
+        transport = SupervisorTransport(self.username, self.password, f"unix://{self.socket}")
         try:
             proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
             return getattr(proxy.supervisor, method)(*args)

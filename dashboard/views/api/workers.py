@@ -41,10 +41,10 @@ def process_action_result(name, action):
         return {"error": f"action: must be one of {', '.join(PROCESS_ACTIONS)}"}, 404
     try:
         entry = getattr(supervisor, action)(name)
-    except supervisor.NoSupervisor:
+    except supervisor.NoSupervisor as exc:
         audit.record_now(f"process_{action}", "refused",
-                         detail={**detail, "reason": "no supervisor"})
-        return {"error": "no process supervisor"}, 503
+                         detail={**detail, "reason": exc.shown})
+        return {"error": exc.shown}, 503
     except Refused as exc:
         audit.record_now(f"process_{action}", "refused", detail={**detail, "reason": exc.message})
         return {"error": exc.message}, exc.status
@@ -91,8 +91,8 @@ def processes():
     """This host's supervisord programs: name, state, pid, uptime_s; 503 without supervisord."""
     try:
         return jsonify(supervisor.processes())
-    except supervisor.NoSupervisor:
-        return error("no process supervisor", 503)
+    except supervisor.NoSupervisor as exc:
+        return error(exc.shown, 503)
 
 
 @bp.route("/processes/<name>/<action>", methods=["POST"])

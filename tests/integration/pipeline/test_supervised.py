@@ -16,11 +16,11 @@ import xmlrpc.client
 
 import pytest
 
+from dashboard.workers import inspection
 from tests.support.db import attempts, audit_rows, batches_of, wait_status
 from tests.support.env import ROOT
-from tests.support.http import submit, TokenClient
+from tests.support.http import TokenClient, submit
 from tests.support.procs import wait_for, wait_online
-from dashboard.workers import inspection
 from tests.support.supervisord import Supervisord
 
 STOP_TIMEOUT_S = 8
@@ -71,6 +71,8 @@ def sup(app, stack, supervised, monkeypatch, celery_app):
                                     reply=True, timeout=2)  # undo a pause a failed test left
     supervised.mark_logs()
     monkeypatch.setitem(app.config, "SUPERVISOR_SOCKET", supervised.socket)
+    monkeypatch.setitem(app.config, "SUPERVISOR_USERNAME", supervised.username)
+    monkeypatch.setitem(app.config, "SUPERVISOR_PASSWORD", supervised.password)
     inspection.clear_worker_cache(forget=True)
     yield supervised
     inspection.clear_worker_cache(forget=True)
@@ -223,6 +225,22 @@ def test_no_supervisor_answers_503(app, stack, make_user, monkeypatch, tmp_path)
     username, password, _ = make_user("admin")
     html = Browserless(app, username, password).get("/processes").get_data(as_text=True)
     assert 'id="no-supervisor"' in html and "No process supervisor" in html
+
+
+def test_wrong_credentials_are_named_not_taken_for_no_supervisor(app, sup, admin, make_user,
+                                                                monkeypatch):
+    """supervisord answers but refuses the password: 503 saying so, on the API and the page."""
+    monkeypatch.setitem(app.config, "SUPERVISOR_PASSWORD", "not the password")
+    listed = admin.get("/api/processes")
+    assert listed.status_code == 503
+    assert listed.get_json()["error"].startswith("supervisord refused the dashboard's credentials")
+    assert admin.post("/api/processes/beat/stop").status_code == 503
+    from tests.support.http import Browserless
+    username, password, _ = make_user("admin")
+    html = Browserless(app, username, password).get("/processes").get_data(as_text=True)
+    assert "refuses the dashboard's" in html and "SUPERVISOR_PASSWORD" in html
+    assert "No process supervisor" not in html
+    assert sup.state("beat") == "RUNNING"
 
 
 def test_a_name_with_a_nul_byte_is_no_such_process(app, sup, admin):
