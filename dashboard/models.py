@@ -77,10 +77,16 @@ class Request(db.Model):
     scheduled_for = db.Column(db.DateTime(timezone=True))  # the fire time; NULL: manual/not scheduled
     # The request this one is a re-run of (NULL: not a re-run).
     parent_id = db.Column(BigInteger, db.ForeignKey("requests.id", ondelete="SET NULL"))
+    # The effective priority (-10..10), fixed at submit: the dispatcher claims higher first.
+    priority = db.Column(db.SmallInteger, nullable=False, server_default="0")
     upload = db.relationship(Upload, lazy="joined", innerjoin=False)
     __table_args__ = (
         _status_check("requests_status_check"),
         CheckConstraint("progress BETWEEN 0 AND 100", name="requests_progress_check"),
+        CheckConstraint("priority BETWEEN -10 AND 10", name="requests_priority_check"),
+        # The claim's order, over the unassigned rows only (dashboard.lifecycle.claim).
+        Index("requests_claim_idx", text("priority DESC"), "id",
+              postgresql_where=text("status = 'unassigned'")),
         Index("requests_status_id_idx", "status", "id"),
         Index("requests_job_type_id_idx", "job_type", "id"),
         Index("requests_status_job_type_id_idx", "status", "job_type", "id"),
@@ -351,3 +357,27 @@ class FinishStat(db.Model):
     run_bucket = db.Column(db.SmallInteger)
     n = db.Column(BigInteger, nullable=False)
     __table_args__ = (Index("finish_stats_minute_idx", "minute"),)
+
+
+class JobTypeSetting(db.Model):
+    """An admin's runtime overrides of a job type's declared limits; NULL in a column
+    means the declared value (dashboard.jobs.limits)."""
+    __tablename__ = "job_type_settings"
+    name = db.Column(db.Text, primary_key=True)
+    priority = db.Column(db.SmallInteger)
+    max_running = db.Column(db.Integer)
+    rate_per_min = db.Column(db.Integer)
+    paused = db.Column(db.Boolean)
+    changed_by = db.Column(db.Text)
+    changed_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+
+
+class JobTypeDispatch(db.Model):
+    """How many requests of a rate-limited job type one claim dispatched, and when: the
+    claim counts the last minute's rows and deletes older ones (dashboard.lifecycle)."""
+    __tablename__ = "job_type_dispatches"
+    id = db.Column(BigInteger, primary_key=True)
+    name = db.Column(db.Text, nullable=False)
+    at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    n = db.Column(db.Integer, nullable=False)
+    __table_args__ = (Index("job_type_dispatches_name_at_idx", "name", "at"),)

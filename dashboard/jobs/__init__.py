@@ -63,6 +63,13 @@ class JobType:
     # finds them anew unless they were changed.
     from_file: tuple = ()
     description: str = ""            # a sentence or two for the new-request form and the API
+    # Dispatch: the broker queue, and the declared limits (an admin may override them at
+    # run time, dashboard.jobs.limits). priority -10..10, higher first; max_running caps
+    # pending + running requests of the type; rate_per_min caps dispatches a minute.
+    queue: str = "requests"
+    priority: int = 0
+    max_running: int = None          # None: no limit
+    rate_per_min: int = None         # None: no limit
 
     @cached_property
     def validator(self):
@@ -275,6 +282,23 @@ def _check(source, job):
         path = "/".join(str(p) for p in exc.path)
         raise JobTypeError(f"{where}: invalid params schema"
                            f"{f' at {path}' if path else ''}: {exc.message}") from None
+    _check_dispatch(where, job)
+
+
+def _check_dispatch(where, job):
+    """JobTypeError unless the queue and the declared limits are usable values."""
+    def integer(value):
+        return isinstance(value, int) and not isinstance(value, bool)
+    if not isinstance(job.queue, str) or not job.queue.strip():
+        raise JobTypeError(f"{where}: queue must be a non-empty string (not {job.queue!r})")
+    if not integer(job.priority) or not -10 <= job.priority <= 10:
+        raise JobTypeError(f"{where}: priority must be an integer from -10 to 10"
+                           f" (not {job.priority!r})")
+    for field in ("max_running", "rate_per_min"):
+        value = getattr(job, field)
+        if value is not None and (not integer(value) or not 1 <= value <= 2 ** 31 - 1):
+            raise JobTypeError(f"{where}: {field} must be a positive integer or None"
+                               f" (not {value!r})")
 
 
 def get(name):

@@ -13,7 +13,7 @@ from dashboard.extensions import db
 from .procs import wait_for
 
 TABLES = ("requests, attempts, uploads, artifacts, audit_log, status_counts, api_tokens, users,"
-          " finish_stats, worker_pauses")
+          " finish_stats, worker_pauses, job_type_settings, job_type_dispatches")
 
 
 def sql(app, statement, **params):
