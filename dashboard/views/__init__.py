@@ -1,7 +1,7 @@
 """One blueprint per area, and what every template sees.
 
 Pages: requests (the list, a request, the form) with story (logs, re-run, bulk,
-file), workers and operations (actions, processes, "why"), schedules, overview,
+file), job types, workers and operations (actions, processes, "why"), schedules, overview,
 volumes, audit, users, auth, health, and Flower behind the sign-in. The JSON API
 is the package views/api.
 """
@@ -11,9 +11,10 @@ from dashboard.overview import sla
 
 # isort: off
 # In this order: the top bar shows the links these modules add (nav) as they are imported.
-from dashboard.views import (navigation, auth, health, requests, schedules, workers, audit,
-                             flower, overview, users, volumes, operations, story)
+from dashboard.views import (navigation, auth, health, requests, job_types, schedules, workers,
+                             audit, flower, overview, users, volumes, operations, story)
 # isort: on
+from dashboard.views.api import job_types as api_job_types
 from dashboard.views.api import overview as api_overview
 from dashboard.views.api import requests as api_requests
 from dashboard.views.api import schedules as api_schedules
@@ -23,13 +24,14 @@ from dashboard.workers import flower_links
 
 # Route modules that join a blueprint defined elsewhere (`api`, `requests`): imported
 # above so their routes exist before the blueprint is registered.
-JOINING = (story, api_overview, api_requests, api_schedules, api_workers)
+JOINING = (story, api_job_types, api_overview, api_requests, api_schedules, api_workers)
 
 
 def init_app(app):
     """Register every blueprint."""
     app.register_blueprint(auth.bp)
     app.register_blueprint(requests.bp)
+    app.register_blueprint(job_types.bp)
     app.register_blueprint(workers.bp)
     app.register_blueprint(schedules.bp)
     app.register_blueprint(health.bp)

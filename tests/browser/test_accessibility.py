@@ -25,6 +25,7 @@ PAGES = [
     "/requests/new?job_type=load_array",
     lambda ids: f"/requests/{ids['failure']}/rerun",
     "/workers",
+    "/job-types",
     "/processes",
     "/schedules",
     lambda ids: f"/schedules/{ids['schedule']}",

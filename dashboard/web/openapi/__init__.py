@@ -5,7 +5,7 @@ from dashboard import jobs
 from dashboard.lifecycle import Status
 from dashboard.requests import listing
 from dashboard.schedules.manage import MAX_EVERY_S, MIN_EVERY_S
-from dashboard.web.openapi import operations
+from dashboard.web.openapi import job_types, operations
 from dashboard.web.openapi import parts as parts
 
 STATUSES = [s.value for s in Status]
@@ -71,6 +71,7 @@ def _schemas():
                            "next": {"type": "string", "pattern": "^[0-9]+$", "nullable": True,
                                     "description": "pass as `after` for the next page"}}},
         **operations.schemas(),  # Worker, Process, Why
+        **job_types.schemas(),  # JobType, JobTypeLimits, JobTypeChange
         "Stats": {
             "type": "object",
             "required": ["window", "buckets", "running", "queue_depth", "workers_online",
@@ -280,6 +281,7 @@ def _paths():
     public = []
     return {
         **operations.paths(AUTH_ERRORS, _id_param()),
+        **job_types.paths(AUTH_ERRORS),
         "/api/requests": {
             "post": {"operationId": "submitRequest", "summary": "Submit a request",
                      "parameters": [{

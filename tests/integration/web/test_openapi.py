@@ -12,6 +12,7 @@ from schemathesis.specs.openapi.checks import negative_data_rejection, positive_
 
 from dashboard.web import openapi
 from tests.support.db import sql
+from tests.support.http import TokenClient
 
 DOCUMENTED_OUTSIDE_API = {"/healthz", "/readyz", "/metrics"}
 EXAMPLES = 30
@@ -56,13 +57,17 @@ def test_spec_matches_real_answers(app, api, clean_db):
     check(api.get(f"/api/requests/{created.get_json()['id']}").get_json(), "RequestWithAttempts")
     check(api.get("/api/requests").get_json(), "RequestList")
     check(api.get("/api/requests/424242").get_json(), "Error")
+    for job_type in api.get("/api/job-types").get_json():
+        check(job_type, "JobType")
     with pytest.raises(jsonschema.ValidationError):
         check({**created.get_json(), "status": "exploded"}, "Request")
 
 
-def test_json_body_refusals_are_documented(app, api, clean_db):
+def test_json_body_refusals_are_documented(app, make_user, clean_db):
     """Each operation with a JSON body documents what a bad body gets: a malformed body,
-    one of another type and a JSON array answer statuses its responses list."""
+    one of another type and a JSON array answer statuses its responses list (asked by an
+    admin, whom every operation lets through to its body)."""
+    api = TokenClient(app, make_user("admin")[2])
     spec = app.test_client().get("/api/openapi.json").get_json()
     request_id = sql(app, "INSERT INTO requests (job_type, status, task_id, finished_at)"
                           " VALUES ('simulate', 'success', gen_random_uuid()::text, now())"
@@ -85,7 +90,7 @@ def test_json_body_refusals_are_documented(app, api, clean_db):
                 assert answer.status_code == status, (method, url, answer.get_json())
                 assert str(status) in op["responses"], (op["operationId"], status)
             checked.append(op["operationId"])
-    assert sorted(checked) == ["bulkAction", "createSchedule", "rerunRequest",
+    assert sorted(checked) == ["bulkAction", "changeJobType", "createSchedule", "rerunRequest",
                                "submitBatch", "updateSchedule", "workerAction"]
 
 
