@@ -3,6 +3,10 @@
 The table's primary key (submitted_by, key) is the guard: of concurrent submits with one
 key, the first insert wins and the others find the key taken once it commits. A key
 older than the time to live no longer answers; the next submit that uses it deletes it.
+
+A batch's key names its first request: the batch is that request and the ones after it
+the same user submitted in the same transaction (the same `created_at`, which is the
+transaction's start, as the key's own).
 """
 import re
 
@@ -52,3 +56,23 @@ def holder(username, key, ttl_h):
         " WHERE k.submitted_by = :who AND k.key = :key"
         " AND k.created_at >= now() - make_interval(secs => :ttl_s)"),
         {"who": username, "key": key, "ttl_s": float(ttl_h) * 3600}).mappings().first()
+
+
+# Read through requests_created_at_id_idx: (created_at, id) from the key's request on.
+BATCH_SQL = """
+SELECT r.id, r.job_type, r.params FROM idempotency_keys k
+JOIN requests r ON r.id >= k.request_id AND r.submitted_by = k.submitted_by
+                AND r.created_at = k.created_at
+WHERE k.submitted_by = :who AND k.key = :key
+  AND k.created_at >= now() - make_interval(secs => :ttl_s)
+ORDER BY r.id LIMIT :most
+"""
+
+
+def batch_holder(username, key, ttl_h, most):
+    """The requests the key created, [{id, job_type, params}] in id order (at most `most`;
+    one for a single submit's key), while the key is younger than `ttl_h` hours; None when
+    no such key is in force."""
+    rows = db.session.execute(text(BATCH_SQL), {
+        "who": username, "key": key, "ttl_s": float(ttl_h) * 3600, "most": most}).mappings().all()
+    return [dict(row) for row in rows] or None

@@ -99,19 +99,60 @@ def submit_many(items, username):
     """
     checked = [_batch_item(i, item) for i, item in enumerate(items)]
     try:
-        ids = lifecycle.submit_many([(job.name, json.dumps(params)) for job, params in checked],
-                                    username)
-        kinds = {}
-        for job, _ in checked:
-            kinds[job.name] = kinds.get(job.name, 0) + 1
-        audit.record("submit_batch", "ok", username=username,
-                     detail={"count": len(ids), "job_types": kinds,
-                             "first_id": ids[0], "last_id": ids[-1]})
+        ids = _store_many(checked, username)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     return ids
+
+
+def _store_many(checked, username, key=None):
+    """Insert the checked items and audit the batch (in the caller's transaction); the ids."""
+    ids = lifecycle.submit_many([(job.name, json.dumps(params)) for job, params in checked],
+                                username)
+    kinds = {}
+    for job, _ in checked:
+        kinds[job.name] = kinds.get(job.name, 0) + 1
+    audit.record("submit_batch", "ok", username=username,
+                 detail={"count": len(ids), "job_types": kinds, "first_id": ids[0],
+                         "last_id": ids[-1], **({"idempotency_key": key} if key else {})})
+    return ids
+
+
+def submit_many_once(key, ttl_h, items, username):
+    """Submit a batch under an idempotency key: (ids, True) when this call stored it;
+    (ids, False) when the key, younger than `ttl_h` hours, already names a batch of the
+    same job types and params in the same order (its ids, as the first call answered).
+
+    Refused 422 for a malformed key or a bad item, 409 when the key's batch (or single
+    request) differs. Concurrent calls with one key store one batch (idempotency.claim:
+    the key names the batch's first request).
+    """
+    key = idempotency.parse(key)
+    checked = [_batch_item(i, item) for i, item in enumerate(items)]
+    sent = [(job.name, params) for job, params in checked]
+    for _ in range(3):  # the key's requests may go (retention) between two reads
+        found = idempotency.batch_holder(username, key, ttl_h, len(sent) + 1)
+        db.session.rollback()
+        if found is not None:
+            if [(r["job_type"], r["params"]) for r in found] != sent:
+                raise Refused(f"{idempotency.HEADER}: {key[:40]!r} was used for"
+                              f" {'request' if len(found) == 1 else 'the batch from request'}"
+                              f" {found[0]['id']} with other job types or params", 409)
+            return [r["id"] for r in found], False
+        try:
+            idempotency.expire(username, key, ttl_h)
+            ids = _store_many(checked, username, key)
+            if idempotency.claim(username, key, ids[0]):
+                db.session.commit()
+                return ids, True
+            db.session.rollback()  # another submit with this key came first: its batch
+        except Exception:
+            db.session.rollback()
+            raise
+    raise Refused(f"{idempotency.HEADER}: in use by a submit that did not finish;"
+                  " send it again", 409)
 
 
 def refused_batch(message):

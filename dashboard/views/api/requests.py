@@ -166,15 +166,21 @@ def bulk_json():
 @require_role("operator")
 def batch_json():
     """Submit many parameter-only requests at once: {"requests": [{job_type, params,
-    priority}, ...]} -> 201 {"ids": [...]} in order; one bad item refuses them all."""
+    priority}, ...]} -> 201 {"ids": [...]} in order; one bad item refuses them all. With an
+    Idempotency-Key header, a repeat answers 200 with the ids the key's batch created."""
+    key = request.headers.get(idempotency.HEADER)
     try:
         items = submission.parse_batch(json_body('{"requests": [{"job_type": "simulate",'
                                                  ' "params": {}}]}'))
-        ids = submission.submit_many(items, current_user.username)
+        if key is None:
+            ids, created = submission.submit_many(items, current_user.username), True
+        else:
+            ids, created = submission.submit_many_once(
+                key, current_app.config["IDEMPOTENCY_TTL_H"], items, current_user.username)
     except Refused as exc:
         submission.refused_batch(exc.message)
         return error(exc.message, exc.status)
-    return jsonify(ids=ids), 201
+    return jsonify(ids=ids), 201 if created else 200
 
 
 def _rerun_input():

@@ -483,6 +483,14 @@ def _story_paths(action):
         "/api/requests/batch": {
             "post": {"operationId": "submitBatch", "summary": "Submit many parameter-only"
                      " requests in one transaction: all stored, or none",
+                     "parameters": [{
+                         "name": "Idempotency-Key", "in": "header", "required": False,
+                         "schema": {"type": "string", "minLength": 1, "maxLength": 200,
+                                    "pattern": "^[ -~]{1,200}$"},
+                         "description": "1-200 printable ASCII characters: a repeat from"
+                                        " the same user within IDEMPOTENCY_TTL_H hours"
+                                        " answers 200 with the ids the key's batch"
+                                        " created; concurrent repeats store one batch"}],
                      "requestBody": {"required": True, "content": {"application/json": {
                          "schema": {"type": "object", "required": ["requests"],
                                     "additionalProperties": False, "properties": {
@@ -504,6 +512,14 @@ def _story_paths(action):
                                                      "items": {"type": "integer"}}}},
                                                 "the new requests' ids, in the given order,"
                                                 " each stored as `unassigned`"),
+                                   "200": _json({"type": "object", "required": ["ids"],
+                                                 "properties": {"ids": {
+                                                     "type": "array",
+                                                     "items": {"type": "integer"}}}},
+                                                "a repeat of an Idempotency-Key: the ids"
+                                                " its batch created"),
+                                   "409": _error("the Idempotency-Key's batch (or request)"
+                                                 " had other job types or params"),
                                    **_body_errors('{"requests": [{"job_type": "simulate",'
                                                   ' "params": {}}]}'),
                                    "413": _error("more than 1000 requests"),
