@@ -19,7 +19,7 @@ import psycopg2
 from flask import current_app
 from sqlalchemy.engine import make_url
 
-from dashboard import confirms, dispatcher_heartbeat, lifecycle, recovery
+from dashboard import confirms, dispatcher_heartbeat, jobs, lifecycle, recovery
 from dashboard.extensions import db
 from dashboard.tasks import publish_claimed
 
@@ -34,11 +34,26 @@ def libpq_dsn(sqlalchemy_uri):
 
 
 def _publisher():
-    """This app's BatchPublisher, opened on first use (and again after an error)."""
+    """This app's BatchPublisher, opened on first use (and again after an error), with
+    every job type's queue declared on it."""
     if current_app.extensions.get("dispatch_publisher") is None:
-        current_app.extensions["dispatch_publisher"] = confirms.BatchPublisher(
-            current_app.extensions["celery"])
+        publisher = confirms.BatchPublisher(current_app.extensions["celery"])
+        declare_queues(publisher.channel)
+        current_app.extensions["dispatch_publisher"] = publisher
     return current_app.extensions["dispatch_publisher"]
+
+
+def job_type_queues():
+    """The queue names the registered job types send their requests to, sorted."""
+    return sorted({job.queue for job in jobs.REGISTRY.values()})
+
+
+def declare_queues(channel):
+    """Declare every job type's queue as the workers declare theirs (durable, bound to an
+    exchange of its name), so a request sent to a queue nobody consumes yet waits in it."""
+    queues = current_app.extensions["celery"].amqp.queues
+    for name in job_type_queues():
+        queues[name](channel).declare()
 
 
 def close_publisher():
@@ -145,6 +160,11 @@ class Listener:
         """One connection's life: dispatch everything, then wait for work or the sweep."""
         sweep_s, batch = cfg["DISPATCH_SWEEP_S"], cfg["DISPATCH_BATCH"]
         next_sweep = next_beat = 0.0
+        try:   # the job types' queues exist before any request is sent to them
+            _publisher()
+        except Exception as exc:  # broker away: the first claim opens (and declares) again
+            close_publisher()
+            log.warning("job type queues not declared yet (%s: %s)", exc.__class__.__name__, exc)
         while not self.stopping:
             if time.monotonic() >= next_beat:  # visible to "why isn't it running?"
                 dispatcher_heartbeat.beat()

@@ -686,6 +686,7 @@ REQUEUE_SQL = """
 WITH picked AS (
   SELECT id FROM requests WHERE status = 'pending'
     AND queued_at < now() - make_interval(secs => %(s)s)
+    AND job_type = ANY(CAST(%(job_types)s AS text[]))
   ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 )
 UPDATE requests SET queued_at = now() FROM picked WHERE requests.id = picked.id
@@ -693,9 +694,10 @@ RETURNING requests.id, requests.task_id, requests.attempt, requests.job_type, re
 """
 
 
-def requeue_stale_pending(older_than_s, limit):
-    """Dispatcher: pending attempts not started for a while, to publish again (same task id).
+def requeue_stale_pending(older_than_s, limit, job_types):
+    """Dispatcher: pending attempts of `job_types` not started for a while, to publish
+    again (same task id).
 
     A duplicate message is harmless: `start` lets only one non-redelivered copy run.
     """
-    return _run(REQUEUE_SQL, s=float(older_than_s), limit=limit)
+    return _run(REQUEUE_SQL, s=float(older_than_s), limit=limit, job_types=list(job_types))

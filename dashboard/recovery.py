@@ -17,7 +17,6 @@ from dashboard import jobs, lifecycle
 from dashboard.extensions import db
 from dashboard.lifecycle import Status
 from dashboard.workers import inspection
-from dashboard.workers.inspection import queue_depth
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +24,17 @@ log = logging.getLogger(__name__)
 def stale_pending(older_than_s, limit):
     """Pending attempts not started for `older_than_s`, claimed to be published again.
 
-    Only when the queue holds no ready message: a backlog explains a long wait.
-    The caller publishes the rows (same task ids) and commits; a duplicate
+    Only of job types whose queue holds no ready message: a backlog explains a long
+    wait. The caller publishes the rows (same task ids) and commits; a duplicate
     message is harmless, `lifecycle.start` lets only one copy run.
     """
-    if queue_depth() != 0:
+    depths = inspection.queue_depths()
+    if depths is None:
         return []
-    return lifecycle.requeue_stale_pending(older_than_s, limit)
+    idle = [name for name, job in jobs.REGISTRY.items() if depths[job.queue]["messages"] == 0]
+    if not idle:
+        return []
+    return lifecycle.requeue_stale_pending(older_than_s, limit, idle)
 
 
 LOST_SQL = """

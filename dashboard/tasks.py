@@ -336,24 +336,31 @@ def republish(rows):
 
 def batches(rows, size, max_s):
     """Claimed rows as messages: short ones share them, up to `size` and `max_s` seconds of
-    expected run time each; any other row (or every row, with size 1) is a message alone.
+    expected run time each, a batch holding requests of one queue only; any other row (or
+    every row, with size 1) is a message alone.
 
     A request is short when its job type can tell it ends within `max_s` and its soft
     time limit leaves room for the whole batch before it (more than twice `max_s`).
     """
-    groups, batch, budget = [], [], 0.0
+    groups, open_ = [], {}   # queue -> [its batch being filled, the batch's expected s]
     for row in rows:
         job, params = jobs.REGISTRY[row["job_type"]], row["params"] or {}
         expected = job.expected(params)
         if size <= 1 or expected is None or expected > max_s or job.limits(params)[0] <= 2 * max_s:
             groups.append([row])
             continue
-        if batch and (len(batch) >= size or budget + expected > max_s):
-            groups.append(batch)
-            batch, budget = [], 0.0
-        batch.append(row)
-        budget += expected
-    return groups + [batch] if batch else groups
+        batch = open_.setdefault(job.queue, [[], 0.0])
+        if batch[0] and (len(batch[0]) >= size or batch[1] + expected > max_s):
+            groups.append(batch[0])
+            batch[:] = [[], 0.0]
+        batch[0].append(row)
+        batch[1] += expected
+    return groups + [batch for batch, _ in open_.values() if batch]
+
+
+def queue_of(row):
+    """The broker queue a claimed row's message goes to: its job type's."""
+    return jobs.REGISTRY[row["job_type"]].queue
 
 
 def publish_claimed(rows, producer=None, **send_options):
@@ -370,15 +377,16 @@ def publish_claimed(rows, producer=None, **send_options):
         run_batch.apply_async(([[r["id"], r["task_id"]] for r in group],),
                               soft_time_limit=min(s for s, _ in limits),
                               time_limit=min(h for _, h in limits), producer=producer,
-                              **options, **send_options)
+                              queue=queue_of(group[0]), **options, **send_options)
 
 
 def publish(row, producer=None, **send_options):
-    """Send one claimed attempt to the broker (callers hold the claim's transaction)."""
+    """Send one claimed attempt to its job type's queue (callers hold the claim's transaction)."""
     job = jobs.REGISTRY[row["job_type"]]
     soft, hard = job.limits(row["params"] or {})
     options = {"link_error": record_failure.s()}
     if current_app.config["NOTIFY_ON_SUCCESS"]:
         options["link"] = notify.s()
     run_request.apply_async((row["id"],), task_id=row["task_id"], soft_time_limit=soft,
-                            time_limit=hard, producer=producer, **options, **send_options)
+                            time_limit=hard, producer=producer, queue=job.queue, **options,
+                            **send_options)

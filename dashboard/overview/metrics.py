@@ -18,10 +18,23 @@ class DashboardCollector:
         for status, n in listing.counts().items():
             by_status.add_metric([status], n)
         yield by_status
-        depth = inspection.queue_depth()
-        queue = GaugeMetricFamily("dashboard_queue_depth", "Messages ready in the broker queue")
-        queue.add_metric([], depth if depth is not None else float("nan"))
+        depths = inspection.queue_depths()
+        queue = GaugeMetricFamily("dashboard_queue_depth",
+                                  "Messages ready in the broker queues, every job type's")
+        queue.add_metric([], float("nan") if depths is None else
+                         sum(c["messages"] for c in depths.values()))
         yield queue
+        per_queue = GaugeMetricFamily("dashboard_queue_messages",
+                                      "Messages ready in each job type's broker queue",
+                                      labels=["queue"])
+        consumers = GaugeMetricFamily("dashboard_queue_consumers",
+                                      "Consumers (workers) of each job type's broker queue",
+                                      labels=["queue"])
+        for name, counts in (depths or {}).items():
+            per_queue.add_metric([name], counts["messages"])
+            consumers.add_metric([name], counts["consumers"])
+        yield per_queue
+        yield consumers
         rows = db.session.execute(text(
             "SELECT job_type, status, count(*) AS n,"
             " avg(extract(epoch FROM finished_at - started_at)) AS avg_s,"

@@ -51,17 +51,19 @@ def _backoff(row):
 
 
 def _workers(reasons, queue):
-    """no_consumers, workers_paused, all_busy from the queue's consumers and the workers."""
+    """no_consumers, workers_paused, all_busy from the request's queue's consumers and the
+    workers that consume it."""
     workers = [w for w in inspection.workers() if w["state"] != "offline"]
     paused = [w["name"] for w in workers if w["state"] == "paused"]
-    consuming = [w for w in workers if w["state"] == "online"]
-    if workers and not consuming:
+    consuming = [w for w in workers if w["state"] == "online" and queue["name"] in w["queues"]]
+    if workers and len(paused) == len(workers):
         reasons.append(_reason("workers_paused", "Every worker is paused (not consuming"
-                               f" {inspection.QUEUE}): resume them on the workers page.",
+                               f" {queue['name']}): resume them on the workers page.",
                                workers=paused))
-    elif queue is not None and queue["consumers"] == 0:
-        reasons.append(_reason("no_consumers", f"No worker consumes the {inspection.QUEUE}"
-                               " queue: start a worker.", workers=paused))
+    elif queue["consumers"] == 0:
+        reasons.append(_reason("no_consumers", f"No worker consumes the {queue['name']}"
+                               f" queue: start a worker with -Q {queue['name']}.",
+                               queue=queue["name"], workers=paused))
     elif not workers:
         reasons.append(_reason("no_consumers", "No worker answers: start a worker."))
     if consuming and all(w["concurrency"] and _busy(w) >= w["concurrency"] for w in consuming):
@@ -79,7 +81,8 @@ def _busy(worker):
 
 
 def explain(request_id):
-    """{request_id, status, reasons, queue, running} for one request; None when unknown."""
+    """{request_id, status, reasons, queue, running} for one request; None when unknown.
+    `queue`: {name, messages, consumers} of the request's job type's queue."""
     row = listing.get_request(request_id)
     if row is None:
         return None
@@ -99,7 +102,8 @@ def explain(request_id):
     if status not in ("unassigned", "pending"):
         return answer
     reasons = answer["reasons"]
-    queue = inspection.queue_counts()
+    job = jobs.REGISTRY.get(row["job_type"])
+    queue = inspection.queue_counts(job.queue if job is not None else inspection.QUEUE)
     answer["queue"] = queue
     if queue is None:
         reasons.append(_reason("broker_down", "RabbitMQ does not answer: requests cannot be"

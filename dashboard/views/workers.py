@@ -16,4 +16,4 @@ def index():
     return htmx.page_or_partial(
         "workers.html", "_workers.html", workers=pauses.annotate(inspection.workers()),
         everything_paused=pauses.everything_paused(),
-        queue_depth=inspection.queue_depth(), refresh_s=REFRESH_S)
+        queues=inspection.queue_depths(), refresh_s=REFRESH_S)

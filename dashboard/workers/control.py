@@ -1,7 +1,8 @@
 """Operator actions on workers: pause/resume consuming, grow/shrink the pool, restart, shut down.
 
 Everything goes through Celery's control commands (so it reaches workers on
-other hosts). A pause is also stored in PostgreSQL (dashboard.workers.pauses), so a
+other hosts). Pause stops every queue the worker consumes; resume consumes again the
+queues it was started with (dashboard.workers.inside.pause_at_start). A pause is also stored in PostgreSQL (dashboard.workers.pauses), so a
 worker that restarts, or starts later under "pause everything", comes back
 paused; resume clears it. A shutdown of a worker run by this host's supervisord stops its
 program there, so it stays down until started. Each action checks the worker's
@@ -106,8 +107,9 @@ def _pause(worker, n, by):
     pauses.pause(worker["name"], by)
     if worker["state"] == "paused":
         return "already not consuming; pause stored"
-    answer = _checked(_celery().control.cancel_consumer(
-        QUEUE, destination=[worker["name"]], reply=True, timeout=2), worker["name"], "pause")
+    answer = _checked(_celery().control.broadcast(
+        "dashboard_pause", destination=[worker["name"]], reply=True, timeout=2),
+        worker["name"], "pause")
     _wait_state(worker["name"], "paused")
     return answer
 
@@ -115,12 +117,14 @@ def _pause(worker, n, by):
 def _resume(worker, n, by):
     stored = pauses.stored(worker["name"])
     if worker["state"] != "paused" and stored is None:
-        raise Refused(f"worker {worker['name']} is not paused: it consumes {QUEUE} already", 409)
+        raise Refused(f"worker {worker['name']} is not paused: it consumes"
+                      f" {', '.join(worker['queues']) or QUEUE} already", 409)
     pauses.resume(worker["name"], by)
     if worker["state"] != "paused":
         return "already consuming; stored pause cleared"
-    answer = _checked(_celery().control.add_consumer(
-        QUEUE, destination=[worker["name"]], reply=True, timeout=2), worker["name"], "resume")
+    answer = _checked(_celery().control.broadcast(
+        "dashboard_resume", destination=[worker["name"]], reply=True, timeout=2),
+        worker["name"], "resume")
     _wait_state(worker["name"], "online")
     return answer
 
@@ -208,10 +212,9 @@ def everyone(action, by):
     else:
         pauses.resume_everyone()
     db.session.commit()
-    control = _celery().control
-    send = control.cancel_consumer if action == "pause" else control.add_consumer
     answers = {}
-    for reply in send(QUEUE, reply=True, timeout=1.5) or []:
+    for reply in _celery().control.broadcast(f"dashboard_{action}", reply=True,
+                                             timeout=1.5) or []:
         for name, answer in reply.items():
             answers[name] = answer.get("ok") or answer.get("error")
     audit.record(f"workers_{action}_all", "ok" if answers else "refused", username=by,

@@ -1,4 +1,4 @@
-"""A view of the workers and the queue: Celery's inspection (cached briefly), the broker's counts.
+"""A view of the workers and the queues: Celery's inspection (cached briefly), the broker's counts.
 
 Three broadcasts go out at once (stats, active, active_queues), each waiting at
 most a short timeout, so a frozen worker never makes a page hang. Workers seen
@@ -12,9 +12,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
+from amqp.exceptions import NotFound
 from flask import current_app
 from sqlalchemy import text
 
+from dashboard import jobs
 from dashboard.extensions import db
 from dashboard.workers import flower_links
 
@@ -43,22 +45,50 @@ def _celery():
     return current_app.extensions["celery"]
 
 
-def queue_counts():
-    """{messages, consumers} of the requests queue (AMQP passive declare); None when unknown."""
+def queue_names():
+    """Every queue a job type sends its requests to (`requests` always among them), sorted."""
+    return sorted({QUEUE} | {job.queue for job in jobs.REGISTRY.values()})
+
+
+def queue_depths(names=None):
+    """{queue: {name, messages, consumers}} of `names` (default: every job type's queue),
+    by AMQP passive declares on one connection; a queue not declared yet counts 0 and 0.
+    None when the broker does not answer."""
+    names = queue_names() if names is None else names
     try:
         with _celery().connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=1)
-            ok = conn.default_channel.queue_declare(queue=QUEUE, passive=True)
-            return {"messages": ok.message_count, "consumers": ok.consumer_count}
-    except Exception as exc:  # broker down or queue not declared yet
+            counts = {}
+            for name in names:
+                channel = conn.channel()
+                try:
+                    ok = channel.queue_declare(queue=name, passive=True)
+                    counts[name] = {"name": name, "messages": ok.message_count,
+                                    "consumers": ok.consumer_count}
+                except NotFound:   # the broker closed this channel; nobody declared it yet
+                    counts[name] = {"name": name, "messages": 0, "consumers": 0}
+                finally:
+                    try:
+                        channel.close()
+                    except Exception:  # noqa: BLE001  closed by the broker already
+                        pass
+            return counts
+    except Exception as exc:  # broker down
         log.debug("queue counts unavailable: %s", exc)
         return None
 
 
+def queue_counts(name=QUEUE):
+    """{name, messages, consumers} of one queue (default `requests`); None when unknown."""
+    counts = queue_depths([name])
+    return None if counts is None else counts[name]
+
+
 def queue_depth():
-    """Messages ready in the requests queue (None when the broker does not answer)."""
-    counts = queue_counts()
-    return None if counts is None else counts["messages"]
+    """Messages ready in every job type's queue together (None when the broker does not
+    answer)."""
+    counts = queue_depths()
+    return None if counts is None else sum(c["messages"] for c in counts.values())
 
 
 def clear_worker_cache(forget=False):
@@ -190,7 +220,7 @@ def _describe(stats, active, queues, recent):
         consuming = [q.get("name") for q in queues.get(name) or []]
         if not online:
             state = "offline"
-        elif name in queues and QUEUE not in consuming:
+        elif name in queues and not consuming:
             state = "paused"
         else:
             state = "online"

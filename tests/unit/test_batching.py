@@ -1,6 +1,9 @@
 """Which claimed rows share a message (tasks.batches), and what a worker says it holds."""
+import dataclasses
+
+from dashboard import jobs
 from dashboard.workers.inspection import attempts_of
-from dashboard.tasks import batches
+from dashboard.tasks import batches, queue_of
 
 
 def row(i, **params):
@@ -37,6 +40,19 @@ def test_a_job_type_that_cannot_tell_its_length_is_never_batched():
     rows = [{"id": i, "task_id": f"t{i}", "job_type": "load_array", "params": {}}
             for i in (1, 2)]
     assert ids(batches(rows, size=32, max_s=1.0)) == [[1], [2]]
+
+
+def test_a_batch_holds_requests_of_one_queue_only(monkeypatch):
+    other = dataclasses.replace(jobs.REGISTRY["simulate"], name="simulate_volumes",
+                                queue="volumes-test")
+    monkeypatch.setitem(jobs.REGISTRY, other.name, other)
+    rows = [row(i) for i in range(1, 8)]
+    for r in rows[1::2]:
+        r["job_type"] = other.name
+    groups = batches(rows, size=2, max_s=1.0)
+    assert ids(groups) == [[1, 3], [2, 4], [5, 7], [6]]
+    assert [{queue_of(r) for r in g} for g in groups] == [
+        {"requests"}, {"volumes-test"}, {"requests"}, {"volumes-test"}]
 
 
 def test_attempts_of_a_single_task_a_batch_and_another_task():

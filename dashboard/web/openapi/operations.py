@@ -59,8 +59,11 @@ def schemas():
                     "request_id": {"type": "integer"}, "status": {"type": "string"},
                     "reasons": {"type": "array", "items": reason},
                     "queue": {"type": "object", "nullable": True,
-                              "required": ["messages", "consumers"],
-                              "properties": {"messages": {"type": "integer"},
+                              "description": "the request's job type's broker queue; null"
+                                             " when the broker does not answer",
+                              "required": ["name", "messages", "consumers"],
+                              "properties": {"name": {"type": "string"},
+                                             "messages": {"type": "integer"},
                                              "consumers": {"type": "integer"}}},
                     "running": {"type": "object", "nullable": True,
                                 "properties": {"worker": {"type": "string", "nullable": True},

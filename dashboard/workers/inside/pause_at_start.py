@@ -1,20 +1,26 @@
-"""Worker side of a stored pause: a worker that starts while paused does not consume `requests`.
+"""Worker side of a pause: every queue the worker consumes stops; resume brings back its own.
 
 Connected to Celery's `worker_init` signal, sent after the worker has chosen
-its queues and before any consumer starts. When dashboard.workers.pauses says this
-worker (or everyone) is paused, the `requests` queue is deselected: the worker
+its queues (`-Q requests,volumes`; `requests` without -Q) and before any consumer
+starts: those are the queues it was started with. When dashboard.workers.pauses says
+this worker (or everyone) is paused, all of them are deselected: the worker
 starts, answers inspection and control commands (the workers page shows it
-paused) and takes no request until an operator resumes it, which adds the
-queue back (Celery's add_consumer).
+paused) and takes no request until an operator resumes it.
+
+Two control commands do the operators' pause and resume: `dashboard_pause` stops
+consuming every queue the worker consumes now; `dashboard_resume` consumes again each
+queue it was started with (a queue added by hand since, e.g. Celery's add_consumer
+from Flower, is not added back).
 
 When PostgreSQL cannot be read at start, the worker starts paused (the safe
 side of "stop the line") and a thread keeps reading; once it can, a worker
-with no stored pause resumes itself through the same add_consumer command.
+with no stored pause resumes itself through the same `dashboard_resume` command.
 """
 import logging
 import threading
 
 from celery import signals
+from celery.worker.control import control_command
 
 from dashboard.extensions import db
 from dashboard.workers import pauses
@@ -22,6 +28,32 @@ from dashboard.workers.inspection import QUEUE
 
 log = logging.getLogger(__name__)
 RECHECK_S = 5.0
+STARTED_WITH = []  # the queues this worker was started with (set at worker_init)
+
+
+def _consuming(consumer):
+    """The names of the queues the worker's task consumer consumes now."""
+    task_consumer = getattr(consumer, "task_consumer", None)
+    return sorted(q.name for q in getattr(task_consumer, "queues", None) or [])
+
+
+@control_command()
+def dashboard_pause(state, **_):
+    """Stop consuming every queue this worker consumes (running tasks go on)."""
+    names = _consuming(state.consumer)
+    for name in names:
+        state.consumer.call_soon(state.consumer.cancel_task_queue, name)
+    return {"ok": f"no longer consuming from {', '.join(names) or 'any queue'}"}
+
+
+@control_command()
+def dashboard_resume(state, **_):
+    """Consume again each queue this worker was started with."""
+    started, now = STARTED_WITH or [QUEUE], set(_consuming(state.consumer))
+    for name in started:
+        if name not in now:
+            state.consumer.call_soon(state.consumer.add_task_queue, name)
+    return {"ok": f"consuming from {', '.join(started)}"}
 
 
 def _stored(flask_app, name):
@@ -44,8 +76,8 @@ def _recheck(celery_app, name):
                         exc.__class__.__name__, name)
             continue
         if pause is None:
-            log.warning("no stored pause for %s: consuming %s", name, QUEUE)
-            celery_app.control.add_consumer(QUEUE, destination=[name], reply=False)
+            log.warning("no stored pause for %s: consuming %s", name, ", ".join(STARTED_WITH))
+            celery_app.control.broadcast("dashboard_resume", destination=[name], reply=False)
         else:
             log.warning("%s stays paused: stored by %s", name, pause["by"])
         return
@@ -53,8 +85,9 @@ def _recheck(celery_app, name):
 
 @signals.worker_init.connect
 def _apply_stored_pause(sender=None, **_):
-    """Deselect the requests queue before the consumer starts when this worker is paused."""
+    """Deselect every queue before the consumer starts when this worker is paused."""
     name, celery_app = sender.hostname, sender.app
+    STARTED_WITH[:] = sorted(celery_app.amqp.queues.consume_from)
     try:
         pause = _stored(celery_app.flask_app, name)
     except Exception as exc:  # PostgreSQL away: start paused, read again later
@@ -65,6 +98,7 @@ def _apply_stored_pause(sender=None, **_):
                          daemon=True).start()
     if pause is None:
         return
-    celery_app.amqp.queues.deselect([QUEUE])
+    celery_app.amqp.queues.deselect(list(STARTED_WITH))
     log.warning("%s starts paused (%s by %s): not consuming %s until resumed", name,
-                "pause everything" if pause["everyone"] else "paused", pause["by"], QUEUE)
+                "pause everything" if pause["everyone"] else "paused", pause["by"],
+                ", ".join(STARTED_WITH))

@@ -72,5 +72,6 @@ def test_all_together_workers_and_beat_with_absolute_pidfiles(tmp_path):
     for name in ("worker1", "worker2"):
         argv = shlex.split(programs[name].command)
         assert argv[argv.index("-n") + 1] == f"{name}@%h"  # supervisor's %% left to celery
+        assert argv[argv.index("-Q") + 1] == "requests"   # its queues, named
         assert programs[name].stopsignal == 15  # TERM: warm shutdown
     assert "--unix_socket=/srv/dashboard/var/run/flower/flower.sock" in programs["flower"].command

@@ -163,7 +163,7 @@ def test_pause_everything_then_resume(app, stack, api, celery_app, fresh, resume
     why = api.get(f"/api/requests/{ids[-1]}/why").get_json()
     codes = [r["code"] for r in why["reasons"]]
     assert "workers_paused" in codes or "no_consumers" in codes, why
-    assert why["queue"] == {"messages": 5, "consumers": 0}
+    assert why["queue"] == {"name": "requests", "messages": 5, "consumers": 0}
     assert "backlog" in codes and next(r for r in why["reasons"] if r["code"] == "backlog")[
         "ahead"] == 4
     assert [w["state"] for w in api.get("/api/workers").get_json()
