@@ -16,7 +16,8 @@ from dashboard import entry
 
 from . import stack
 
-SECTIONS = ("throughput", "latency", "kill", "dashboard", "memory", "upload", "bulk_submit")
+SECTIONS = ("throughput", "latency", "kill", "dashboard", "memory", "upload", "bulk_submit",
+            "idempotency", "bulk_pipeline", "param_search")
 
 
 def parse(argv):
@@ -40,13 +41,19 @@ def parse(argv):
     p.add_argument("--rows", type=int, help="requests seeded for the dashboard (10000000)")
     p.add_argument("--reuse-seed", action="store_true",
                    help="dashboard/memory: keep the database of an earlier run when it holds"
-                        " --rows requests (no schema reset, migrations applied on top)")
+                        " --rows requests (no schema reset, migrations applied on top);"
+                        " param_search: its seed of --search-rows requests")
     p.add_argument("--kills", type=int, default=5, help="kill measurements (default 5)")
     p.add_argument("--soak", type=float, help="memory soak seconds (default 600)")
     p.add_argument("--viewers", type=int, help="polling viewers (default 200)")
     p.add_argument("--upload-mb", type=int, help="upload: file size in MB (default 512)")
     p.add_argument("--bulk-batches", type=int,
-                   help="bulk_submit: batches of 1,000 sent by four clients (default 40)")
+                   help="bulk_submit, bulk_pipeline: batches of 1,000 sent by four clients"
+                        " (default 40)")
+    p.add_argument("--search-rows", type=int,
+                   help="param_search: requests seeded (default 10000000)")
+    p.add_argument("--idem-rounds", type=int,
+                   help="idempotency: rounds of 50 concurrent submits with one key (default 5)")
     opts = p.parse_args(argv)
     opts.only = [s.strip() for s in opts.only.split(",") if s.strip()]
     unknown = set(opts.only) - set(SECTIONS)
@@ -56,7 +63,8 @@ def parse(argv):
     for name, full, small in (("n", 3000, 300), ("rounds", 3, 1), ("samples", 200, 40),
                               ("rows", 10_000_000, 50_000), ("soak", 600.0, 10.0),
                               ("viewers", 200, 20),
-                              ("upload_mb", 512, 32), ("bulk_batches", 40, 4)):
+                              ("upload_mb", 512, 32), ("bulk_batches", 40, 4),
+                              ("search_rows", 10_000_000, 100_000), ("idem_rounds", 5, 1)):
         if getattr(opts, name) is None:
             setattr(opts, name, small if quick else full)
     if quick:
@@ -74,10 +82,12 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     from dashboard import create_app
-    from . import bulk_submit, dashboard, kill, latency, memory, report, throughput, upload
+    from . import (bulk_pipeline, bulk_submit, dashboard, idempotency, kill, latency, memory,
+                   param_search, report, throughput, upload)
     runners = {"throughput": throughput.run, "latency": latency.run, "kill": kill.run,
                "dashboard": dashboard.run, "memory": memory.run, "upload": upload.run,
-               "bulk_submit": bulk_submit.run}
+               "bulk_submit": bulk_submit.run, "idempotency": idempotency.run,
+               "bulk_pipeline": bulk_pipeline.run, "param_search": param_search.run}
 
     app = create_app()
     print(f"bench: database {database_url.rsplit('/', 1)[-1]}, sections {','.join(opts.only)}"
