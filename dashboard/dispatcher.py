@@ -21,10 +21,13 @@ from sqlalchemy.engine import make_url
 
 from dashboard import confirms, dispatcher_heartbeat, jobs, lifecycle, recovery
 from dashboard.extensions import db
+from dashboard.jobs import limits
 from dashboard.tasks import publish_claimed
 
 log = logging.getLogger(__name__)
 CHANNEL = "requests_unassigned"
+# The longest wait between two claims while a job type has a limit in force or is paused.
+LIMITED_POLL_S = 0.1
 
 
 def libpq_dsn(sqlalchemy_uri):
@@ -81,7 +84,7 @@ def _publish_claimed(claim):
 
 def dispatch_batch(limit):
     """Claim up to `limit` unassigned rows, publish them, commit; returns how many."""
-    return _publish_claimed(lambda: lifecycle.claim(limit))
+    return _publish_claimed(lambda: lifecycle.claim(limit, limits.declared_all()))
 
 
 def dispatch_all(limit):
@@ -176,4 +179,6 @@ class Listener:
             if now >= next_sweep:
                 republish_stale(cfg["REPUBLISH_AFTER_S"], batch)
                 next_sweep = now + sweep_s
-            self._wait(min(1.0, max(0.0, next_sweep - time.monotonic())))
+            # With a limit in force, look again soon: a finished request frees room unseen.
+            longest = LIMITED_POLL_S if lifecycle.CLAIM_STATE["limited"] else 1.0
+            self._wait(min(longest, max(0.0, next_sweep - time.monotonic())))

@@ -172,11 +172,17 @@ def _stale(what, request_id, **why):
     log.info("stale or illegal %s on request %s ignored (%s)", what, request_id, why)
 
 
+# A request's priority: the one given, else its job type's current one (a stored override,
+# else the declared value).
+PRIORITY_SQL = """coalesce(CAST(%(priority)s AS smallint),
+         (SELECT s.priority FROM job_type_settings s WHERE s.name = %(job_type)s),
+         CAST(%(declared)s AS smallint))"""
+
 SUBMIT_SQL = """
 WITH r AS (
-  INSERT INTO requests (job_type, params, upload_id, submitted_by, parent_id)
+  INSERT INTO requests (job_type, params, upload_id, submitted_by, parent_id, priority)
   VALUES (%(job_type)s, CAST(%(params)s AS jsonb), %(upload_id)s, %(submitted_by)s,
-          %(parent_id)s)
+          %(parent_id)s, """ + PRIORITY_SQL + """)
   RETURNING id
 )
 INSERT INTO attempts (request_id, number, status, triggered_by)
@@ -185,13 +191,22 @@ RETURNING request_id
 """
 
 
-def submit(job_type, params_json, upload_id, submitted_by, parent_id=None):
+def submit(job_type, params_json, upload_id, submitted_by, parent_id=None, priority=None):
     """Insert a new request as `unassigned` with its first attempt; returns its id.
 
-    `parent_id`: the request this one is a re-run of.
+    `parent_id`: the request this one is a re-run of. `priority` (-10..10): None for the
+    job type's current one.
     """
     return _run(SUBMIT_SQL, job_type=job_type, params=params_json, upload_id=upload_id,
-                submitted_by=submitted_by, parent_id=parent_id)[0]["request_id"]
+                submitted_by=submitted_by, parent_id=parent_id, priority=priority,
+                declared=_declared_priority(job_type))[0]["request_id"]
+
+
+def _declared_priority(job_type):
+    """The priority `job_type` declares (0 for a type no longer registered)."""
+    from dashboard import jobs
+    job = jobs.REGISTRY.get(job_type)
+    return job.priority if job else 0
 
 
 # Many requests in one statement: each row's id is drawn in the input's order and the ids
@@ -199,12 +214,18 @@ def submit(job_type, params_json, upload_id, submitted_by, parent_id=None):
 # insert trigger's notifications are all delivered at the commit, together.
 SUBMIT_MANY_SQL = """
 WITH input AS (
-  SELECT nextval(pg_get_serial_sequence('requests', 'id')) AS id, u.job_type, u.params, u.n
-  FROM unnest(CAST(%(job_types)s AS text[]), CAST(%(params)s AS text[]))
-       WITH ORDINALITY AS u(job_type, params, n)
+  SELECT nextval(pg_get_serial_sequence('requests', 'id')) AS id, u.job_type, u.params, u.n,
+         u.priority, u.declared
+  FROM unnest(CAST(%(job_types)s AS text[]), CAST(%(params)s AS text[]),
+              CAST(%(priorities)s AS smallint[]), CAST(%(declared)s AS smallint[]))
+       WITH ORDINALITY AS u(job_type, params, priority, declared, n)
 ), r AS (
-  INSERT INTO requests (id, job_type, params, submitted_by)
-  SELECT id, job_type, CAST(params AS jsonb), %(submitted_by)s FROM input ORDER BY n
+  INSERT INTO requests (id, job_type, params, submitted_by, priority)
+  SELECT i.id, i.job_type, CAST(i.params AS jsonb), %(submitted_by)s,
+         coalesce(i.priority,
+                  (SELECT s.priority FROM job_type_settings s WHERE s.name = i.job_type),
+                  i.declared)
+  FROM input i ORDER BY i.n
   RETURNING id
 ), a AS (
   INSERT INTO attempts (request_id, number, status, triggered_by)
@@ -215,18 +236,22 @@ SELECT id FROM input ORDER BY n
 
 
 def submit_many(items, submitted_by):
-    """Insert `items` ((job type, params JSON) pairs) as `unassigned` requests, each with
-    its first attempt, in one statement; returns their ids in the items' order."""
-    job_types, params = _columns(items, 2)
+    """Insert `items` ((job type, params JSON[, priority]) tuples; no priority or None: the
+    job type's current one) as `unassigned` requests, each with its first attempt, in one
+    statement; returns their ids in the items' order."""
+    items = [(*item, None)[:3] for item in items]
+    job_types, params, priorities = _columns(items, 3)
+    declared = [_declared_priority(job_type) for job_type in job_types]
     return [row["id"] for row in _run(SUBMIT_MANY_SQL, job_types=job_types, params=params,
+                                      priorities=priorities, declared=declared,
                                       submitted_by=submitted_by)]
 
 
 SUBMIT_SCHEDULED_SQL = """
 WITH r AS (
-  INSERT INTO requests (job_type, params, submitted_by, schedule_id, scheduled_for)
+  INSERT INTO requests (job_type, params, submitted_by, schedule_id, scheduled_for, priority)
   VALUES (%(job_type)s, CAST(%(params)s AS jsonb), %(submitted_by)s, %(schedule_id)s,
-          %(scheduled_for)s)
+          %(scheduled_for)s, """ + PRIORITY_SQL + """)
   ON CONFLICT ON CONSTRAINT requests_schedule_fire_key DO NOTHING
   RETURNING id
 )
@@ -245,14 +270,15 @@ def submit_scheduled(job_type, params_json, schedule_id, scheduled_for, submitte
     """
     rows = _run(SUBMIT_SCHEDULED_SQL, job_type=job_type, params=params_json,
                 submitted_by=submitted_by, schedule_id=schedule_id,
-                scheduled_for=scheduled_for, triggered_by=triggered_by)
+                scheduled_for=scheduled_for, triggered_by=triggered_by, priority=None,
+                declared=_declared_priority(job_type))
     return rows[0]["request_id"] if rows else None
 
 
 CLAIM_SQL = ASYNC_COMMIT + """
 WITH picked AS (
   SELECT id FROM requests WHERE status = 'unassigned'
-  ORDER BY id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+  ORDER BY priority DESC, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
 ), r AS (
   UPDATE requests SET status = 'pending', task_id = gen_random_uuid()::text,
          queued_at = now(), progress = 0, worker = NULL
@@ -265,14 +291,104 @@ WITH picked AS (
 SELECT * FROM r ORDER BY id
 """
 
+# The advisory lock (this key, the job type's hashtext) a claim of a limited type holds.
+CLAIM_LOCK_KEY = 0x64617368  # "dash"
 
-def claim(limit):
-    """Dispatcher: move up to `limit` unassigned rows to pending with fresh task ids.
+# The job types with a limit in force (declared, given as arrays, merged with the stored
+# overrides), each with this transaction's try of its claim lock (NULL: paused or no
+# lock needed). A type another dispatcher is claiming right now is skipped this pass:
+# that one claims what the limit allows. Empty: the plain claim runs.
+CLAIM_LIMITS_SQL = """
+SELECT l.name, l.max_running, l.rate_per_min, l.paused,
+       CASE WHEN NOT l.paused THEN pg_try_advisory_xact_lock(%(lock_key)s, hashtext(l.name))
+       END AS locked
+FROM (
+  SELECT coalesce(d.name, s.name) AS name,
+         coalesce(s.max_running, d.max_running) AS max_running,
+         coalesce(s.rate_per_min, d.rate_per_min) AS rate_per_min,
+         coalesce(s.paused, false) AS paused
+  FROM unnest(CAST(%(names)s AS text[]), CAST(%(max_running)s AS integer[]),
+              CAST(%(rate_per_min)s AS integer[])) AS d(name, max_running, rate_per_min)
+  FULL JOIN job_type_settings s ON s.name = d.name
+) l
+WHERE l.max_running IS NOT NULL OR l.rate_per_min IS NOT NULL OR l.paused
+"""
 
-    The rows stay locked until the caller commits, so a worker that receives
-    the message early waits on the lock instead of seeing a stale row.
+# The claim with limits in force: `names` (every limited or paused type) are left to the
+# second branch, which takes of each claimable type (its lock held, not paused) at most
+# its room: max_running less its pending + running, rate_per_min less what the last 60
+# seconds dispatched (job_type_dispatches). Counted in this statement's snapshot, taken
+# after the lock: a claim that held the lock before has committed. Then the best
+# `limit` of both by priority and age.
+CLAIM_LIMITED_SQL = ASYNC_COMMIT + """
+WITH lim AS (
+  SELECT * FROM unnest(CAST(%(claimable)s AS text[]), CAST(%(max_running)s AS integer[]),
+                       CAST(%(rate_per_min)s AS integer[])) AS l(name, max_running, rate_per_min)
+), room AS (
+  SELECT lim.name, greatest(0, least(
+    lim.max_running - (SELECT count(*) FROM requests q WHERE q.status IN ('pending', 'running')
+                       AND q.job_type = lim.name),
+    lim.rate_per_min - (SELECT coalesce(sum(d.n), 0) FROM job_type_dispatches d
+                        WHERE d.name = lim.name AND d.at > now() - interval '60 seconds'),
+    %(limit)s)) AS room
+  FROM lim
+), free AS (
+  SELECT id, priority FROM requests
+  WHERE status = 'unassigned' AND job_type <> ALL(CAST(%(names)s AS text[]))
+  ORDER BY priority DESC, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), held AS (
+  SELECT p.id, p.priority FROM room, LATERAL (
+    SELECT id, priority FROM requests WHERE status = 'unassigned' AND job_type = room.name
+    ORDER BY priority DESC, id LIMIT room.room FOR UPDATE SKIP LOCKED) p
+), chosen AS (
+  SELECT id FROM (SELECT * FROM free UNION ALL SELECT * FROM held) picked
+  ORDER BY priority DESC, id LIMIT %(limit)s
+), r AS (
+  UPDATE requests SET status = 'pending', task_id = gen_random_uuid()::text,
+         queued_at = now(), progress = 0, worker = NULL
+  FROM chosen WHERE requests.id = chosen.id
+  RETURNING requests.id, requests.task_id, requests.attempt, requests.job_type, requests.params
+), a AS (
+  UPDATE attempts SET status = 'pending', task_id = r.task_id, queued_at = now()
+  FROM r WHERE attempts.request_id = r.id AND attempts.number = r.attempt
+), counted AS (
+  INSERT INTO job_type_dispatches (name, n)
+  SELECT r.job_type, count(*) FROM r JOIN lim ON lim.name = r.job_type
+  WHERE lim.rate_per_min IS NOT NULL GROUP BY r.job_type
+), aged AS (
+  DELETE FROM job_type_dispatches d USING lim
+  WHERE d.name = lim.name AND d.at < now() - interval '120 seconds'
+)
+SELECT * FROM r ORDER BY id
+"""
+
+
+def claim(limit, declared=()):
+    """Dispatcher: move up to `limit` unassigned rows to pending with fresh task ids, higher
+    priority first, then oldest, within the job types' limits.
+
+    `declared`: (name, max_running, rate_per_min) of the job types that declare a limit
+    (dashboard.jobs.limits.declared_all); the stored overrides are merged in here. With no
+    limit in force and no type paused, the plain claim runs. The rows stay locked until
+    the caller commits, so a worker that receives the message early waits on the lock
+    instead of seeing a stale row; so does a limited type's claim lock.
     """
-    return _run(_CLAIM, limit=limit)
+    names, max_running, rate = _columns(declared, 3)
+    found = _run(_CLAIM_LIMITS, names=names, max_running=max_running, rate_per_min=rate,
+                 lock_key=CLAIM_LOCK_KEY)
+    CLAIM_STATE["limited"] = bool(found)
+    if not found:
+        return _run(_CLAIM, limit=limit)
+    claimable = [row for row in found if row["locked"]]
+    return _run(_CLAIM_LIMITED, limit=limit, names=[row["name"] for row in found],
+                claimable=[row["name"] for row in claimable],
+                max_running=[row["max_running"] for row in claimable],
+                rate_per_min=[row["rate_per_min"] for row in claimable])
+
+
+# Whether the last claim of this process had a limit in force: the dispatcher then looks
+# again soon, as a finished request of a limited type frees room without a notification.
+CLAIM_STATE = {"limited": False}
 
 
 # The row locks first, in id order (two batches never deadlock): they wait for the
@@ -452,6 +568,8 @@ SELECT * FROM r ORDER BY id
 
 # The worker's and the dispatcher's statements, planned once per connection.
 _CLAIM = Prepared("dash_claim", CLAIM_SQL)
+_CLAIM_LIMITS = Prepared("dash_claim_limits", CLAIM_LIMITS_SQL)
+_CLAIM_LIMITED = Prepared("dash_claim_limited", CLAIM_LIMITED_SQL)
 _START = Prepared("dash_start", START_SQL, {"worker": "text", "step": "text", "batch": "text"})
 _PROGRESS = Prepared("dash_progress", PROGRESS_SQL)
 _OURS = Prepared("dash_ours", OURS_SQL)

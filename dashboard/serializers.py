@@ -20,6 +20,7 @@ def request_dict(row, attempts=None):
         "params": row["params"],
         "filename": row["filename"],
         "progress": row["progress"],
+        "priority": row.get("priority", 0),
         "result": row["result"],
         "error": row["error"],
         "created_at": iso(row["created_at"]),

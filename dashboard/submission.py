@@ -27,17 +27,35 @@ def parse_params(text):
     return params
 
 
-def submit(job_type, params_text, file_storage, username, max_bytes):
-    """Validate and store a new `unassigned` request; returns its id or raises Refused."""
+def parse_priority(text):
+    """A submit's `priority` field: None when absent or empty (the job type's current
+    priority), else an integer from -10 to 10, or Refused naming `priority`."""
+    if text is None or str(text).strip() == "":
+        return None
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = None
+    if value is None or not PRIORITY_RANGE[0] <= value <= PRIORITY_RANGE[1]:
+        raise Refused(f"priority: must be an integer from {PRIORITY_RANGE[0]} to"
+                      f" {PRIORITY_RANGE[1]} (not {str(text)[:40]!r})")
+    return value
+
+
+def submit(job_type, params_text, file_storage, username, max_bytes, priority=None):
+    """Validate and store a new `unassigned` request; returns its id or raises Refused.
+    `priority` (parse_priority's): None for the job type's current one."""
     job = jobs.get(job_type)
     params = parse_params(params_text)
     stream, meta = uploads.read(file_storage, max_bytes)
     params = job.validate(params, {**meta, "file": stream} if meta else None)
     try:
         upload_id = uploads.store(stream, meta) if stream is not None else None
-        request_id = lifecycle.submit(job.name, json.dumps(params), upload_id, username)
+        request_id = lifecycle.submit(job.name, json.dumps(params), upload_id, username,
+                                      priority=priority)
         audit.record("submit", "ok", request_id=request_id, username=username,
-                     detail={"job_type": job.name, "file": meta["filename"] if meta else None})
+                     detail={"job_type": job.name, "file": meta["filename"] if meta else None,
+                             **({"priority": priority} if priority is not None else {})})
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -51,7 +69,8 @@ PRIORITY_RANGE = (-10, 10)
 
 
 def _batch_item(index, item):
-    """(job, validated params) of one batch item, or Refused naming `requests[index].field`."""
+    """(job, validated params, priority or None) of one batch item, or Refused naming
+    `requests[index].field`."""
     where = f"requests[{index}]"
     if not isinstance(item, dict):
         raise Refused(f"{where}: must be a JSON object {{\"job_type\": ..., \"params\": {{...}}}}")
@@ -71,7 +90,7 @@ def _batch_item(index, item):
         raise Refused(f"{where}.params: must be a JSON object")
     try:
         job = jobs.get(item["job_type"])
-        return job, job.validate(parse_params(params or {}), None)
+        return job, job.validate(parse_params(params or {}), None), priority
     except Refused as exc:
         raise Refused(f"{where}.{exc.message}", exc.status) from None
 
@@ -109,10 +128,11 @@ def submit_many(items, username):
 
 def _store_many(checked, username, key=None):
     """Insert the checked items and audit the batch (in the caller's transaction); the ids."""
-    ids = lifecycle.submit_many([(job.name, json.dumps(params)) for job, params in checked],
+    ids = lifecycle.submit_many([(job.name, json.dumps(params), priority)
+                                 for job, params, priority in checked],
                                 username)
     kinds = {}
-    for job, _ in checked:
+    for job, _, _ in checked:
         kinds[job.name] = kinds.get(job.name, 0) + 1
     audit.record("submit_batch", "ok", username=username,
                  detail={"count": len(ids), "job_types": kinds, "first_id": ids[0],
@@ -131,7 +151,7 @@ def submit_many_once(key, ttl_h, items, username):
     """
     key = idempotency.parse(key)
     checked = [_batch_item(i, item) for i, item in enumerate(items)]
-    sent = [(job.name, params) for job, params in checked]
+    sent = [(job.name, params) for job, params, _ in checked]
     for _ in range(3):  # the key's requests may go (retention) between two reads
         found = idempotency.batch_holder(username, key, ttl_h, len(sent) + 1)
         db.session.rollback()
@@ -162,7 +182,8 @@ def refused_batch(message):
     db.session.commit()
 
 
-def submit_once(key, ttl_h, job_type, params_text, file_storage, username, max_bytes):
+def submit_once(key, ttl_h, job_type, params_text, file_storage, username, max_bytes,
+                priority=None):
     """Submit under an idempotency key (the header's raw value): (request id, True) when
     this call stored it; (id, False) when the key, younger than `ttl_h` hours, already
     names a request of the same job type, params and file (compared by sha256).
@@ -184,7 +205,8 @@ def submit_once(key, ttl_h, job_type, params_text, file_storage, username, max_b
         try:
             idempotency.expire(username, key, ttl_h)
             upload_id = uploads.store(stream, meta) if stream is not None else None
-            request_id = lifecycle.submit(job.name, json.dumps(params), upload_id, username)
+            request_id = lifecycle.submit(job.name, json.dumps(params), upload_id, username,
+                                          priority=priority)
             if idempotency.claim(username, key, request_id):
                 audit.record("submit", "ok", request_id=request_id, username=username,
                              detail={"job_type": job.name, "idempotency_key": key,

@@ -43,3 +43,11 @@ def current_all():
     """{name: limits in force} for every registered job type, in one query."""
     rows = {r["name"]: r for r in db.session.execute(_ALL_SQL).mappings()}
     return {name: _merged(job, rows.get(name)) for name, job in sorted(jobs.REGISTRY.items())}
+
+
+def declared_all():
+    """(name, max_running, rate_per_min) of each registered job type that declares a limit:
+    what the dispatcher's claim merges with the stored overrides (lifecycle.claim)."""
+    return [(name, job.max_running, job.rate_per_min)
+            for name, job in sorted(jobs.REGISTRY.items())
+            if job.max_running is not None or job.rate_per_min is not None]

@@ -50,7 +50,7 @@ FEW_UPLOADS = 1000
 LIST_COLUMNS = """
 r.id, r.job_type, r.status, r.attempt, r.task_id, r.worker, r.params, r.progress, r.result,
 r.error, r.submitted_by, r.created_at, r.queued_at, r.started_at, r.finished_at, r.version,
-r.parent_id, u.filename, r.schedule_id, r.scheduled_for,
+r.parent_id, u.filename, r.schedule_id, r.scheduled_for, r.priority,
 (SELECT s.name FROM schedules s WHERE s.id = r.schedule_id) AS schedule
 """
 

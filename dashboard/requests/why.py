@@ -1,7 +1,8 @@
 """"Why isn't it running?": the reasons a request waits, from the row, the broker and the workers.
 
 Codes: dispatcher_down, broker_down, no_consumers,
-workers_paused, all_busy, backlog, retry_backoff. A running request answers
+workers_paused, all_busy, backlog, retry_backoff, and for an unassigned request its job
+type's limits: job_type_paused, concurrency_limit, rate_limit. A running request answers
 where it runs (worker, pool process pid, since when); a finished one has no
 reasons. The answer is a plain dict, the same for the API and the page.
 """
@@ -12,6 +13,7 @@ from sqlalchemy import text
 
 from dashboard import dispatcher_heartbeat, jobs
 from dashboard.extensions import db
+from dashboard.jobs import limits
 from dashboard.requests import listing
 from dashboard.workers import inspection
 
@@ -19,6 +21,17 @@ AHEAD_SQL = """
 SELECT count(*) FROM requests
 WHERE status = 'pending' AND started_at IS NULL AND (queued_at, id) < (:queued_at, :id)
 """
+
+
+ACTIVE_OF_TYPE_SQL = """
+SELECT id FROM requests WHERE status IN ('pending', 'running') AND job_type = :job_type
+ORDER BY id
+"""
+DISPATCHED_SQL = """
+SELECT at, n FROM job_type_dispatches
+WHERE name = :job_type AND at > now() - interval '60 seconds' ORDER BY at
+"""
+SHOWN_IDS = 50  # the ids a concurrency_limit reason lists at most
 
 
 def _reason(code, message, **extra):
@@ -75,6 +88,43 @@ def _workers(reasons, queue):
                                requests=holding))
 
 
+def _limits(job_type):
+    """job_type_paused, concurrency_limit, rate_limit: what holds an unassigned request of
+    `job_type` back (the limits in force, as the dispatcher's claim counts them)."""
+    if job_type not in jobs.REGISTRY:
+        return []
+    now = limits.current(job_type)
+    reasons = []
+    if now["paused"]:
+        reasons.append(_reason("job_type_paused", f"Job type {job_type!r} is paused: its"
+                               " requests are accepted but none is started until an admin"
+                               " resumes it (job types page)."))
+    if now["max_running"] is not None:
+        ids = db.session.execute(text(ACTIVE_OF_TYPE_SQL), {"job_type": job_type}).scalars().all()
+        if len(ids) >= now["max_running"]:
+            reasons.append(_reason(
+                "concurrency_limit", f"Running {len(ids)} of {now['max_running']}: job type"
+                f" {job_type!r} may have {now['max_running']} pending or running at once.",
+                running=len(ids), max_running=now["max_running"], ids=ids[:SHOWN_IDS]))
+    if now["rate_per_min"] is not None:
+        rows = db.session.execute(text(DISPATCHED_SQL), {"job_type": job_type}).all()
+        left = sum(n for _, n in rows)
+        if left >= now["rate_per_min"]:
+            slot = None
+            for at, n in rows:  # the oldest dispatches leave the window first
+                left -= n
+                if left < now["rate_per_min"]:
+                    slot = at + timedelta(seconds=60)
+                    break
+            when = (f"the next slot is at {slot.strftime('%H:%M:%S')} UTC" if slot else
+                    "none starts until an admin raises it")
+            reasons.append(_reason(
+                "rate_limit", f"Job type {job_type!r} may start {now['rate_per_min']} a"
+                f" minute, all taken: {when}.", rate_per_min=now["rate_per_min"],
+                next_slot_at=slot.isoformat() if slot else None))
+    return reasons
+
+
 def _busy(worker):
     """Pool processes of a worker that hold a task (a batch's requests share one)."""
     return len({t["batch"] or t["task_id"] for t in worker["active"]})
@@ -111,6 +161,7 @@ def explain(request_id):
     if status == "unassigned":
         if (reason := _dispatcher()) is not None:
             reasons.append(reason)
+        reasons.extend(_limits(row["job_type"]))
     if queue is not None:
         _workers(reasons, queue)
     if status == "pending" and row["queued_at"] is not None:

@@ -99,7 +99,8 @@ def new():
             params = raw if raw.strip() else param_form.params_from_form(job, request.form)
             request_id = submission.submit(
                 job_type, params, request.files.get("file"),
-                current_user.username, current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
+                current_user.username, current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024,
+                priority=submission.parse_priority(request.form.get("priority")))
         except Refused as exc:
             submission.refused(exc.message)
             return _new_form(job_type, request.form, exc.message, raw=bool(raw.strip())), \
@@ -136,7 +137,7 @@ def _new_form(job_type, form, error, raw=False):
             placed = "field"
         else:
             placed = error.split(":", 1)[0] if error.split(":", 1)[0] in (
-                "file", "job_type") else "params"
+                "file", "job_type", "priority") else "params"
     return render_template("requests/new.html", job_types=jobs.REGISTRY, job=job,
                            fields=shown, error=error, error_at=placed, form=form or {})
 

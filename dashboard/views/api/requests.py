@@ -16,7 +16,7 @@ from dashboard.web.auth import require_role
 @body_caps.accepts_upload
 @require_role("operator")
 def create():
-    """Submit a request: multipart job_type, params (JSON text), file; with an
+    """Submit a request: multipart job_type, params (JSON text), file, priority; with an
     Idempotency-Key header, a repeat answers 200 with the request the key created."""
     if request.mimetype not in FORM_TYPES:
         return error("body: send multipart/form-data (job_type, params as JSON text, file);"
@@ -31,11 +31,12 @@ def create():
     args = (job_type, request.form.get("params", ""), request.files.get("file"),
             current_user.username, current_app.config["MAX_UPLOAD_MB"] * 1024 * 1024)
     try:
+        priority = submission.parse_priority(request.form.get("priority"))
         if key is None:
-            request_id, created = submission.submit(*args), True
+            request_id, created = submission.submit(*args, priority=priority), True
         else:
             request_id, created = submission.submit_once(
-                key, current_app.config["IDEMPOTENCY_TTL_H"], *args)
+                key, current_app.config["IDEMPOTENCY_TTL_H"], *args, priority=priority)
     except Refused as exc:
         submission.refused(exc.message, job_type)
         return error(exc.message, exc.status)

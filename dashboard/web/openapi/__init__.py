@@ -32,6 +32,9 @@ def _schemas():
         "params": {"type": "object", "description": "validated parameters, defaults filled in"},
         "filename": {**NULLABLE_TEXT, "description": "uploaded file's name, sanitized"},
         "progress": {"type": "integer", "minimum": 0, "maximum": 100},
+        "priority": {"type": "integer", "minimum": -10, "maximum": 10,
+                     "description": "fixed at submit; the dispatcher starts higher first,"
+                                    " then oldest"},
         "result": {"nullable": True, "description": "the job's result (JSON), once successful"},
         "error": NULLABLE_TEXT,
         "created_at": {"type": "string", "format": "date-time"},
@@ -221,6 +224,10 @@ def _submit_body():
                        " against the job type's schema (see x-job-types); empty means {}"},
             "file": {"type": "string", "format": "binary",
                      "description": "the input file (kept in PostgreSQL in chunks)"},
+            "priority": {"type": "string", "pattern": "^ *-?[0-9]+ *$",
+                         "description": "an integer from -10 to 10: the dispatcher starts"
+                         " higher first, then oldest; empty or absent: the job type's"
+                         " current priority"},
         },
     }
     urlencoded = copy.deepcopy(form)
@@ -269,10 +276,10 @@ def _paths():
          "description": "text anywhere in the request's error, any case (first 200 characters)"},
     ]
     sort = [{"name": "sort", "in": "query",
-             "schema": {"type": "string", "enum": list(listing.Filters.SORTS),
+             "schema": {"type": "string", "enum": [""] + list(listing.Filters.SORTS),
                         "default": listing.Filters.DEFAULT_SORT},
              "description": "; ".join(f"{k}: {v[0]}" for k, v in listing.Filters.SORTS.items())
-             + "; `after` keeps the sort"}]
+             + "; empty: the default; `after` keeps the sort"}]
     page = [_int_query("limit", 1, 500, "requests a page", default=50),
             {"name": "after", "in": "query",
              "schema": {"type": "string", "pattern": "^$|^[0-9]{1,18}$"},
@@ -300,8 +307,8 @@ def _paths():
                                                  " job type, params or file"),
                                    "400": _error("not a form, or no job_type"),
                                    "413": _error("file over MAX_UPLOAD_MB or params over 1 MB"),
-                                   "422": _error("bad job type, params, file or"
-                                                 " Idempotency-Key; nothing stored"),
+                                   "422": _error("bad job type, params, file, priority"
+                                                 " or Idempotency-Key; nothing stored"),
                                    **AUTH_ERRORS}},
             "get": {"operationId": "listRequests", "summary": "List requests, newest first"
                     " unless sorted",

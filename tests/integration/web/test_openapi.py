@@ -40,7 +40,7 @@ def test_spec_documents_exactly_the_api_routes(app, client):
     assert request_fields == {"id", "job_type", "status", "attempt", "task_id", "worker",
                               "params", "filename", "progress", "result", "error",
                               "created_at", "started_at", "finished_at", "flower_task_url",
-                              "schedule", "scheduled_for", "parent_id"}
+                              "schedule", "scheduled_for", "parent_id", "priority"}
 
 
 def test_spec_matches_real_answers(app, api, clean_db):
