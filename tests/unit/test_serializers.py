@@ -6,14 +6,14 @@ from dashboard.serializers import attempt_dict, iso, request_dict
 T0 = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
 REQUEST_KEYS = {"id", "job_type", "status", "attempt", "task_id", "worker", "params", "filename",
                 "progress", "result", "error", "created_at", "started_at", "finished_at",
-                "flower_task_url", "schedule", "scheduled_for", "parent_id"}
+                "flower_task_url", "schedule", "scheduled_for", "parent_id", "priority"}
 
 
 def row(**changes):
     """A request row as queries.get_request returns it."""
     return {"id": 7, "job_type": "simulate", "status": "success", "attempt": 2,
             "task_id": "5d2c0ba5-91c4-4d8e-a3b0-2f3c4d5e6f70", "worker": "worker1@host",
-            "params": {"min_seconds": 0}, "filename": "scan.raw", "progress": 100,
+            "params": {"min_seconds": 0}, "filename": "scan.raw", "progress": 100, "priority": 3,
             "result": {"slept_seconds": 0.1}, "error": None, "created_at": T0,
             "started_at": T0 + timedelta(seconds=1), "finished_at": T0 + timedelta(seconds=2),
             **changes}
