@@ -16,6 +16,19 @@ def _at(minutes_ago):
         "%Y-%m-%dT%H:%M:%S")
 
 
+class Ago(str):
+    """A time `minutes` before the test runs (not before collection: a long suite lies
+    between them), with `suffix` appended."""
+
+    def __new__(cls, minutes, suffix=""):
+        made = super().__new__(cls, f"{minutes} minutes ago{suffix}")
+        made.minutes, made.suffix = minutes, suffix
+        return made
+
+    def when(self):
+        return _at(self.minutes) + self.suffix
+
+
 @pytest.fixture
 def rows(app, clean_db):
     return seed_filter_rows(app)
@@ -31,10 +44,10 @@ CASES = [
     ({"worker": "worker2@host"}, []),                                      # exact, not a prefix
     ({"submitted_by": "alice"}, ["long_success", "disk_failure", "old_success"]),
     ({"submitted_by": "ALICE"}, []),
-    ({"created_after": _at(24 * 60)}, NEWEST_FIRST[:5]),
-    ({"created_after": _at(24 * 60), "created_before": _at(20)},
+    ({"created_after": Ago(24 * 60)}, NEWEST_FIRST[:5]),
+    ({"created_after": Ago(24 * 60), "created_before": Ago(20)},
      ["timeout", "shape_failure", "disk_failure"]),
-    ({"created_before": _at(24 * 60) + "Z"}, ["old_success"]),
+    ({"created_before": Ago(24 * 60, "Z")}, ["old_success"]),
     ({"error": "bad shape"}, ["shape_failure"]),
     ({"error": "r"}, ["timeout", "shape_failure", "disk_failure"]),
     ({"error": "%"}, []),                                                  # literally %
@@ -49,6 +62,7 @@ CASES = [
 
 @pytest.mark.parametrize("args, expected", CASES, ids=[str(a) for a, _ in CASES])
 def test_api_filters_narrow_the_list(api, rows, args, expected):
+    args = {k: v.when() if isinstance(v, Ago) else v for k, v in args.items()}
     answer = api.get("/api/requests", query_string=args)
     assert answer.status_code == 200, answer.get_json()
     assert names(rows, answer.get_json()["items"]) == expected
