@@ -60,7 +60,7 @@ def holder(username, key, ttl_h):
 
 # Read through requests_created_at_id_idx: (created_at, id) from the key's request on.
 BATCH_SQL = """
-SELECT r.id, r.job_type, r.params FROM idempotency_keys k
+SELECT r.id, r.job_type, r.params, r.priority FROM idempotency_keys k
 JOIN requests r ON r.id >= k.request_id AND r.submitted_by = k.submitted_by
                 AND r.created_at = k.created_at
 WHERE k.submitted_by = :who AND k.key = :key
@@ -70,7 +70,7 @@ ORDER BY r.id LIMIT :most
 
 
 def batch_holder(username, key, ttl_h, most):
-    """The requests the key created, [{id, job_type, params}] in id order (at most `most`;
+    """The requests the key created, [{id, job_type, params, priority}] in id order (at most `most`;
     one for a single submit's key), while the key is younger than `ttl_h` hours; None when
     no such key is in force."""
     rows = db.session.execute(text(BATCH_SQL), {

@@ -143,7 +143,8 @@ def _store_many(checked, username, key=None):
 def submit_many_once(key, ttl_h, items, username):
     """Submit a batch under an idempotency key: (ids, True) when this call stored it;
     (ids, False) when the key, younger than `ttl_h` hours, already names a batch of the
-    same job types and params in the same order (its ids, as the first call answered).
+    same job types and params in the same order, and the priorities the repeat gives
+    (an item without one takes what the first call stored), as the first call answered.
 
     Refused 422 for a malformed key or a bad item, 409 when the key's batch (or single
     request) differs. Concurrent calls with one key store one batch (idempotency.claim:
@@ -152,14 +153,17 @@ def submit_many_once(key, ttl_h, items, username):
     key = idempotency.parse(key)
     checked = [_batch_item(i, item) for i, item in enumerate(items)]
     sent = [(job.name, params) for job, params, _ in checked]
+    priorities = [priority for _, _, priority in checked]
     for _ in range(3):  # the key's requests may go (retention) between two reads
         found = idempotency.batch_holder(username, key, ttl_h, len(sent) + 1)
         db.session.rollback()
         if found is not None:
-            if [(r["job_type"], r["params"]) for r in found] != sent:
+            if [(r["job_type"], r["params"]) for r in found] != sent or any(
+                    p is not None and p != r["priority"] for p, r in zip(priorities, found)):
                 raise Refused(f"{idempotency.HEADER}: {key[:40]!r} was used for"
                               f" {'request' if len(found) == 1 else 'the batch from request'}"
-                              f" {found[0]['id']} with other job types or params", 409)
+                              f" {found[0]['id']} with other job types, params or"
+                              " priorities", 409)
             return [r["id"] for r in found], False
         try:
             idempotency.expire(username, key, ttl_h)

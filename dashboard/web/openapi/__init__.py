@@ -526,7 +526,9 @@ def _story_paths(action):
                                                 "a repeat of an Idempotency-Key: the ids"
                                                 " its batch created"),
                                    "409": _error("the Idempotency-Key's batch (or request)"
-                                                 " had other job types or params"),
+                                                 " had other job types or params, or"
+                                                 " another priority where the repeat"
+                                                 " gives one"),
                                    **_body_errors('{"requests": [{"job_type": "simulate",'
                                                   ' "params": {}}]}'),
                                    "413": _error("more than 1000 requests"),

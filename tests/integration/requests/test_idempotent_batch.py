@@ -55,6 +55,17 @@ def test_the_same_key_with_other_content_is_409_and_stores_nothing(app, api):
     assert _count(app) == 4
 
 
+def test_a_repeat_with_another_priority_is_409(app, api):
+    items = [{"job_type": "simulate", "params": ZERO, "priority": 5}, *_items(1)]
+    ids = _post(api, "prio-1", items).get_json()["ids"]
+    assert _post(api, "prio-1", items).get_json()["ids"] == ids
+    # An item without a priority takes the one stored: the same batch.
+    assert _post(api, "prio-1", _items(2)).get_json()["ids"] == ids
+    other = _post(api, "prio-1", [{**items[0], "priority": 6}, items[1]])
+    assert other.status_code == 409 and "priorities" in other.get_json()["error"]
+    assert _count(app) == 2
+
+
 def test_a_batch_interleaved_with_other_submits_keeps_its_own_ids(app, api, make_user):
     _, _, token = make_user("operator", username="other-batcher")
     other = TokenClient(app, token)
