@@ -43,8 +43,18 @@ def schemas():
     reason = {"type": "object", "required": ["code", "message"],
               "properties": {"code": {"type": "string", "enum": [
                   "dispatcher_down", "broker_down", "no_consumers", "workers_paused",
-                  "all_busy", "backlog", "retry_backoff"]},
-                  "message": {"type": "string"}}}
+                  "all_busy", "backlog", "retry_backoff", "job_type_paused",
+                  "concurrency_limit", "rate_limit"]},
+                  "message": {"type": "string"},
+                  "running": {"type": "integer", "description": "concurrency_limit: pending +"
+                              " running requests of the job type"},
+                  "max_running": {"type": "integer", "description": "concurrency_limit"},
+                  "ids": {"type": "array", "items": {"type": "integer"},
+                          "description": "concurrency_limit: those requests (at most 50)"},
+                  "rate_per_min": {"type": "integer", "description": "rate_limit"},
+                  "next_slot_at": {"type": "string", "format": "date-time", "nullable": True,
+                                   "description": "rate_limit: when the next request may"
+                                                  " start (null: a rate of 0)"}}}
     return {
         "Worker": {"type": "object", "required": list(worker), "properties": worker},
         "Process": {"type": "object", "required": ["name", "state", "pid", "uptime_s"],
