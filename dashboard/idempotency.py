@@ -76,3 +76,33 @@ def batch_holder(username, key, ttl_h, most):
     rows = db.session.execute(text(BATCH_SQL), {
         "who": username, "key": key, "ttl_s": float(ttl_h) * 3600, "most": most}).mappings().all()
     return [dict(row) for row in rows] or None
+
+
+def once(username, key, ttl_h, find, store):
+    """Run a keyed submit: (answer, True) when this call stored it, (answer, False) when the
+    key already names an earlier submit.
+
+    `find()` gives the earlier submit's answer (raising Refused 409 when it was sent with
+    other content), None when no key is in force; `store()` stores this one in the
+    caller's transaction and returns (answer, the request id the key is to name). Of
+    concurrent calls the unique key decides: a call that loses rolls back what it stored
+    and reads the winner's. Committed here.
+    """
+    for _ in range(3):  # the key's requests may go (retention) between two reads
+        try:
+            found = find()
+        finally:
+            db.session.rollback()
+        if found is not None:
+            return found, False
+        try:
+            expire(username, key, ttl_h)
+            answer, named = store()
+            if claim(username, key, named):
+                db.session.commit()
+                return answer, True
+            db.session.rollback()  # another submit with this key came first: its answer
+        except Exception:
+            db.session.rollback()
+            raise
+    raise Refused(f"{HEADER}: in use by a submit that did not finish; send it again", 409)

@@ -154,29 +154,23 @@ def submit_many_once(key, ttl_h, items, username):
     checked = [_batch_item(i, item) for i, item in enumerate(items)]
     sent = [(job.name, params) for job, params, _ in checked]
     priorities = [priority for _, _, priority in checked]
-    for _ in range(3):  # the key's requests may go (retention) between two reads
+
+    def find():
         found = idempotency.batch_holder(username, key, ttl_h, len(sent) + 1)
-        db.session.rollback()
-        if found is not None:
-            if [(r["job_type"], r["params"]) for r in found] != sent or any(
-                    p is not None and p != r["priority"] for p, r in zip(priorities, found)):
-                raise Refused(f"{idempotency.HEADER}: {key[:40]!r} was used for"
-                              f" {'request' if len(found) == 1 else 'the batch from request'}"
-                              f" {found[0]['id']} with other job types, params or"
-                              " priorities", 409)
-            return [r["id"] for r in found], False
-        try:
-            idempotency.expire(username, key, ttl_h)
-            ids = _store_many(checked, username, key)
-            if idempotency.claim(username, key, ids[0]):
-                db.session.commit()
-                return ids, True
-            db.session.rollback()  # another submit with this key came first: its batch
-        except Exception:
-            db.session.rollback()
-            raise
-    raise Refused(f"{idempotency.HEADER}: in use by a submit that did not finish;"
-                  " send it again", 409)
+        if found is None:
+            return None
+        if [(r["job_type"], r["params"]) for r in found] != sent or any(
+                p is not None and p != r["priority"] for p, r in zip(priorities, found)):
+            raise Refused(f"{idempotency.HEADER}: {key[:40]!r} was used for"
+                          f" {'request' if len(found) == 1 else 'the batch from request'}"
+                          f" {found[0]['id']} with other job types, params or"
+                          " priorities", 409)
+        return [r["id"] for r in found]
+
+    def store():
+        ids = _store_many(checked, username, key)
+        return ids, ids[0]
+    return idempotency.once(username, key, ttl_h, find, store)
 
 
 def refused_batch(message):
@@ -201,28 +195,20 @@ def submit_once(key, ttl_h, job_type, params_text, file_storage, username, max_b
     stream, meta = uploads.read(file_storage, max_bytes)
     params = job.validate(params, {**meta, "file": stream} if meta else None)
     sent = (job.name, params, meta["sha256"] if meta else None)
-    for _ in range(3):  # the key's request may go (retention) between two reads
+
+    def find():
         found = idempotency.holder(username, key, ttl_h)
-        db.session.rollback()
-        if found is not None:
-            return _same(found, sent, key), False
-        try:
-            idempotency.expire(username, key, ttl_h)
-            upload_id = uploads.store(stream, meta) if stream is not None else None
-            request_id = lifecycle.submit(job.name, json.dumps(params), upload_id, username,
-                                          priority=priority)
-            if idempotency.claim(username, key, request_id):
-                audit.record("submit", "ok", request_id=request_id, username=username,
-                             detail={"job_type": job.name, "idempotency_key": key,
-                                     "file": meta["filename"] if meta else None})
-                db.session.commit()
-                return request_id, True
-            db.session.rollback()  # another submit with this key came first: its request
-        except Exception:
-            db.session.rollback()
-            raise
-    raise Refused(f"{idempotency.HEADER}: in use by a submit that did not finish;"
-                  " send it again", 409)
+        return None if found is None else _same(found, sent, key)
+
+    def store():
+        upload_id = uploads.store(stream, meta) if stream is not None else None
+        request_id = lifecycle.submit(job.name, json.dumps(params), upload_id, username,
+                                      priority=priority)
+        audit.record("submit", "ok", request_id=request_id, username=username,
+                     detail={"job_type": job.name, "idempotency_key": key,
+                             "file": meta["filename"] if meta else None})
+        return request_id, request_id
+    return idempotency.once(username, key, ttl_h, find, store)
 
 
 def _same(found, sent, key):
