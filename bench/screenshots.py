@@ -53,7 +53,11 @@ def shots(ids, batched, volume):
             ("new-request-error", "/requests/new", "light", _refused, "admin"),
             ("new-request-error-dark", "/requests/new", "dark", _refused, "admin"),
             ("workers", "/workers", "light", _one_paused, "operator"),
-            ("schedules", "/schedules", "light", None, "admin")]
+            ("workers-dark", "/workers", "dark", None, "operator"),
+            ("job-types", "/job-types", "light", None, "admin"),
+            ("job-types-dark", "/job-types", "dark", None, "admin"),
+            ("schedules", "/schedules", "light", None, "admin"),
+            ("schedules-dark", "/schedules", "dark", None, "admin")]
 
 
 NAMES = [name for name, *_ in shots({"failure": 0}, 0, 0)]
