@@ -1,4 +1,5 @@
-"""`python -m bench.limits`: what job type limits cost the pipeline, and max_running under a burst.
+"""What job type limits cost the pipeline, and max_running under a burst: `make bench`'s
+`limits` section, or `python -m bench.limits` alone.
 
 1. Throughput with limits in force vs without: the throughput section's pipeline round
    (bench.throughput.run_pipeline: one INSERT of N zero-duration `simulate` requests ->
@@ -128,6 +129,27 @@ def burst(app, opts):
         for proc in (*dispatchers, *workers):
             proc.stop()
     return {"samples": len(seen), "max": max(seen), "seconds": elapsed}
+
+
+def run(app, opts):
+    """`make bench`'s `limits` section: both measurements at the bench's sizes (--n, --rounds;
+    the burst: 300 requests, 60 with --quick)."""
+    from . import throughput as throughput_mod
+    sizes = argparse.Namespace(n=opts.n, rounds=max(2, opts.rounds), workers=2, concurrency=2,
+                               max_running=3, burst=60 if opts.quick else 300)
+    rate, ratio = throughput(app, sizes, throughput_mod)
+    found = burst(app, sizes)
+    metrics = [
+        {"name": "limited claim / plain claim, pipeline throughput (median of rounds)",
+         "value": round(ratio, 3), "unit": "x", "goal": 0.9, "cmp": ">="},
+        {"name": "  plain claim", "value": round(rate["plain"]), "unit": "req/s"},
+        {"name": "  limited claim (limits that do not bind)", "value": round(rate["limited"]),
+         "unit": "req/s"},
+        {"name": f"max_running {sizes.max_running}, four dispatchers: largest pending + running",
+         "value": found["max"], "unit": f"({found['samples']} samples)",
+         "goal": sizes.max_running, "cmp": "<="},
+    ]
+    return metrics, {"rates": rate, "ratio": ratio, "burst": found}
 
 
 def main(argv=None):
