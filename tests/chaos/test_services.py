@@ -79,7 +79,8 @@ class PrivateStack:
             with self.engine.begin() as conn:
                 return conn.exec_driver_sql(lifecycle.SUBMIT_SQL, {
                     "job_type": "simulate", "params": PARAMS, "upload_id": None,
-                    "submitted_by": "chaos", "parent_id": None}).scalar()
+                    "submitted_by": "chaos", "parent_id": None, "priority": None,
+                    "declared": 0}).scalar()
         except DBAPIError:
             return None
 
