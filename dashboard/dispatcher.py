@@ -141,6 +141,7 @@ class Listener:
             try:
                 with self.app.app_context():
                     self._listen()
+                    self._declare_queues()
                     log.info("dispatcher listening on %s", CHANNEL)
                     backoff = 0.5
                     try:
@@ -159,15 +160,20 @@ class Listener:
                     self.conn = None
         log.info("dispatcher stopped")
 
-    def _loop(self, cfg):
-        """One connection's life: dispatch everything, then wait for work or the sweep."""
-        sweep_s, batch = cfg["DISPATCH_SWEEP_S"], cfg["DISPATCH_BATCH"]
-        next_sweep = next_beat = 0.0
-        try:   # the job types' queues exist before any request is sent to them
+    @staticmethod
+    def _declare_queues():
+        """The job types' queues exist before any request is sent to them (and before the
+        dispatcher says it listens)."""
+        try:
             _publisher()
         except Exception as exc:  # broker away: the first claim opens (and declares) again
             close_publisher()
             log.warning("job type queues not declared yet (%s: %s)", exc.__class__.__name__, exc)
+
+    def _loop(self, cfg):
+        """One connection's life: dispatch everything, then wait for work or the sweep."""
+        sweep_s, batch = cfg["DISPATCH_SWEEP_S"], cfg["DISPATCH_BATCH"]
+        next_sweep = next_beat = 0.0
         while not self.stopping:
             if time.monotonic() >= next_beat:  # visible to "why isn't it running?"
                 dispatcher_heartbeat.beat()

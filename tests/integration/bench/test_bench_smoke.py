@@ -15,14 +15,14 @@ import pytest
 from tests.support.env import ROOT
 
 SECTIONS = ("throughput", "latency", "kill", "dashboard", "memory", "upload", "bulk_submit",
-            "idempotency", "bulk_pipeline", "param_search")
+            "idempotency", "bulk_pipeline", "param_search", "limits")
 QUICKEST = ["--quick", "--n", "40", "--rounds", "1", "--samples", "5", "--rows", "2000",
             "--kills", "1", "--soak", "2", "--viewers", "3", "--upload-mb", "4",
             "--bulk-batches", "4", "--search-rows", "2000", "--idem-rounds", "1"]
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(480)   # ten sections, each starting its own processes
+@pytest.mark.timeout(480)   # eleven sections, each starting its own processes
 def test_every_bench_section_runs(app, _stack, clean_db, tmp_path):
     _stack.stop_all()   # the bench starts its own workers, dispatcher and web server
     with app.app_context():   # the bench drops the schema: no connection of ours holds it
