@@ -13,7 +13,6 @@ The ratio is the median of the per-round ratios (API / direct).
 """
 import json
 import statistics
-import threading
 import time
 
 from sqlalchemy import text
@@ -53,14 +52,8 @@ def _api_round(app, url, headers, body, per_client):
     n = per_client * CLIENTS * BATCH
     _truncate(app)
     ids, errors = [], []
-    threads = [threading.Thread(target=bulk_submit._client,
-                                args=(url, headers, body, per_client, ids, errors))
-               for _ in range(CLIENTS)]
     t0 = time.time()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    bulk_submit.send_all(url, headers, body, per_client, ids, errors)
     accepted = time.time()
     if errors:
         raise RuntimeError(f"a batch was refused: {errors[0]}")

@@ -20,6 +20,17 @@ BATCH = 1000
 CLIENTS = 4
 
 
+def send_all(url, headers, body, per_client, ids, errors):
+    """CLIENTS clients at once, each sending `per_client` batches (_client); back when all are."""
+    threads = [threading.Thread(target=_client,
+                                args=(url, headers, body, per_client, ids, errors))
+               for _ in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def _client(url, headers, body, batches, out, errors):
     """Send `batches` batches one after another; the ids answered go to `out`."""
     with requests.Session() as session:
@@ -48,14 +59,8 @@ def run(app, opts):
             _client(url, headers, body, 1, warm, errors)
         per_client = max(1, opts.bulk_batches // CLIENTS)
         ids = []
-        threads = [threading.Thread(target=_client,
-                                    args=(url, headers, body, per_client, ids, errors))
-                   for _ in range(CLIENTS)]
         t0 = time.monotonic()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        send_all(url, headers, body, per_client, ids, errors)
         elapsed = time.monotonic() - t0
     finally:
         web.stop()
