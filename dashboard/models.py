@@ -177,6 +177,7 @@ class VolumeCache(db.Model):
     dtype = db.Column(db.String(16), nullable=False)
     shape = db.Column(db.ARRAY(db.Integer), nullable=False)
     fortran_order = db.Column(db.Boolean, nullable=False, server_default=text("false"))
+    layer = db.Column(db.String(16), primary_key=True, server_default="main")
     __table_args__ = (Index("volume_caches_upload_idx", "upload_id"),)
 
 
@@ -198,8 +199,10 @@ class User(UserMixin, db.Model):
     email = db.Column(db.String(255))
     created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
     last_login_at = db.Column(db.DateTime(timezone=True))
+    locale = db.Column(db.String(8))      # 'en' | 'ko'; NULL: the browser's Accept-Language
     __table_args__ = (CheckConstraint("role IN ('viewer', 'operator', 'admin')",
-                                      name="users_role_check"),)
+                                      name="users_role_check"),
+                      CheckConstraint("locale IN ('en', 'ko')", name="users_locale_check"))
 
     @property
     def is_active(self):

@@ -31,7 +31,7 @@ _volumes = collections.OrderedDict()  # (upload_id, sha256) -> np.memmap
 _mips = collections.OrderedDict()     # (upload_id, sha256, view) -> 2D array
 
 
-def record(request_id, attempt, loaded, upload_id):
+def record(request_id, attempt, loaded, upload_id, layer="main"):
     """Remember the attempt's volume (in the caller's transaction); stores a copy if needed."""
     array = loaded.array
     if loaded.in_file is not None:
@@ -43,12 +43,12 @@ def record(request_id, attempt, loaded, upload_id):
             upload_id = uploads.store_file(fh, f"volume-{request_id}-{attempt}.raw")
         offset, dtype, fortran_order = 0, array.dtype.str, False
     db.session.execute(text(
-        "INSERT INTO volume_caches (request_id, attempt, upload_id, byte_offset, dtype, shape,"
-        " fortran_order) VALUES (:r, :a, :u, :o, :d, :s, :f)"
-        " ON CONFLICT (request_id, attempt) DO UPDATE SET upload_id = EXCLUDED.upload_id,"
+        "INSERT INTO volume_caches (request_id, attempt, layer, upload_id, byte_offset, dtype,"
+        " shape, fortran_order) VALUES (:r, :a, :l, :u, :o, :d, :s, :f)"
+        " ON CONFLICT (request_id, attempt, layer) DO UPDATE SET upload_id = EXCLUDED.upload_id,"
         " byte_offset = EXCLUDED.byte_offset, dtype = EXCLUDED.dtype, shape = EXCLUDED.shape,"
         " fortran_order = EXCLUDED.fortran_order"),
-        {"r": request_id, "a": attempt, "u": upload_id, "o": offset, "d": dtype,
+        {"r": request_id, "a": attempt, "l": layer, "u": upload_id, "o": offset, "d": dtype,
          "s": [int(n) for n in array.shape], "f": bool(fortran_order)})
 
 
@@ -58,6 +58,7 @@ def find(request_id):
         "SELECT v.upload_id, v.byte_offset, v.dtype, v.shape, v.fortran_order, u.sha256,"
         " r.result, r.attempt FROM requests r"
         " JOIN volume_caches v ON v.request_id = r.id AND v.attempt = r.attempt"
+        " AND v.layer IN ('main', 'ct')"
         " JOIN uploads u ON u.id = v.upload_id"
         " WHERE r.id = :id AND r.status = 'success'"), {"id": request_id}).mappings().first()
     return dict(row) if row else None
