@@ -6,7 +6,7 @@ from celery import Celery, Task
 from celery.signals import worker_process_init
 from flask import Flask
 
-from dashboard import cli, jobs, views
+from dashboard import cli, i18n, jobs, views
 from dashboard import config as settings
 from dashboard.extensions import READS, csrf, db, limiter, login_manager, migrate
 from dashboard.uploads import SpoolingRequest
@@ -41,6 +41,7 @@ def create_app(test_config=None):
     login_manager.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    i18n.init_app(app, ROOT)
     celery_init_app(app)
     jobs.register_all(jobs.discover(BUILTIN_JOB_TYPE_MODULES, app.config["JOB_TYPE_MODULES"]))
 
