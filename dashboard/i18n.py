@@ -11,7 +11,11 @@ babel = Babel()
 
 
 def chosen_locale():
-    """The signed-in user's language, else the browser's best match, else English."""
+    """The signed-in user's language, else the browser's best match, else English.
+
+    The JSON API always answers in English: its error messages are matched by scripts."""
+    if has_request_context() and request.path.startswith("/api/"):
+        return LANGUAGES[0]
     choice = getattr(current_user, "locale", None) if _has_user() else None
     if choice in LANGUAGES:
         return choice
