@@ -109,6 +109,8 @@ test: venv services
 # (dashboard_screenshots). SHOTS='list workers' takes only those.
 screenshots: venv services
 	@if [[ $$(id -u) == 0 && ! -x /usr/bin/chromium ]]; then \
+	@if [[ $$(id -u) == 0 && ! -x /usr/bin/promtool ]]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; fi
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
 	$(VENV)/bin/python -m bench.screenshots $(SHOTS)
 

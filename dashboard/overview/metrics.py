@@ -5,6 +5,7 @@ from sqlalchemy import text
 
 from dashboard.extensions import db
 from dashboard.overview import sla
+from dashboard.overview.fleet_metrics import FleetCollector
 from dashboard.requests import listing
 from dashboard.workers import inspection
 
@@ -68,4 +69,5 @@ def render():
     """The metrics page body."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DashboardCollector())
+    registry.register(FleetCollector())
     return generate_latest(registry)
