@@ -8,7 +8,15 @@ from flask import Flask
 
 from dashboard import cli, i18n, jobs, views
 from dashboard import config as settings
-from dashboard.extensions import READS, csrf, db, limiter, login_manager, migrate
+from dashboard.extensions import (
+    READS,
+    STANDBY_READS,
+    csrf,
+    db,
+    limiter,
+    login_manager,
+    migrate,
+)
 from dashboard.uploads import SpoolingRequest
 from dashboard.web import auth, body_caps, security
 
@@ -33,6 +41,10 @@ def create_app(test_config=None):
     app.config["SQLALCHEMY_BINDS"].setdefault(READS, {
         **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
         "url": app.config["SQLALCHEMY_DATABASE_URI"], "isolation_level": "AUTOCOMMIT"})
+    if app.config.get("READ_DATABASE_URL"):   # the list and overview pages read a standby
+        app.config["SQLALCHEMY_BINDS"].setdefault(STANDBY_READS, {
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"], "url": app.config["READ_DATABASE_URL"],
+            "isolation_level": "AUTOCOMMIT"})
     logging.basicConfig(level=app.config["LOG_LEVEL"],
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -69,6 +81,12 @@ def celery_settings(config):
         # Flower and `celery events` list a task from the moment it is published.
         "task_send_sent_event": config["TASK_SENT_EVENTS"],
         "task_default_queue": "requests",
+        # QUEUE_TYPE=quorum: `requests` and every job type's own queue are quorum queues
+        # (replicated across a RabbitMQ cluster). Celery then uses per-consumer QoS (no
+        # global QoS): a worker's prefetch is fixed when it starts (dashboard/workers/quorum.py).
+        "task_default_queue_type": config["QUEUE_TYPE"],
+        "task_create_missing_queue_type": config["QUEUE_TYPE"],
+        "worker_detect_quorum_queues": True,
         "task_serializer": "json",
         "accept_content": ["json"],
         "enable_utc": True,

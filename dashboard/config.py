@@ -4,6 +4,7 @@ The processes read the settings file `.env` into the environment first (dashboar
 A bad setting raises ConfigError, whose message names the variable.
 """
 import os
+import re
 
 import limits
 from sqlalchemy.engine import make_url
@@ -13,6 +14,10 @@ DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 # Initial admin passwords refused outside development (guessable or documented defaults).
 WEAK_ADMIN_PASSWORDS = {"admin", "password", "changeme", "change-me", "dashboard", "secret"}
 BROKER_SCHEMES = ("amqp", "amqps", "pyamqp")
+QUEUE_TYPES = ("classic", "quorum")
+# libpq's several hosts in one URL: scheme://[user[:password]@]h1[:p1],h2[:p2]/rest
+MULTI_HOST = re.compile(r"^(?P<scheme>[^:/]+)://(?:(?P<auth>[^@/]*)@)?(?P<hosts>[^/?@]*,[^/?@]*)"
+                        r"(?P<rest>[/?].*)?$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -48,9 +53,15 @@ def load():
         "DATABASE_URL", "postgresql+psycopg2://dashboard@127.0.0.1:55432/dashboard"))
     broker_url = os.environ.get("CELERY_BROKER_URL",
                                 "amqp://guest:guest@127.0.0.1:55672/dashboard")
-    if broker_url.split("://", 1)[0] not in BROKER_SCHEMES or "://" not in broker_url:
+    # Several nodes of one cluster: `amqp://a;amqp://b;amqp://c`, tried in turn (failover).
+    if any(u.split("://", 1)[0] not in BROKER_SCHEMES or "://" not in u
+           for u in broker_url.split(";")):
         raise ConfigError("CELERY_BROKER_URL is not a RabbitMQ URL"
-                          " (amqp://user:password@host:port/vhost)")
+                          " (amqp://user:password@host:port/vhost, several joined by ';')")
+    queue_type = os.environ.get("QUEUE_TYPE", "classic").strip().lower() or "classic"
+    if queue_type not in QUEUE_TYPES:
+        raise ConfigError(f"QUEUE_TYPE={queue_type!r} is not one of {', '.join(QUEUE_TYPES)}")
+    read_database_url = os.environ.get("READ_DATABASE_URL", "").strip()
     max_upload_mb = _env_int("MAX_UPLOAD_MB", 1024)
     log_level = os.environ.get("LOG_LEVEL", "INFO").upper()
     if log_level not in LOG_LEVELS:
@@ -62,10 +73,15 @@ def load():
         "LOG_LEVEL": log_level,
         "SECRET_KEY": os.environ.get("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": database_url,
+        # A standby the list and overview pages may read from (empty: the primary).
+        "READ_DATABASE_URL": (_database_url(read_database_url, "READ_DATABASE_URL")
+                              if read_database_url else ""),
         # No pre-ping round trip per checkout: a dead connection raises (503 on the
         # web, requeue in workers) and SQLAlchemy then replaces the whole pool.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": False, "pool_size": 10, "max_overflow": 10},
         "BROKER_URL": broker_url,
+        # "quorum": every queue of the service is a RabbitMQ quorum queue (replicated).
+        "QUEUE_TYPE": queue_type,
         "WEB_HOST": web_host,
         "WEB_PORT": web_port,
         "FLOWER_URL": os.environ.get("FLOWER_URL", "/flower").rstrip("/"),
@@ -81,6 +97,15 @@ def load():
         # Where emails link to (the request page is DASHBOARD_URL/requests/<id>).
         "DASHBOARD_URL": os.environ.get("DASHBOARD_URL", f"http://{web_host}:{web_port}"),
         "SMTP_FROM": os.environ.get("SMTP_FROM", "dashboard@localhost"),
+        # Alerts (dashboard/alerts): a receiver or SMTP server slower than this is cut off
+        # and tried again after ALERT_RETRY_BASE_S * 2^tries (capped), ALERT_MAX_TRIES in all.
+        "ALERT_SEND_TIMEOUT_S": _env_float("ALERT_SEND_TIMEOUT_S", 5.0),
+        "ALERT_RETRY_BASE_S": _env_float("ALERT_RETRY_BASE_S", 2.0),
+        "ALERT_RETRY_MAX_S": _env_float("ALERT_RETRY_MAX_S", 300.0),
+        "ALERT_MAX_TRIES": _env_int("ALERT_MAX_TRIES", 10),
+        # Beat's alert thread: a round (ping the workers, send what is due) this often.
+        "ALERT_ROUND_S": _env_float("ALERT_ROUND_S", 2.0),
+        "ALERT_PING_TIMEOUT_S": _env_float("ALERT_PING_TIMEOUT_S", 1.0),
         "MAX_UPLOAD_MB": max_upload_mb,
         # Werkzeug refuses bodies past this with 413 before anything is stored.
         "MAX_CONTENT_LENGTH": max_upload_mb * 1024 * 1024 + 64 * 1024,
@@ -175,20 +200,38 @@ def _env_rate(name, default):
     return value
 
 
-def _database_url(value):
-    """A PostgreSQL URL for psycopg2; ConfigError naming DATABASE_URL (never its password)."""
+def _database_url(value, name="DATABASE_URL"):
+    """A PostgreSQL URL for psycopg2; ConfigError naming the variable (never its password)."""
     if value.startswith("postgresql://") or value.startswith("postgres://"):
         # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; we ship psycopg2.
         value = "postgresql+psycopg2://" + value.split("://", 1)[1]
     try:
+        value = _hosts_as_query(value)
         url = make_url(value)
         url.port  # a non-numeric port raises only when it is read
     except (ArgumentError, ValueError):
         url = None
     if url is None or url.get_backend_name() != "postgresql":
-        raise ConfigError("DATABASE_URL is not a PostgreSQL URL"
-                          " (postgresql+psycopg2://user:password@host:port/dbname)")
+        raise ConfigError(f"{name} is not a PostgreSQL URL"
+                          " (postgresql+psycopg2://user:password@host:port/dbname, or several"
+                          " hosts: user:password@h1:p1,h2:p2/dbname?target_session_attrs=read-write)")
     return value
+
+
+def _hosts_as_query(value):
+    """libpq's `@h1:p1,h2:p2/db` as SQLAlchemy writes it (`@/db?host=h1:p1&host=h2:p2`)."""
+    found = MULTI_HOST.match(value)
+    if not found:
+        return value
+    hosts = [h.strip() for h in found["hosts"].split(",")]
+    for host in hosts:
+        name, _, port = host.partition(":")
+        if not name or (port and not port.isdigit()):
+            raise ValueError(f"bad host {host!r}")
+    path, _, query = (found["rest"] or "/").partition("?")
+    params = "&".join([*(f"host={h}" for h in hosts), *([query] if query else [])])
+    auth = f"{found['auth']}@" if found["auth"] is not None else ""
+    return f"{found['scheme']}://{auth}{path if path.startswith('/') else '/' + path}?{params}"
 
 
 def check(config):

@@ -17,6 +17,7 @@ import time
 
 import psycopg2
 from flask import current_app
+from psycopg2.extensions import make_dsn
 from sqlalchemy.engine import make_url
 
 from dashboard import confirms, dispatcher_heartbeat, jobs, lifecycle, recovery
@@ -31,9 +32,11 @@ LIMITED_POLL_S = 0.1
 
 
 def libpq_dsn(sqlalchemy_uri):
-    """A psycopg2 DSN from the SQLAlchemy URL."""
-    return make_url(sqlalchemy_uri).set(drivername="postgresql").render_as_string(
-        hide_password=False)
+    """A psycopg2 DSN from the SQLAlchemy URL, several hosts included (`host=a,b port=p,q`
+    plus `target_session_attrs`), as SQLAlchemy's own psycopg2 dialect passes them to libpq."""
+    url = make_url(sqlalchemy_uri)
+    _, kwargs = url.get_dialect()().create_connect_args(url)
+    return make_dsn(**kwargs)
 
 
 def _publisher():
@@ -142,7 +145,8 @@ class Listener:
                 with self.app.app_context():
                     self._listen()
                     self._declare_queues()
-                    log.info("dispatcher listening on %s", CHANNEL)
+                    log.info("dispatcher listening on %s (PostgreSQL at %s:%s)", CHANNEL,
+                             self.conn.info.host, self.conn.info.port)
                     backoff = 0.5
                     try:
                         self._loop(cfg)

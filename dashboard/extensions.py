@@ -19,3 +19,13 @@ READS = "reads"
 def outside_transaction():
     """`bind_arguments` that run one read statement on the autocommit engine."""
     return {"bind": db.engines[READS]}
+
+
+# The bind key of READ_DATABASE_URL's engine (a standby), which the requests list and the
+# overview read from when it is set.
+STANDBY_READS = "standby_reads"
+
+
+def standby_reads():
+    """`bind_arguments` that run one read on READ_DATABASE_URL (none: the primary)."""
+    return {"bind": db.engines[STANDBY_READS]} if STANDBY_READS in db.engines else {}

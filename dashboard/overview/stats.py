@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import text
 
-from dashboard.extensions import db
+from dashboard.extensions import db, standby_reads
 from dashboard.requests import listing
 from dashboard.workers import inspection
 
@@ -83,17 +83,20 @@ def summary(window="1h", now=None):
     """The numbers GET /api/stats answers and the charts draw, as plain values."""
     unit, slots = window_slots(window, now)
     found = {}
-    for t, status, n in db.session.execute(text(BUCKETS_SQL), {"unit": unit, "start": slots[0]}):
+    reads = standby_reads()   # READ_DATABASE_URL's standby when set
+    for t, status, n in db.session.execute(text(BUCKETS_SQL), {"unit": unit, "start": slots[0]},
+                                           bind_arguments=reads):
         found.setdefault(t, {})[status] = int(n)
     buckets = [{"t": t, **{o: found.get(t, {}).get(o, 0) for o in OUTCOMES}} for t in slots]
     histograms = {}
-    for job_type, bucket, n in db.session.execute(text(DURATIONS_SQL), {"start": slots[0]}):
+    for job_type, bucket, n in db.session.execute(text(DURATIONS_SQL), {"start": slots[0]},
+                                                  bind_arguments=reads):
         histograms.setdefault(job_type, []).append((bucket, int(n)))
     durations = {job_type: {"p50": percentile(h, 0.5), "p95": percentile(h, 0.95),
                             "count": sum(n for _, n in h)}
                  for job_type, h in histograms.items()}
     counts = listing.counts()
-    oldest = db.session.execute(text(OLDEST_WAITING_SQL)).scalar()
+    oldest = db.session.execute(text(OLDEST_WAITING_SQL), bind_arguments=reads).scalar()
     now = now or datetime.now(timezone.utc)
     return {
         "window": window,

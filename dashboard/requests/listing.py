@@ -9,7 +9,7 @@ from typing import NamedTuple
 from flask import g
 from sqlalchemy import text
 
-from dashboard.extensions import db, outside_transaction
+from dashboard.extensions import db, outside_transaction, standby_reads
 from dashboard.lifecycle import Status
 
 # What the live poll compares, as one column: the latest request version (the sequence
@@ -295,7 +295,8 @@ def _page(clauses, alternative, params, order="r.id DESC"):
     if alternative == BY_FILE:
         ids = db.session.execute(text(
             "SELECT id FROM uploads WHERE filename ILIKE :file_pattern LIMIT :few"),
-            {"file_pattern": params["file_pattern"], "few": FEW_UPLOADS + 1}).scalars().all()
+            {"file_pattern": params["file_pattern"], "few": FEW_UPLOADS + 1},
+            bind_arguments=standby_reads()).scalars().all()
         if not ids:
             return "(SELECT NULL::bigint WHERE false)"
         if len(ids) <= FEW_UPLOADS:
@@ -312,7 +313,7 @@ def _page(clauses, alternative, params, order="r.id DESC"):
 def list_requests(filters, limit=50, after=None):
     """(rows, next cursor): in the filters' sort; `after` is the last id of the previous page."""
     sql, params = list_sql(filters, limit, after)
-    rows = db.session.execute(text(sql), params).mappings().all()
+    rows = db.session.execute(text(sql), params, bind_arguments=standby_reads()).mappings().all()
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1]["id"] if more and rows else None)
@@ -356,7 +357,8 @@ def artifacts(request_id, attempt):
 def counts():
     """Requests per status (from the trigger-kept deltas)."""
     rows = db.session.execute(text(
-        "SELECT status, sum(n)::bigint AS n FROM status_counts GROUP BY status")).all()
+        "SELECT status, sum(n)::bigint AS n FROM status_counts GROUP BY status"),
+        bind_arguments=standby_reads()).all()
     found = {status: int(n) for status, n in rows}
     return {s: found.get(s, 0) for s in STATUSES}
 

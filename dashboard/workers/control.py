@@ -32,6 +32,11 @@ ADMIN_ACTIONS = ("restart", "shutdown")
 MAX_STEP = 64
 LOCK_SQL = "SELECT pg_try_advisory_xact_lock(hashtext('worker:' || :name))"
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# QUEUE_TYPE=quorum: what the workers page says, and why grow/shrink are refused.
+QUORUM_NOTE = ("the queues are RabbitMQ quorum queues, which have no global QoS: a worker's"
+               " prefetch count is fixed when it starts, so a pool grown or shrunk (or"
+               " autoscaled) would not take more or fewer requests; restart the worker with"
+               " another concurrency instead")
 
 
 def name_problem(name):
@@ -140,7 +145,14 @@ def _wait_state(name, state, timeout=5.0):
     return None
 
 
+def _refuse_on_quorum(worker, action):
+    """Pool size changes need global QoS, which quorum queues do not have: refuse them."""
+    if current_app.config.get("QUEUE_TYPE") == "quorum":
+        raise Refused(f"cannot {action} the pool of {worker['name']}: {QUORUM_NOTE}", 409)
+
+
 def _grow(worker, n, by):
+    _refuse_on_quorum(worker, "grow")
     if worker["autoscale"]:
         raise Refused(f"worker {worker['name']} autoscales {worker['autoscale']}: change its"
                       " bounds instead of growing the pool", 409)
@@ -151,6 +163,7 @@ def _grow(worker, n, by):
 
 
 def _shrink(worker, n, by):
+    _refuse_on_quorum(worker, "shrink")
     if worker["autoscale"]:
         raise Refused(f"worker {worker['name']} autoscales {worker['autoscale']}: change its"
                       " bounds instead of shrinking the pool", 409)

@@ -11,7 +11,15 @@ from celery.worker.consumer import Consumer as CeleryConsumer
 
 
 class Consumer(CeleryConsumer):
-    """Celery's consumer; only `connection_for_write` (used by its Events step) differs."""
+    """Celery's consumer; `connection_for_write` (used by its Events step) differs, and it
+    has no native delayed delivery step."""
+
+    class Blueprint(CeleryConsumer.Blueprint):
+        """Celery's steps without DelayedDelivery: with quorum queues it would declare 28
+        more quorum queues and bind every queue to them, once per broker URL, at every
+        worker start, for ETA/countdown tasks, which this service never sends."""
+        default_steps = [step for step in CeleryConsumer.Blueprint.default_steps
+                         if not step.endswith(":DelayedDelivery")]
 
     def connection_for_write(self, url=None, heartbeat=None):
         return self.ensure_connected(self.app.connection_for_write(
