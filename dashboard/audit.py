@@ -18,7 +18,9 @@ ACTIONS = ("sign_in", "sign_out", "submit", "retry", "retry_failed", "kill", "us
            "bulk_kill", "rerun", "submit_batch",
            "worker_pause", "worker_resume", "worker_grow", "worker_shrink", "worker_restart",
            "worker_shutdown", "workers_pause_all", "workers_resume_all", "process_start",
-           "process_stop", "process_restart", "job_type_change")
+           "process_stop", "process_restart", "job_type_change", "export_csv",
+           "alert_create", "alert_update", "alert_delete", "alert_ack", "alert_notify",
+           "user_language")
 
 
 def _clean(value):

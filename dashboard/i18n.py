@@ -3,6 +3,8 @@ from flask import has_request_context, request
 from flask_babel import Babel, get_locale
 from flask_login import current_user
 
+from dashboard.web import words
+
 # The languages the dashboard speaks; the first is the fallback.
 LANGUAGES = ("en", "ko")
 LANGUAGE_NAMES = {"en": "English", "ko": "한국어"}
@@ -43,3 +45,4 @@ def init_app(app, root):
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", f"{root}/translations")
     babel.init_app(app, locale_selector=chosen_locale)
     app.jinja_env.globals.update(locale_code=locale_code, LANGUAGE_NAMES=LANGUAGE_NAMES)
+    words.init_app(app)

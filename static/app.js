@@ -1,3 +1,15 @@
+// The page's phrases in the reader's language (base.html's #ui-words, from words.py):
+// word("s_ago", "{n} s ago", {n: 40}) gives the English fallback when the block is missing.
+window.word = function (key, fallback, values) {
+  if (!window.uiWords) {
+    var block = document.getElementById("ui-words");
+    try { window.uiWords = block ? JSON.parse(block.textContent) : {}; } catch (e) { window.uiWords = {}; }
+  }
+  var text = window.uiWords[key] || fallback;
+  Object.keys(values || {}).forEach(function (k) { text = text.split("{" + k + "}").join(String(values[k])); });
+  return text;
+};
+
 // Notices for htmx actions: the server sends {"notice": "..."} in HX-Trigger on success
 // and a plain-text reason with 409 on refusal. Text only (textContent), never HTML.
 (function () {
@@ -17,7 +29,7 @@
   document.addEventListener("htmx:responseError", function (e) {
     var xhr = e.detail.xhr;
     if (xhr && xhr.status !== 0 && e.detail.requestConfig && e.detail.requestConfig.verb !== "get") {
-      show(xhr.responseText || ("Error " + xhr.status), "error");
+      show(xhr.responseText || word("error_n", "Error {status}", {status: xhr.status}), "error");
     }
   });
 })();
@@ -34,7 +46,7 @@
   function label(button) {
     var on = dark();
     button.setAttribute("aria-pressed", on ? "true" : "false");
-    button.textContent = on ? "Dark theme: on" : "Dark theme: off";
+    button.textContent = on ? word("dark_on", "Dark theme: on") : word("dark_off", "Dark theme: off");
   }
   document.addEventListener("DOMContentLoaded", function () {
     var button = document.querySelector("[data-theme-toggle]");
@@ -53,11 +65,11 @@
 // updates (the poll answers 204 while nothing changed): same wording as humanize.py.
 (function () {
   function ago(seconds) {
-    if (seconds < 10) return "just now";
-    if (seconds < 60) return Math.floor(seconds) + " s ago";
-    if (seconds < 3600) return Math.floor(seconds / 60) + " min ago";
-    if (seconds < 86400) return Math.floor(seconds / 3600) + " h ago";
-    return Math.floor(seconds / 86400) + " d ago";
+    if (seconds < 10) return word("just_now", "just now");
+    if (seconds < 60) return word("s_ago", "{n} s ago", {n: Math.floor(seconds)});
+    if (seconds < 3600) return word("min_ago", "{n} min ago", {n: Math.floor(seconds / 60)});
+    if (seconds < 86400) return word("h_ago", "{n} h ago", {n: Math.floor(seconds / 3600)});
+    return word("d_ago", "{n} d ago", {n: Math.floor(seconds / 86400)});
   }
   function refresh() {
     var now = Date.now();
@@ -96,13 +108,13 @@
   });
   document.addEventListener("htmx:sendError", function () {
     lost = true;
-    say("The server cannot be reached. Retrying…", "error");
+    say(word("lost", "The server cannot be reached. Retrying…"), "error");
   });
   document.addEventListener("htmx:afterRequest", function (e) {
     var xhr = e.detail.xhr;
     if (lost && xhr && xhr.status > 0) {
       lost = false;
-      say("Connection to the server is back.", "info");
+      say(word("back", "Connection to the server is back."), "info");
       setTimeout(function () { if (!lost) say("", "info"); }, 5000);
     }
   });

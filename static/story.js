@@ -2,7 +2,7 @@
 // confirmation that says how many requests it will act on. Text only, never HTML.
 (function () {
   function copy(text, button) {
-    function done() { button.textContent = "Copied"; setTimeout(function () { button.textContent = "Copy"; }, 1500); }
+    function done() { button.textContent = word("copied", "Copied"); setTimeout(function () { button.textContent = word("copy", "Copy"); }, 1500); }
     if (navigator.clipboard && window.isSecureContext) {
       navigator.clipboard.writeText(text).then(done, function () { fallback(text); done(); });
     } else { fallback(text); done(); }

@@ -16,7 +16,7 @@
     var out = document.getElementById("file-chosen");
     if (!out) return;
     var file = input.files && input.files[0];
-    out.textContent = file ? "Chosen: " + file.name + " (" + size(file.size) + ")" : "No file chosen.";
+    out.textContent = file ? word("chosen", "Chosen: {name} ({size})", {name: file.name, size: size(file.size)}) : word("no_file", "No file chosen.");
   }
 
   document.addEventListener("change", function (e) {
@@ -88,7 +88,7 @@
       var pct = total ? Math.floor(100 * loaded / total) : 0;
       bar.setAttribute("value", String(pct));
       bar.textContent = pct + " %";
-      text.textContent = pct + " % · " + (loaded / MB).toFixed(1) + " of " + (total / MB).toFixed(1) + " MB";
+      text.textContent = word("of_mb", "{pct} % · {loaded} of {total} MB", {pct: pct, loaded: (loaded / MB).toFixed(1), total: (total / MB).toFixed(1)});
     }
     shown(0, file.size);
     var xhr = new XMLHttpRequest();
@@ -98,26 +98,26 @@
       if (p.lengthComputable) shown(p.loaded, p.total);
     });
     xhr.upload.addEventListener("load", function () {
-      text.textContent = "100 % · uploaded; the server is checking the file…";
+      text.textContent = word("checking", "100 % · uploaded; the server is checking the file…");
     });
     xhr.addEventListener("load", function () {
       if (xhr.status === 201) {
         var made = null;
         try { made = JSON.parse(xhr.responseText); } catch (err) { made = null; }
         if (made && made.url) {
-          text.textContent = "Submitted as request #" + made.id + "; opening its page…";
+          text.textContent = word("submitted_as", "Submitted as request #{id}; opening its page…", {id: made.id});
           window.location.assign(made.url);
           return;
         }
       }
       button.disabled = false;
       if (xhr.status >= 400 && swapForm(xhr.responseText)) return;
-      text.textContent = "Not submitted: " + message(xhr);
+      text.textContent = word("not_submitted", "Not submitted: {why}", {why: message(xhr)});
       text.classList.add("field-error");
     });
     xhr.addEventListener("error", function () {
       button.disabled = false;
-      text.textContent = "Not submitted: the server could not be reached.";
+      text.textContent = word("unreachable", "Not submitted: the server could not be reached.");
       text.classList.add("field-error");
     });
     xhr.send(new FormData(form));

@@ -12,8 +12,10 @@ from dashboard.overview import sla
 # isort: off
 # In this order: the top bar shows the links these modules add (nav) as they are imported.
 from dashboard.views import (navigation, auth, health, requests, job_types, schedules, workers,
-                             audit, flower, overview, users, volumes, operations, story)
+                             audit, flower, overview, users, volumes, operations, story, alerts)
 # isort: on
+from dashboard.views import account
+from dashboard.views.api import alerts as api_alerts
 from dashboard.views.api import job_types as api_job_types
 from dashboard.views.api import overview as api_overview
 from dashboard.views.api import requests as api_requests
@@ -24,7 +26,7 @@ from dashboard.workers import flower_links
 
 # Route modules that join a blueprint defined elsewhere (`api`, `requests`): imported
 # above so their routes exist before the blueprint is registered.
-JOINING = (story, api_job_types, api_overview, api_requests, api_schedules, api_workers)
+JOINING = (story, api_alerts, api_job_types, api_overview, api_requests, api_schedules, api_workers)
 
 
 def init_app(app):
@@ -37,9 +39,11 @@ def init_app(app):
     app.register_blueprint(health.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(users.bp)
+    app.register_blueprint(account.bp)
     app.register_blueprint(operations.bp)
     app.register_blueprint(overview.bp)
     app.register_blueprint(volumes.bp)
+    app.register_blueprint(alerts.bp)
     app.register_blueprint(flower.bp)  # CSRF-exempt itself: Flower's pages cannot send our token
     csrf.exempt(api_requests.bp)  # bearer calls; session calls are checked in auth.csrf_for_sessions
     app.register_blueprint(api_requests.bp)
