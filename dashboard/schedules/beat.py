@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from dashboard import lifecycle
+from dashboard.alerts import runner as alerts_runner
 from dashboard.extensions import db
 from dashboard.schedules import fire_times
 
@@ -86,6 +87,8 @@ class DatabaseScheduler(PersistentScheduler):
         self.tick_s = float(self.flask_app.config["SCHEDULE_TICK_S"])
         self.grace_s = float(self.flask_app.config["SCHEDULE_GRACE_S"])
         self._next_fire = 0.0
+        # Alert rules are judged at the same ticks; their thread pings workers and sends.
+        self.alerts = alerts_runner.Runner(self.flask_app, self.app).start()
 
     def tick(self, *args, **kwargs):
         wait = super().tick(*args, **kwargs)
@@ -106,6 +109,7 @@ class DatabaseScheduler(PersistentScheduler):
                             exc.__class__.__name__)
                 return
             finally:
+                self.alerts.tick()
                 db.session.remove()
             if made:
                 log.info("schedules fired requests %s in %.1f ms", made,
