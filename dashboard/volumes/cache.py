@@ -28,7 +28,7 @@ OPEN_VOLUMES = 8                     # memory maps kept per process
 KEPT_MIPS = 24                       # projections kept per process (small 2D arrays)
 _lock = threading.Lock()
 _volumes = collections.OrderedDict()  # (upload_id, sha256) -> np.memmap
-_mips = collections.OrderedDict()     # (upload_id, sha256, view) -> 2D array
+_mips = collections.OrderedDict()     # (upload_id, sha256, view, oriented) -> 2D array
 
 
 def record(request_id, attempt, loaded, upload_id, layer="main"):
@@ -62,6 +62,20 @@ def find(request_id):
         " JOIN uploads u ON u.id = v.upload_id"
         " WHERE r.id = :id AND r.status = 'success'"), {"id": request_id}).mappings().first()
     return dict(row) if row else None
+
+
+def find_layers(request_id):
+    """{layer: row as `find` gives it} of the request's current attempt ('main', or 'ct' then
+    'pet'), empty when it has no loaded volume."""
+    rows = db.session.execute(text(
+        "SELECT v.layer, v.upload_id, v.byte_offset, v.dtype, v.shape, v.fortran_order,"
+        " u.sha256, r.result, r.attempt FROM requests r"
+        " JOIN volume_caches v ON v.request_id = r.id AND v.attempt = r.attempt"
+        " JOIN uploads u ON u.id = v.upload_id"
+        " WHERE r.id = :id AND r.status = 'success'"), {"id": request_id}).mappings().all()
+    order = {"main": 0, "ct": 1, "pet": 2}
+    return {row["layer"]: dict(row) for row in sorted(rows, key=lambda r: order.get(
+        r["layer"], 3))}
 
 
 def _local_path(found):
@@ -122,15 +136,15 @@ def volume(found):
         return array
 
 
-def mip(found, view):
+def mip(found, view, oriented=False):
     """The maximum intensity projection of `view`, computed once per process."""
-    key = (found["upload_id"], found["sha256"], view)
+    key = (found["upload_id"], found["sha256"], view, oriented)
     with _lock:
         if key in _mips:
             _mips.move_to_end(key)
             return _mips[key]
     with np.errstate(invalid="ignore"):
-        image = render.mip(volume(found), view)
+        image = render.mip(volume(found), view, oriented)
     with _lock:
         _mips[key] = image
         while len(_mips) > KEPT_MIPS:

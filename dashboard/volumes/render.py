@@ -1,10 +1,14 @@
 """The viewer's images: slices and projections oriented as docs/user-guide.md describes, windowed.
 
 Index order is [x, y, z]. `axial` k shows v[:, :, k], `coronal` j shows v[:, j, :],
-`sagittal` i shows v[i, :, :]. In every image x (y for sagittal) runs left to right;
-axial rows are y from top to bottom; coronal and sagittal rows are z with the highest
-at the top. Images are scaled (nearest neighbour) to the voxel spacing, so a
-position is the same fraction of the image whatever the spacing.
+`sagittal` i shows v[i, :, :]. A volume without a patient orientation (raw, npy) is
+shown as stored: x (y for sagittal) runs left to right; axial rows are y from top to
+bottom; coronal and sagittal rows are z with the highest at the top. A RAS+ volume
+(NIfTI, DICOM) is shown as PACS viewers show it (radiological): the patient's right
+(high x) on the image's left, anterior (high y) at the top of an axial image, superior
+(high z) at the top of coronal and sagittal ones, anterior on the left of a sagittal
+one. Images are scaled (nearest neighbour) to the voxel spacing, so a position is the
+same fraction of the image whatever the spacing.
 """
 import io
 import math
@@ -20,8 +24,10 @@ PLANE = {"axial": (0, 1), "coronal": (0, 2), "sagittal": (1, 2)}
 MIN_SIDE, MAX_SIDE = 320, 1024                        # the longer side of a rendered image
 # Named windows (level, width). CT ones in HU; "pet" and "full" come from the volume.
 CT_WINDOWS = {"soft_tissue": (40.0, 400.0), "lung": (-600.0, 1500.0), "bone": (400.0, 1800.0)}
-WINDOW_LABELS = {"full": "Full range", "soft_tissue": "CT soft tissue", "lung": "CT lung",
-                 "bone": "CT bone", "pet": "PET (0.5-99.5 percentile)"}
+WINDOW_LABELS = {"suv5": "PET SUV 0-5", "suv10": "PET SUV 0-10", "full": "Full range",
+                 "soft_tissue": "CT soft tissue", "lung": "CT lung", "bone": "CT bone",
+                 "pet": "PET (0.5-99.5 percentile)"}
+SUV_WINDOWS = {"suv5": 5.0, "suv10": 10.0}             # SUV 0 to this
 
 
 def slice_count(shape, view):
@@ -29,21 +35,27 @@ def slice_count(shape, view):
     return int(shape[AXIS[view]])
 
 
-def orient(plane, view):
+def flips(view, oriented):
+    """(columns reversed, rows reversed): how a view's image runs against the volume's axes."""
+    if oriented:
+        return True, True                # high x / y on the left, high y / z at the top
+    return False, view != "axial"        # as stored: z highest at the top
+
+
+def orient(plane, view, oriented=False):
     """A 2D plane of the volume (axes as PLANE[view]) as image rows x columns."""
     image = plane.T                      # rows: the second axis, columns: the first
-    if view != "axial":
-        image = image[::-1]              # z highest at the top
-    return image
+    cols_reversed, rows_reversed = flips(view, oriented)
+    return image[::-1 if rows_reversed else 1, ::-1 if cols_reversed else 1]
 
 
-def cut(vol, view, index):
+def cut(vol, view, index, oriented=False):
     """Slice `index` of `view` as an image array (rows x columns), or IndexError."""
     if not 0 <= index < slice_count(vol.shape, view):
         raise IndexError(f"{view} slice {index} is outside 0..{slice_count(vol.shape, view) - 1}")
     plane = {"axial": lambda: vol[:, :, index], "coronal": lambda: vol[:, index, :],
              "sagittal": lambda: vol[index, :, :]}[view]()
-    return orient(np.asarray(plane), view)
+    return orient(np.asarray(plane), view, oriented)
 
 
 def projection(vol, axis):
@@ -51,14 +63,18 @@ def projection(vol, axis):
     return np.fmax.reduce(vol, axis=axis)
 
 
-def mip(vol, view):
+def mip(vol, view, oriented=False):
     """The maximum intensity projection seen from `view`, oriented like its slices."""
-    return orient(projection(vol, AXIS[view]), view)
+    return orient(projection(vol, AXIS[view]), view, oriented)
 
 
 def windows(stats):
-    """Named windows {name: (level, width)} for a volume's statistics."""
-    found = dict(CT_WINDOWS)
+    """Named windows {name: (level, width)} for a volume's statistics (PET: SUV ones, no CT)."""
+    found = {} if stats.get("modality") == "PT" else dict(CT_WINDOWS)
+    factor = (stats.get("suv") or {}).get("factor")
+    if factor and factor > 0:
+        for name, top in SUV_WINDOWS.items():
+            found[name] = _spanning(0.0, top / factor)
     lo, hi = stats.get("min"), stats.get("max")
     if lo is not None and hi is not None:
         found["full"] = _spanning(lo, hi)
@@ -66,6 +82,12 @@ def windows(stats):
     if "0.5" in pct and "99.5" in pct:
         found["pet"] = _spanning(pct["0.5"], pct["99.5"])
     return {name: found[name] for name in WINDOW_LABELS if name in found}
+
+
+def default_window(stats, named):
+    """The window a volume opens in: SUV 0-5 (or by percentile) for PET, else the full range."""
+    first = ("suv5", "pet", "full") if stats.get("modality") == "PT" else ("full",)
+    return next((name for name in first if name in named), next(iter(named)))
 
 
 def _spanning(low, high):
@@ -141,15 +163,3 @@ def png(gray8, size=None):
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=False, compress_level=1)
     return buffer.getvalue()
-
-
-def histogram_svg_points(histogram, width=480, height=160):
-    """Bars of the histogram on a log scale: [(x, y, w, h)] in an SVG box of width x height."""
-    counts = histogram.get("counts") or []
-    if not counts:
-        return []
-    logs = np.log10(np.asarray(counts, dtype=np.float64) + 1.0)
-    top = logs.max() or 1.0
-    bar = width / len(counts)
-    return [(round(i * bar, 2), round(height - height * v / top, 2), round(bar, 2),
-             round(height * v / top, 2)) for i, v in enumerate(logs)]
