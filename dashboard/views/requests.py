@@ -3,6 +3,7 @@ import time
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -11,16 +12,17 @@ from flask import (
     redirect,
     render_template,
     request,
+    stream_with_context,
     url_for,
 )
 from flask_login import current_user, login_required
 
-from dashboard import jobs, submission
+from dashboard import audit, jobs, submission
 from dashboard.errors import Refused
 from dashboard.extensions import db
 from dashboard.lifecycle import ACTIVE, KILLABLE, RETRYABLE
 from dashboard.models import Artifact
-from dashboard.requests import actions, listing, timeline
+from dashboard.requests import actions, export, listing, timeline
 from dashboard.volumes import viewer
 from dashboard.web import body_caps, htmx, param_form
 from dashboard.web.auth import require_role
@@ -77,11 +79,29 @@ def index():
         counts=listing.counts(), next_cursor=next_cursor, after=after,
         token=_poll_token(state.version, in_flight), job_types=jobs.REGISTRY,
         workers=[] if htmx.is_htmx() else listing.recent_workers(),
+        export_max_rows=current_app.config.get("EXPORT_MAX_ROWS", export.MAX_ROWS),
         polling=not filters.errors and (after is None or any(r["status"] in ACTIVE
                                                              for r in rows)))
     if filters.errors:
         response.status_code = 422  # the page says which field, above the empty table
     return response
+
+
+@bp.route("/requests.csv")
+@login_required
+def export_csv():
+    """The rows the list's filter shows, as CSV, streamed in the list's order (capped)."""
+    filters = listing.Filters(request.args, jobs.REGISTRY)
+    if filters.errors:
+        return Response("; ".join(filters.errors) + "\n", 422, mimetype="text/plain")
+    max_rows = current_app.config.get("EXPORT_MAX_ROWS", export.MAX_ROWS)
+    audit.record("export_csv", "ok", detail={"filters": filters.args(), "max_rows": max_rows})
+    db.session.commit()
+    name = f"requests-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.csv"
+    return Response(stream_with_context(export.csv_chunks(filters, max_rows)),
+                    mimetype="text/csv", headers={
+                        "Content-Disposition": f'attachment; filename="{name}"',
+                        "X-Export-Max-Rows": str(max_rows), "Cache-Control": "no-store"})
 
 
 @bp.route("/requests/new", methods=["GET", "POST"])
