@@ -12,7 +12,7 @@ from kombu import Connection
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DBAPIError
 
-from dashboard import lifecycle
+from dashboard import config, lifecycle
 from tests.support.chaos import Killer, REPORTS, TERMINAL
 from tests.support.env import BIN
 from tests.support.procs import Proc, wait_for
@@ -36,10 +36,15 @@ class PrivateStack:
         self.pg.setup()
         self.rabbit.setup()
         self.env = {"DATABASE_URL": self.pg.url, "CELERY_BROKER_URL": self.rabbit.url}
+        return self._started()
+
+    def _started(self):
+        """Migrate, then two workers and a dispatcher on self.env's services."""
         migrate = Proc("chaos-svc-migrate", [os.path.join(BIN, "flask"), "--app", "wsgi", "db",
                                              "upgrade"], self.env).start()
         assert migrate.popen.wait(120) == 0, migrate.log()
-        self.engine = create_engine(self.pg.url, pool_pre_ping=True)
+        self.engine = create_engine(config._database_url(self.env["DATABASE_URL"]),
+                                    pool_pre_ping=True)
         for name in ("worker1", "worker2"):
             self.start_worker(name)
         self.start_dispatcher()

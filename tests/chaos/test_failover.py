@@ -1,0 +1,158 @@
+"""Failover: a RabbitMQ cluster node killed -9, and the PostgreSQL primary killed -9 and its
+synchronous standby promoted, while requests flow. Nothing acknowledged may be lost.
+
+Each case runs its own private services (tests/chaos/clusters.py) with two workers and a
+dispatcher connected by a URL list (the broker) or a several-host URL (the database),
+and a dashboard app polling /readyz and the workers page the whole time.
+"""
+import threading
+import time
+
+from sqlalchemy import text
+
+from dashboard import config
+from tests.support.apps import extra_app
+from tests.support.chaos import REPORTS, Killer
+from tests.support.http import sign_in
+from tests.support.seed import create_user
+
+from .clusters import PrimaryAndStandby, RabbitCluster
+from .services import PrivatePostgres, PrivateRabbit
+from .test_services import SPREAD_S, PrivateStack, flow_and_settle
+
+# Fast sweeps: a pending attempt lost with a dead node is published again within seconds.
+FAST = {"DISPATCH_SWEEP_S": "1", "REPUBLISH_AFTER_S": "10", "QUEUE_TYPE": "quorum"}
+
+
+class FailoverStack(PrivateStack):
+    """PrivateStack on given services and URLs (a broker URL list, a several-host URL)."""
+
+    def __init__(self, pg, rabbit, database_url, broker_url):
+        self.pg, self.rabbit, self.procs = pg, rabbit, {}
+        self.database_url, self.broker_url = database_url, broker_url
+
+    def __enter__(self):
+        self.pg.setup()
+        self.rabbit.setup()
+        self.env = {"DATABASE_URL": self.database_url(), "CELERY_BROKER_URL": self.broker_url(),
+                    **FAST}
+        return super()._started()
+
+
+class Once(Killer):
+    """One kill after `every` seconds, then `restart` after `down` seconds."""
+
+    def run(self):
+        try:
+            if not self.halt.wait(self.rng.uniform(*self.every)):
+                self.kill()
+                self.kills += 1
+                time.sleep(self.rng.uniform(*self.down))
+                self.restart()
+        except Exception as exc:  # re-raised in the test by stop()
+            self.error = exc
+
+
+class Watch(threading.Thread):
+    """GET /readyz and the workers page (signed in) every half second; counts the answers."""
+
+    def __init__(self, stack, broker_url):
+        super().__init__(daemon=True)
+        self.stack, self.broker_url = stack, broker_url
+        self.answers = {"/readyz": {}, "/workers": {}}
+        self.halt, self.error = threading.Event(), None
+
+    def run(self):
+        try:
+            with extra_app({"SQLALCHEMY_DATABASE_URI": config._database_url(
+                    self.stack.env["DATABASE_URL"]), "BROKER_URL": self.broker_url,
+                    "QUEUE_TYPE": "quorum", "TESTING": True}) as app:
+                create_user(app, "operator", "chaos-watch", "correct horse battery")
+                client = app.test_client()
+                sign_in(client, "chaos-watch", "correct horse battery")
+                while not self.halt.wait(0.5):
+                    for path, seen in self.answers.items():
+                        try:
+                            status = client.get(path).status_code
+                        except Exception as exc:  # noqa: BLE001  counted, not raised
+                            status = exc.__class__.__name__
+                        seen[status] = seen.get(status, 0) + 1
+        except Exception as exc:  # noqa: BLE001  re-raised by stop()
+            self.error = exc
+
+    def stop(self):
+        self.halt.set()
+        self.join(60)
+        if self.error:
+            raise self.error
+
+    def line(self):
+        return ", ".join(f"{path} " + " ".join(f"{n}x{status}" for status, n in sorted(
+            seen.items(), key=str)) for path, seen in self.answers.items())
+
+
+def twice(stack):
+    """(requests with more than one attempt recorded, most attempts of one request)."""
+    with stack.engine.connect() as conn:
+        counts = conn.execute(text(
+            "SELECT count(*) FROM attempts GROUP BY request_id")).scalars().all()
+    return sum(1 for n in counts if n > 1), max(counts or [0])
+
+
+def _case(name, stack, rng, killer, watch, spread_s):
+    """Run the flow under `killer` and `watch`; report the extra line; assert the page stayed."""
+    watch.start()
+    try:
+        flow_and_settle(name, stack, rng, killer, spread_s=spread_s)
+    finally:
+        watch.stop()
+    doubled, most = twice(stack)
+    line = (f"   {name}: recorded twice: {doubled} (most attempts of one request: {most});"
+            f" {watch.line()}")
+    REPORTS.append(line)
+    print(line)
+    assert doubled == 0, f"{doubled} requests recorded more than one attempt"
+    return watch
+
+
+def test_rabbitmq_cluster_node_killed(rng):
+    """Quorum queues on three nodes; the nodes killed -9 in turn (one down at a time) and
+    started again while requests flow; /readyz and the workers page answer 200 throughout."""
+    cluster = RabbitCluster()
+    pg = PrivatePostgres("cluster-db")
+    nodes = iter(cluster.nodes * 3)
+    victim = {}
+
+    def kill():
+        victim["node"] = next(nodes)
+        victim["node"].kill()
+
+    with FailoverStack(pg, cluster, lambda: pg.url, lambda: cluster.url) as stack:
+        stack.wait_workers()
+        watch = _case("rabbitmq cluster node kill -9 (quorum queues)", stack, rng,
+                      Killer(rng, kill, lambda: victim["node"].start(), every=(3.0, 6.0),
+                             down=(1.0, 3.0)), Watch(stack, cluster.url), 2 * SPREAD_S)
+        queues = cluster.nodes[0].ctl("list_queues", "--no-table-headers", "-p", "dashboard",
+                                      "name", "type").stdout
+    assert "requests\tquorum" in queues, queues
+    bad = {path: seen for path, seen in watch.answers.items() if set(seen) != {200}}
+    assert not bad, f"answers other than 200 while a node was down: {bad}"
+
+
+def test_postgres_primary_killed_standby_promoted(rng):
+    """The primary killed -9 mid-flow; the synchronous standby promoted; every request the
+    database acknowledged runs; the dispatcher listens again, on the new primary."""
+    pair = PrimaryAndStandby()
+    rabbit = PrivateRabbit("failover-mq")
+    with FailoverStack(pair, rabbit, pair.url, lambda: rabbit.url) as stack:
+        stack.wait_workers()
+        killer = Once(rng, pair.primary.kill_postmaster, pair.promote, every=(4.0, 8.0),
+                      down=(1.0, 3.0))
+        watch = _case("postgres primary kill -9, standby promoted", stack, rng, killer,
+                      Watch(stack, rabbit.url), SPREAD_S)
+        log = stack.procs["dispatcher"].log()
+    listening = [line for line in log.splitlines() if "dispatcher listening" in line]
+    assert len(listening) >= 2 and listening[-1].endswith(f"127.0.0.1:{pair.standby.port})"), \
+        listening
+    assert watch.answers["/workers"].get(200), watch.answers
+
