@@ -11,12 +11,29 @@ from datetime import datetime, timedelta, timezone
 from celery.schedules import crontab
 from celery.schedules import schedule as interval
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
 from dashboard.extensions import db
 from dashboard.serializers import iso
 
 log = logging.getLogger(__name__)
+
+# What each built-in periodic task does, in the operator's words (beat_schedule key: text);
+# a task missing here shows the first line of its docstring.
+WHAT_IT_DOES = {
+    "auto-retry": _l("Queues failed requests again when their job type retries on its own,"
+                     " waiting longer after each attempt (the job type's retry policy)."),
+    "compact-status-counts": _l("Folds the counters of requests per status into one row per"
+                                " status, so the list's counts and /metrics stay quick."),
+    "compact-finish-stats": _l("Folds the statistics of finished requests into one row per"
+                               " minute (per hour after the first hour) for the charts, and"
+                               " drops those older than 25 hours."),
+    "reap-lost-attempts": _l("Ends as failures the running requests no worker holds any more"
+                             " (a worker died or lost its connection), so they can be retried."),
+    "retention": _l("Deletes finished requests older than RETENTION_DAYS days (0 keeps them)"
+                    " and the uploaded files no request needs any more."),
+}
 
 UPSERT_SQL = """
 INSERT INTO periodic_runs (name, last_run_at, duration_s, outcome, ok)
@@ -86,6 +103,13 @@ def names():
     return set(current_app.extensions["celery"].conf.beat_schedule)
 
 
+def describe(name, task):
+    """What a built-in task does: its WHAT_IT_DOES text, else its docstring's first line."""
+    if name in WHAT_IT_DOES:
+        return str(WHAT_IT_DOES[name])
+    return ((task.__doc__ or "").strip().splitlines() or [""])[0] if task else ""
+
+
 def entries():
     """The built-in periodic tasks, shaped like schedules (read-only: `builtin` true)."""
     celery, recorded_runs = current_app.extensions["celery"], runs()
@@ -98,7 +122,7 @@ def entries():
         upcoming = [base + timedelta(seconds=every * k) for k in range(1, 6)] if every else []
         out.append({
             "id": name, "name": name, "builtin": True, "task": entry["task"],
-            "description": ((task.__doc__ or "").strip().splitlines() or [""])[0] if task else "",
+            "description": describe(name, task),
             "job_type": None, "params": None, "cron": None,
             "every_s": every, "timezone": "UTC", "enabled": True, "catch_up": None,
             "words": f"every {every:g} s" if every else str(entry["schedule"]),
