@@ -1,7 +1,9 @@
-"""`load_array`: a PET-CT volume (raw, npy, NIfTI, DICOM series): statistics, projections, viewer.
+"""`load_array`: a PET-CT volume (raw, npy, NIfTI, DICOM series or PET/CT pair): statistics, viewer.
 
 The formats, statistics and images live in dashboard.volumes; this module is the
-job type: its parameters, the check at submit and the run in the worker.
+job type: its parameters, the check at submit and the run in the worker. A single
+volume is kept as layer "main"; a PET/CT zip as layers "ct" and "pet" (the PET on
+the CT grid), with the CT's statistics at the top of the result and the PET's in `pet`.
 """
 import os
 
@@ -11,9 +13,8 @@ from flask import current_app
 from dashboard import uploads
 from dashboard.errors import Refused
 from dashboard.jobs import JobType
-from dashboard.volumes import cache, formats, render
+from dashboard.volumes import cache, formats, frames, render
 from dashboard.volumes.formats import DTYPES, MB
-from dashboard.volumes.render import png, projection, to_gray8
 from dashboard.volumes.stats import statistics
 
 AXES = "xyz"
@@ -39,6 +40,11 @@ SCHEMA = {
                     "title": "Voxel spacing (mm)",
                     "description": "Millimetres between voxels along x, y and z; empty: from"
                                    " the file."},
+        "frame": {"anyOf": [{"type": "integer", "minimum": 0},
+                            {"type": "string", "pattern": "^ *([0-9]+|sum) *$"}],
+                  "title": "Frame",
+                  "description": "A 4-D (dynamic) NIfTI's frame: its index from 0, or \"sum\""
+                                 " for all frames added."},
         "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600,
                             "title": "Time limit (s)",
                             "description": "Lowers the job type's time limits; empty keeps"
@@ -54,6 +60,8 @@ def max_volume_bytes():
 
 def check(params, upload_meta):
     """The file must be a volume its format's rules accept; fills in `format` (and raw defaults)."""
+    if "frame" in params:
+        params["frame"] = frames.normalise(params["frame"])
     if not upload_meta:
         return
     if "file" in upload_meta:
@@ -82,7 +90,7 @@ def check(params, upload_meta):
 
 
 def run(ctx):
-    """Load the volume, its statistics and one MIP per axis; keep it for the viewer."""
+    """Load the volume (and a fused PET), their statistics and projections; keep them for the viewer."""
     p = ctx.params
     with uploads.spooled(ctx.upload_id) as path:
         ctx.log(f"reading the volume ({os.path.getsize(path)} bytes)")
@@ -92,31 +100,75 @@ def run(ctx):
                 f" {vol.dtype.name}; computing statistics")
         result = {"format": loaded.format, "shape": [int(n) for n in vol.shape],
                   "dtype": vol.dtype.name, "spacing_mm": loaded.spacing_mm,
-                  "modality": loaded.modality, "units": loaded.units}
+                  "modality": loaded.modality, "units": loaded.units,
+                  "orientation": loaded.orientation, "affine": loaded.affine,
+                  "layers": loaded.layers}
         if loaded.format == "raw":
             result["byte_order"] = p.get("byte_order", "little")
+        if loaded.frame is not None:
+            result.update(frame=loaded.frame, frames=loaded.frames)
+        weight = 0.5 if loaded.pet is not None else 1.0
         # Signalling NaNs and huge values in real files raise FP flags; they are counted.
         with np.errstate(invalid="ignore", over="ignore"):
-            result.update(statistics(vol, ctx.progress))
-            result["projections"] = _projections(vol, ctx)
-        result["windows"] = {name: {"level": level, "width": width}
-                             for name, (level, width) in render.windows(result).items()}
-        cache.record(ctx.request_id, ctx.attempt, loaded, ctx.upload_id)
+            result.update(statistics(vol, lambda pct: ctx.progress(pct * weight)))
+            _add_suv(result, loaded)
+            if loaded.pet is not None:
+                result["pet"] = _pet_block(loaded.pet, ctx)
+            result["windows"] = {name: {"level": level, "width": width}
+                                 for name, (level, width) in render.windows(result).items()}
+            result["projections"] = _projections(vol, result, loaded.orientation, ctx)
+        if loaded.pet is None:
+            cache.record(ctx.request_id, ctx.attempt, loaded, ctx.upload_id)
+        else:
+            cache.record(ctx.request_id, ctx.attempt, loaded, ctx.upload_id, layer="ct")
+            cache.record(ctx.request_id, ctx.attempt, loaded.pet, ctx.upload_id, layer="pet")
+            ctx.log(f"PET resampled onto the CT grid (from {loaded.pet.resampled_from['shape']})")
         del vol, loaded
     return result
 
 
-def _projections(vol, ctx):
-    """One MIP per axis as a PNG artifact; returns their descriptions."""
+def _add_suv(block, loaded):
+    """block["suv"] = {factor, max, mean} for a PT volume with a factor, else None (and why)."""
+    if loaded.modality != "PT":
+        block["suv"] = None
+        return
+    factor = loaded.suv_factor
+    if factor is None:
+        block["suv"], block["suv_note"] = None, loaded.suv_note
+        return
+    block["suv"] = {"factor": factor,
+                    "max": None if block["max"] is None else block["max"] * factor,
+                    "mean": None if block["mean"] is None else block["mean"] * factor}
+
+
+def _pet_block(pet, ctx):
+    """The fused PET layer's description and statistics (in its units), with its SUV."""
+    block = {"modality": pet.modality, "units": pet.units,
+             "source_shape": pet.resampled_from["shape"],
+             "source_spacing_mm": pet.resampled_from["spacing_mm"]}
+    block.update(statistics(pet.array, lambda pct: ctx.progress(45 + pct / 2)))
+    _add_suv(block, pet)
+    block["windows"] = {name: {"level": level, "width": width}
+                        for name, (level, width) in render.windows(block).items()}
+    return block
+
+
+def _projections(vol, result, orientation, ctx):
+    """One MIP per view as a PNG artifact, drawn as the viewer draws it; their descriptions."""
+    named = render.windows(result)
+    level, width = named[render.default_window(result, named)] if named else (0.0, 1.0)
     projections = []
     for axis, name in enumerate(AXES):
-        rows, cols = [a for a in AXES if a != name]
-        gray = to_gray8(projection(vol, axis))
+        view = {0: "sagittal", 1: "coronal", 2: "axial"}[axis]
+        image = render.mip(vol, view, orientation is not None)
+        gray = render.window(image, level, width) if named else render.to_gray8(image)
+        size = render.display_size(gray.shape[0], gray.shape[1], view, result["spacing_mm"])
         filename = f"mip_{name}.png"
-        ctx.add_artifact(filename, "image/png", png(gray))
-        ctx.log(f"projection along {name}: {gray.shape[1]}x{gray.shape[0]} PNG")
-        projections.append({"name": filename, "axis": name, "rows": rows, "cols": cols,
-                            "height": int(gray.shape[0]), "width": int(gray.shape[1])})
+        ctx.add_artifact(filename, "image/png", render.png(gray, size))
+        ctx.log(f"projection along {name} ({view}): {size[0]}x{size[1]} PNG")
+        rows, cols = [a for a in AXES if a != name]
+        projections.append({"name": filename, "axis": name, "view": view, "rows": rows,
+                            "cols": cols, "width": size[0], "height": size[1]})
         ctx.progress(90 + 10 * (axis + 1) / len(AXES))
     return projections
 

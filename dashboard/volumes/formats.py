@@ -2,29 +2,29 @@
 
 `raw` (anything not recognised: shape, dtype and byte order from the params), `npy`
 (NumPy's own header), `nifti` (.nii and .nii.gz, read with nibabel) and `dicom-zip`
-(a zip of one DICOM series, read with pydicom). `inspect` reads headers only (and
-counts what a gzip or a zip would unpack to) so that a bad file is refused at submit
-with what is wrong; `load` gives the worker the volume as an [x, y, z] array.
+(a zip of one DICOM series, or a CT and a PT series to fuse, read with pydicom:
+dashboard.volumes.dicom_zip). `inspect` reads headers only (and counts what a gzip or
+a zip would unpack to) so that a bad file is refused at submit with what is wrong;
+`load` gives the worker the volume as an [x, y, z] array: NIfTI and DICOM in RAS+
+order (index i toward the patient's right, j anterior, k superior) with their affine.
 """
 import gzip
 import io
 import math
-import posixpath
-import zipfile
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
+from dashboard.volumes import frames
+
 FORMATS = ("raw", "npy", "nifti", "dicom-zip")
 DTYPES = ["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"]
 MB = 1024 * 1024
 READ = MB                                   # bytes read at a time when counting or copying
-MAX_MEMBERS = 20_000                        # zip entries looked at (a DICOM series has < 5000)
 NIFTI_HEAD = 540                            # NIfTI-2's header size (NIfTI-1's is 348)
 # Voxel sizes taken (mm): from 0.1 um to 1 m; outside, a header is wrong (or not in mm).
 MIN_SPACING_MM, MAX_SPACING_MM = 1e-4, 1000.0
-BITS_ALLOCATED = (8, 16, 32)                # DICOM pixel cells a volume can be read from
 
 
 class BadFile(ValueError):
@@ -59,6 +59,18 @@ class Loaded:
     modality: str = None
     units: str = None
     in_file: tuple = None
+    orientation: str = None          # "RAS" (NIfTI, DICOM), None: shown as stored (raw, npy)
+    affine: list = None              # 4x4 voxel index -> RAS+ mm, or None
+    suv_factor: float = None         # PT: stored value x factor = SUV (body weight)
+    suv_note: str = None             # PT: why there is no SUV factor
+    pet: "Loaded" = None             # PET/CT: the PT resampled onto this (CT) grid
+    layers: list = None              # volume_caches layers: ["main"], or ["ct", "pet"]
+    resampled_from: dict = None      # a resampled PET's own shape and spacing
+    frame: object = None             # 4-D NIfTI: the frame index or "sum"; frames: their count
+    frames: int = None
+
+    def __post_init__(self):
+        self.layers = self.layers or ["main"]
 
 
 def detect(head):
@@ -82,6 +94,8 @@ def inspect(fileobj, size, params, max_volume_bytes):
     head = fileobj.read(NIFTI_HEAD)
     fileobj.seek(0)
     fmt = params.get("format") or detect(head)
+    if fmt != "nifti" and "frame" in params:
+        raise BadFile(f"params.frame: only for 4-D NIfTI files (this file is {fmt})")
     if fmt != "raw":
         for key in ("shape", "dtype", "byte_order"):
             if key in params:
@@ -89,9 +103,10 @@ def inspect(fileobj, size, params, max_volume_bytes):
     if fmt not in ("raw", "npy") and "spacing" in params:
         raise BadFile(f"params.spacing: only for raw and npy files ({fmt} files carry"
                       " their own voxel spacing)")
+    from dashboard.volumes.dicom_zip import inspect_zip
     try:
         found = {"raw": _inspect_raw, "npy": _inspect_npy, "nifti": _inspect_nifti,
-                 "dicom-zip": _inspect_zip}[fmt](fileobj, size, params, max_volume_bytes)
+                 "dicom-zip": inspect_zip}[fmt](fileobj, size, params, max_volume_bytes)
     except BadFile:
         raise
     except Exception as exc:  # noqa: BLE001  (whatever a parser trips on, the file is bad)
@@ -241,17 +256,19 @@ def _inspect_nifti(fileobj, size, params, max_volume_bytes):
         affine = header.get_best_affine()
     except (HeaderDataError, ValueError, TypeError, IndexError) as exc:
         raise BadFile(f"file: corrupt NIfTI header ({str(exc)[:200]})")
-    if len(shape) < 3 or any(n != 1 for n in shape[3:]):
-        raise BadFile(f"file: the NIfTI image has shape {list(shape)}; a volume has 3 dimensions")
+    if len(shape) < 3 or any(n != 1 for n in shape[4:]):
+        raise BadFile(f"file: the NIfTI image has shape {list(shape)}; a volume has 3"
+                      " dimensions (4 with frames)")
     if dtype.fields or dtype.kind not in "iuf":
         raise BadFile(f"file: the NIfTI data type {dtype} is not one a volume can have")
-    shape = shape[:3]
-    if min(shape) < 1:
-        raise BadFile(f"file: corrupt NIfTI header: shape {list(shape)} has an empty axis")
-    expected = offset + _voxels(shape) * dtype.itemsize
+    if min(shape[:4]) < 1:
+        raise BadFile(f"file: corrupt NIfTI header: shape {list(shape[:3])} has an empty axis")
+    frame = frames.choose(params, shape, BadFile)
+    expected = offset + _voxels(shape[:4]) * dtype.itemsize
     if total < expected:
         raise BadFile(f"file: truncated NIfTI: {total} bytes{where}, its header (shape"
-                      f" {list(shape)} of {dtype.name} from byte {offset}) needs {expected}")
+                      f" {list(shape[:4])} of {dtype.name} from byte {offset}) needs {expected}")
+    shape = shape[:3]
     if not np.isfinite(affine).all():
         raise BadFile("file: the NIfTI header's voxel-to-world transform (qform or sform) has"
                       " values that are not finite numbers")
@@ -263,235 +280,9 @@ def _inspect_nifti(fileobj, size, params, max_volume_bytes):
     for axis, (target, _) in enumerate(ornt[:3]):
         canonical[int(target)], spacing[int(target)] = shape[axis], zooms[axis]
     small = dtype.itemsize <= 2 or dtype == np.float32
+    scaled = scaled or frame == frames.SUM
     return Found("nifti", tuple(canonical),
                  ("float32" if small else "float64") if scaled else dtype.name, spacing)
-
-
-def _safe_members(archive):
-    """The zip's file entries whose names stay inside it (absolute or `..` names skipped)."""
-    members = []
-    for info in archive.infolist():
-        name = info.filename.replace("\\", "/")
-        if info.is_dir() or name.startswith("/") or (len(name) > 1 and name[1] == ":"):
-            continue
-        if ".." in posixpath.normpath(name).split("/") or ".." in name.split("/"):
-            continue
-        members.append(info)
-        if len(members) > MAX_MEMBERS:
-            raise BadFile(f"file: the zip has more than {MAX_MEMBERS} files")
-    return members
-
-
-def _open_zip(fileobj, max_bytes):
-    """(ZipFile, safe members) after checking what they would unpack to, or BadFile."""
-    try:
-        archive = zipfile.ZipFile(fileobj)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise BadFile(f"file: corrupt or truncated zip ({str(exc)[:200]})")
-    members = _safe_members(archive)
-    declared = sum(info.file_size for info in members)
-    if declared > max_bytes:
-        raise BadFile(f"file: the zip would unpack to {declared / MB:.0f} MB, more than"
-                      f" MAX_VOLUME_MB ({max_bytes // MB} MB); nothing was unpacked")
-    return archive, members
-
-
-def _dicom(archive, info, pixels):
-    """The DICOM dataset in one zip member (None when it is not DICOM), or BadFile.
-
-    zipfile stops each member at its declared size and checks its CRC, so a header
-    that lies about a size ends in BadZipFile here, not in an unbounded unpack.
-    """
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-    # Values that break the standard (a DS of "NaN") are read as they are and judged here.
-    pydicom.config.settings.reading_validation_mode = pydicom.config.IGNORE
-    try:
-        with archive.open(info) as member:
-            if pixels:
-                return pydicom.dcmread(member)
-            return pydicom.dcmread(member, defer_size=1024)  # pixel data skipped, not read
-    except InvalidDicomError:
-        return None
-    except zipfile.BadZipFile as exc:
-        raise BadFile(f"file: {info.filename[:100]}: corrupt zip member ({str(exc)[:200]})")
-    except Exception as exc:  # noqa: BLE001  (a parser's failure on untrusted bytes)
-        raise BadFile(f"file: {info.filename[:100]}: truncated or corrupt DICOM"
-                      f" ({exc.__class__.__name__}: {str(exc)[:160]})")
-
-
-def _check_pixel_kind(ds, info):
-    """BadFile unless a slice holds one grey value per pixel, in cells this reader takes."""
-    name = info.filename[:100]
-    try:
-        samples = int(ds.get("SamplesPerPixel", 1) or 1)
-        photometric = str(ds.get("PhotometricInterpretation", "") or "MONOCHROME2")
-        bits = int(ds.BitsAllocated)
-        stored = int(ds.get("BitsStored", bits))
-        rows, cols = int(ds.Rows), int(ds.Columns)
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise BadFile(f"file: {name}: no usable Rows, Columns or BitsAllocated"
-                      f" ({str(exc)[:120]})")
-    if samples != 1 or not photometric.startswith("MONOCHROME"):
-        raise BadFile(f"file: {name}: a colour image ({photometric}, {samples} samples per"
-                      " pixel); a volume has one grey value per voxel")
-    if bits not in BITS_ALLOCATED:
-        raise BadFile(f"file: {name}: BitsAllocated is {bits}; only"
-                      f" {', '.join(map(str, BITS_ALLOCATED))} bits per pixel can be read")
-    if not 1 <= stored <= bits:
-        raise BadFile(f"file: {name}: BitsStored is {stored} in {bits} bits allocated")
-    if rows < 1 or cols < 1:
-        raise BadFile(f"file: {name}: {rows} x {cols} pixels (rows x columns); a slice needs"
-                      " at least one of each")
-
-
-def _check_pixel_length(ds, info):
-    """BadFile when a slice's pixel data is cut off or shorter than rows x columns needs."""
-    element = ds.get_item("PixelData", keep_deferred=True)
-    length, start = getattr(element, "length", None), getattr(element, "value_tell", None)
-    if length is None or start is None or length == 0xFFFFFFFF:  # encapsulated: not checked
-        return
-    if start + length > info.file_size:
-        raise BadFile(f"file: {info.filename[:100]}: truncated DICOM (pixel data needs"
-                      f" {start + length} bytes, the file has {info.file_size})")
-    try:
-        needed = (int(ds.Rows) * int(ds.Columns) * int(ds.get("SamplesPerPixel", 1) or 1)
-                  * int(ds.BitsAllocated) // 8)
-    except (AttributeError, TypeError, ValueError) as exc:
-        raise BadFile(f"file: {info.filename[:100]}: no usable Rows, Columns or BitsAllocated"
-                      f" ({str(exc)[:120]})")
-    if length < needed:
-        raise BadFile(f"file: {info.filename[:100]}: {length} bytes of pixel data,"
-                      f" {ds.Rows} x {ds.Columns} needs {needed}")
-
-
-def _series(archive, members):
-    """[(dataset header, member)] of the image slices, in order along the slice normal."""
-    slices, looked = [], 0
-    for info in members:
-        looked += 1
-        ds = _dicom(archive, info, pixels=False)
-        if ds is not None and "PixelData" in ds:
-            _check_pixel_kind(ds, info)
-            _check_pixel_length(ds, info)
-            slices.append((ds, info))
-    if not slices:
-        raise BadFile(f"file: no readable DICOM slice in the zip ({looked} files looked at)")
-    uids = sorted({str(ds.get("SeriesInstanceUID", "")) for ds, _ in slices})
-    if len(uids) > 1:
-        raise BadFile(f"file: the zip holds {len(uids)} series ({', '.join(u[-24:] for u in uids[:3])}"
-                      f"{', …' if len(uids) > 3 else ''}); send one series per request")
-    sizes = sorted({(int(ds.Rows), int(ds.Columns)) for ds, _ in slices})
-    if len(sizes) > 1:
-        raise BadFile("file: slices of different sizes in one series: "
-                      + ", ".join(f"{r}x{c}" for r, c in sizes[:4]) + " (rows x columns)")
-    for ds, info in slices:
-        if int(ds.get("NumberOfFrames", 1) or 1) > 1:
-            raise BadFile(f"file: {info.filename[:100]} is a multi-frame DICOM; send one"
-                          " slice per file")
-    if len(slices) == 1:
-        return slices, None
-    for ds, info in slices:
-        if "ImagePositionPatient" not in ds or "ImageOrientationPatient" not in ds:
-            raise BadFile(f"file: {info.filename[:100]} has no ImagePositionPatient or"
-                          " ImageOrientationPatient: the slices cannot be ordered")
-        _finite(ds, info, "ImagePositionPatient", 3)
-        _finite(ds, info, "ImageOrientationPatient", 6)
-    iop = np.asarray(slices[0][0].ImageOrientationPatient, dtype=np.float64)
-    normal = np.cross(iop[:3], iop[3:])
-    positions = np.array([np.dot(normal, np.asarray(ds.ImagePositionPatient, dtype=np.float64))
-                          for ds, _ in slices])
-    if not np.isfinite(np.diff(np.sort(positions))).all():
-        raise BadFile("file: the slices' positions along their normal are too far apart to"
-                      " be measured")
-    order = np.argsort(positions, kind="stable")
-    positions = positions[order]
-    gaps = np.diff(positions)
-    if (np.abs(gaps) < 1e-4).any():
-        raise BadFile(f"file: two slices at the same position ({positions[np.argmin(gaps)]:.3f}"
-                      " mm along the normal)")
-    return [slices[i] for i in order], float(np.median(gaps))
-
-
-def _finite(ds, info, keyword, count):
-    """BadFile unless the slice's `keyword` holds `count` finite numbers."""
-    try:
-        values = np.asarray(ds[keyword].value, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError) as exc:
-        raise BadFile(f"file: {info.filename[:100]}: {keyword} is not numbers ({str(exc)[:80]})")
-    if values.size != count or not np.isfinite(values).all():
-        raise BadFile(f"file: {info.filename[:100]}: {keyword} {[float(v) for v in values[:6]]}"
-                      f" is not {count} finite numbers")
-
-
-def _check_decodable(ds, info):
-    """BadFile unless pydicom can decode this slice's transfer syntax here."""
-    from pydicom.pixels import get_decoder
-    syntax = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", None)
-    if syntax is None:
-        return
-    try:
-        available = get_decoder(syntax).is_available
-    except (NotImplementedError, ValueError):
-        available = False
-    if not available:
-        raise BadFile(f"file: {info.filename[:100]}: pixel data in {syntax.name}, which"
-                      " cannot be decoded here (send uncompressed DICOM)")
-
-
-def _check_decodes(archive, ds, info):
-    """BadFile unless the first slice decodes to one value per pixel (rows x columns)."""
-    try:
-        pixels = _dicom(archive, info, pixels=True).pixel_array
-    except BadFile:
-        raise
-    except Exception as exc:  # noqa: BLE001  (a decoder's failure on untrusted bytes)
-        raise BadFile(f"file: {info.filename[:100]}: its pixels cannot be decoded"
-                      f" ({exc.__class__.__name__}: {str(exc)[:160]})")
-    if pixels.shape != (int(ds.Rows), int(ds.Columns)):
-        raise BadFile(f"file: {info.filename[:100]}: its pixels decode to {list(pixels.shape)},"
-                      f" not {int(ds.Rows)} x {int(ds.Columns)}")
-
-
-def _rescale(ds):
-    """(slope, intercept) of a slice (1, 0 when absent)."""
-    slope = float(ds.get("RescaleSlope", 1) or 1)
-    return slope, float(ds.get("RescaleIntercept", 0) or 0)
-
-
-def _describe_series(slices, gap):
-    """(dtype, spacing, modality, units) of an ordered series."""
-    first = slices[0][0]
-    rescaled = any(_rescale(ds) != (1.0, 0.0) for ds, _ in slices)
-    if rescaled:
-        dtype = "float32"
-    else:
-        kind = "int" if int(first.get("PixelRepresentation", 0)) else "uint"
-        dtype = f"{kind}{int(first.get('BitsAllocated', 16))}"
-    spacing = None
-    if "PixelSpacing" in first:
-        rows_mm, cols_mm = (float(v) for v in first.PixelSpacing)
-        thickness = first.get("SliceThickness")
-        depth = abs(gap) if gap else float(thickness) if thickness else 1.0
-        spacing = [cols_mm, rows_mm, depth]
-    modality = str(first.get("Modality", "")) or None
-    units = str(first.get("Units", "") or first.get("RescaleType", "")) or None
-    if units is None and modality == "CT":
-        units = "HU"
-    return dtype, spacing, modality, units
-
-
-def _inspect_zip(fileobj, size, params, max_volume_bytes):
-    """A zip of one DICOM series: readable slices of one size, orderable along their normal."""
-    archive, members = _open_zip(fileobj, max_volume_bytes)
-    with archive:
-        slices, gap = _series(archive, members)
-        _check_decodable(*slices[0])
-        _check_decodes(archive, *slices[0])
-    dtype, spacing, modality, units = _describe_series(slices, gap)
-    first = slices[0][0]
-    return Found("dicom-zip", (int(first.Columns), int(first.Rows), len(slices)), dtype,
-                 spacing, modality, units)
 
 
 def load(path, params, max_volume_bytes):
@@ -499,8 +290,9 @@ def load(path, params, max_volume_bytes):
     with open(path, "rb") as fh:
         head = fh.read(NIFTI_HEAD)
     fmt = params.get("format") or detect(head)
+    from dashboard.volumes.dicom_zip import load_zip
     return {"raw": _load_raw, "npy": _load_npy, "nifti": _load_nifti,
-            "dicom-zip": _load_zip}[fmt](path, params, max_volume_bytes)
+            "dicom-zip": load_zip}[fmt](path, params, max_volume_bytes)
 
 
 def _load_raw(path, params, max_volume_bytes):
@@ -536,9 +328,15 @@ def _load_nifti(path, params, max_volume_bytes):
         stored = proxy.get_unscaled()               # a memory map of a plain .nii
     finally:
         os.unlink(named)                            # a memory map keeps the file itself
-    stored = stored.reshape(stored.shape[:3], order="A")
     slope, inter = float(proxy.slope), float(proxy.inter)
-    if (slope, inter) != (1.0, 0.0):
+    count = int(stored.shape[3]) if stored.ndim > 3 else 1
+    frame = frames.choose(params, stored.shape, BadFile)
+    if frame is None:
+        stored, done = stored.reshape(stored.shape[:3], order="A"), False
+    else:
+        stored, done = frames.pick(stored.reshape(stored.shape[:4], order="A"), frame,
+                                   slope, inter)
+    if (slope, inter) != (1.0, 0.0) and not done:
         # scl_slope / scl_inter applied one z slab at a time, into float32 for 8- and 16-bit
         # data (exact there), so the peak is the scaled volume, not a float64 temporary.
         small = stored.dtype.itemsize <= 2 or stored.dtype == np.float32
@@ -551,23 +349,6 @@ def _load_nifti(path, params, max_volume_bytes):
     canonical = nib.as_closest_canonical(image)     # flips and transposes: views, no copy
     array = np.asanyarray(canonical.dataobj)
     spacing = [float(z) for z in canonical.header.get_zooms()[:3]]
-    return Loaded(array, "nifti", spacing)
-
-
-def _load_zip(path, params, max_volume_bytes):
-    """The series as [x = column, y = row, z = slice ascending along the normal]."""
-    with open(path, "rb") as fh, zipfile.ZipFile(fh) as archive:
-        members = _safe_members(archive)
-        slices, gap = _series(archive, members)
-        dtype, spacing, modality, units = _describe_series(slices, gap)
-        first = slices[0][0]
-        array = np.empty((int(first.Columns), int(first.Rows), len(slices)), dtype=dtype)
-        for k, (_, info) in enumerate(slices):
-            ds = _dicom(archive, info, pixels=True)
-            pixels = ds.pixel_array
-            if dtype == "float32":
-                slope, intercept = _rescale(ds)
-                array[:, :, k] = pixels.T.astype(np.float64) * slope + intercept
-            else:
-                array[:, :, k] = pixels.T
-    return Loaded(array, "dicom-zip", spacing, modality, units)
+    return Loaded(array, "nifti", spacing, orientation="RAS",
+                  affine=canonical.affine.tolist(), frame=frame,
+                  frames=count if frame is not None else None)

@@ -18,6 +18,7 @@ CUBE_VALUE = 900
 SPACING = [1.5, 2.0, 2.5]                              # mm along x, y, z
 NIFTI_SCALE = (0.5, -10.0)                             # scl_slope, scl_inter
 DICOM_RESCALE = (2.0, -1024.0)                         # RescaleSlope, RescaleIntercept
+FRAME_OF_REFERENCE = "1.2.826.0.1.3680043.8.498.5"
 
 
 def base():
@@ -84,8 +85,11 @@ def dicom_slice(pixels, z_mm, series_uid, instance, modality="CT"):
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.PixelSpacing = [SPACING[1], SPACING[0]]          # row spacing (y), column spacing (x)
     ds.SliceThickness = SPACING[2]
-    ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    # Rows run toward the patient's right, columns toward anterior (LPS -x, -y): the
+    # series' RAS+ array is the stored [column, row, slice] one, BASE itself.
+    ds.ImageOrientationPatient = [-1, 0, 0, 0, -1, 0]
     ds.ImagePositionPatient = [0.0, 0.0, z_mm]
+    ds.FrameOfReferenceUID = FRAME_OF_REFERENCE
     ds.RescaleSlope, ds.RescaleIntercept = DICOM_RESCALE
     ds.PixelData = np.ascontiguousarray(pixels, dtype="<i2").tobytes()
     buffer = io.BytesIO()
@@ -123,3 +127,80 @@ def lie_about_size(zip_bytes, member_index=0, factor=0.5):
     size = struct.unpack_from("<I", data, at + 24)[0]
     struct.pack_into("<I", data, at + 24, int(size * factor))
     return bytes(data)
+
+
+# PET: a series with known dose, times and weight, and a CT + PET pair on one frame of
+# reference. Positions are LPS mm, as DICOM writes them.
+PET_DOSE_BQ, PET_HALF_LIFE_S, PET_WEIGHT_KG = 370e6, 6586.2, 72.5
+PET_INJECTED, PET_SERIES = "093000", "103000"           # 3600 s between injection and scan
+
+
+def image_slice(pixels, position, series_uid, instance, *, modality, spacing, orientation,
+                slope=1.0, intercept=0.0, frame=FRAME_OF_REFERENCE, extra=None):
+    """One DICOM slice (`pixels` rows x columns, uint16) with the given geometry and values."""
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import (
+        CTImageStorage,
+        ExplicitVRLittleEndian,
+        PositronEmissionTomographyImageStorage,
+        generate_uid,
+    )
+    sop = PositronEmissionTomographyImageStorage if modality == "PT" else CTImageStorage
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = sop, generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = sop, meta.MediaStorageSOPInstanceUID
+    ds.Modality, ds.SeriesInstanceUID, ds.InstanceNumber = modality, series_uid, instance
+    ds.StudyInstanceUID, ds.FrameOfReferenceUID = "1.2.826.0.1.3680043.8.498.1", frame
+    ds.Rows, ds.Columns = pixels.shape
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
+    ds.PixelSpacing = [spacing[1], spacing[0]]          # between rows, between columns
+    ds.SliceThickness = spacing[2]
+    ds.ImageOrientationPatient = list(orientation)
+    ds.ImagePositionPatient = [float(v) for v in position]
+    ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+    for key, value in (extra or {}).items():
+        setattr(ds, key, value)
+    ds.PixelData = np.ascontiguousarray(pixels, dtype="<u2").tobytes()
+    buffer = io.BytesIO()
+    ds.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def pet_facts(units="BQML", weight=PET_WEIGHT_KG, series_time=PET_SERIES):
+    """The PET attributes SUV is computed from (a missing one is left out when None)."""
+    from pydicom.dataset import Dataset
+    drug = Dataset()
+    drug.RadiopharmaceuticalStartTime = PET_INJECTED
+    drug.RadionuclideTotalDose = PET_DOSE_BQ
+    drug.RadionuclideHalfLife = PET_HALF_LIFE_S
+    facts = {"Units": units, "SeriesDate": "20261207", "SeriesTime": series_time,
+             "AcquisitionDate": "20261207", "AcquisitionTime": series_time,
+             "DecayCorrection": "START", "RadiopharmaceuticalInformationSequence": [drug]}
+    if weight is not None:
+        facts["PatientWeight"] = weight
+    return facts
+
+
+def series_files(stored, *, modality, spacing, origin, series_uid, slopes=None,
+                 orientation=(1, 0, 0, 0, 1, 0), frame=FRAME_OF_REFERENCE, extra=None,
+                 prefix=None):
+    """[(name, bytes)] of a series from `stored` [column, row, slice] values (uint16), shuffled.
+
+    Slice k lies at origin + k * spacing[2] along the normal; `slopes` gives each slice
+    its RescaleSlope (1 when None).
+    """
+    iop = np.asarray(orientation, np.float64)
+    normal = np.cross(iop[:3], iop[3:])
+    files = []
+    for k in range(stored.shape[2]):
+        position = np.asarray(origin, np.float64) + normal * spacing[2] * k
+        slope = 1.0 if slopes is None else float(slopes[k])
+        files.append((f"{prefix or modality.lower()}-{k:03d}.dcm", image_slice(
+            stored[:, :, k].T, position, series_uid, k + 1, modality=modality, spacing=spacing,
+            orientation=orientation, slope=slope, frame=frame, extra=extra)))
+    random.Random(5).shuffle(files)
+    return files
