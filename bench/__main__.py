@@ -17,7 +17,7 @@ from dashboard import entry
 from . import stack
 
 SECTIONS = ("throughput", "latency", "kill", "dashboard", "memory", "upload", "bulk_submit",
-            "idempotency", "bulk_pipeline", "param_search", "limits")
+            "idempotency", "bulk_pipeline", "param_search", "limits", "capacity")
 
 
 def parse(argv):
@@ -82,13 +82,27 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     from dashboard import create_app
-    from . import (bulk_pipeline, bulk_submit, dashboard, idempotency, kill, latency, limits,
-                   memory, param_search, report, throughput, upload)
+
+    from . import (
+        bulk_pipeline,
+        bulk_submit,
+        capacity,
+        dashboard,
+        idempotency,
+        kill,
+        latency,
+        limits,
+        memory,
+        param_search,
+        report,
+        throughput,
+        upload,
+    )
     runners = {"throughput": throughput.run, "latency": latency.run, "kill": kill.run,
                "dashboard": dashboard.run, "memory": memory.run, "upload": upload.run,
                "bulk_submit": bulk_submit.run, "idempotency": idempotency.run,
                "bulk_pipeline": bulk_pipeline.run, "param_search": param_search.run,
-               "limits": limits.run}
+               "limits": limits.run, "capacity": capacity.run}
 
     app = create_app()
     print(f"bench: database {database_url.rsplit('/', 1)[-1]}, sections {','.join(opts.only)}"

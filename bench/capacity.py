@@ -1,0 +1,132 @@
+"""Capacity: what one request costs PostgreSQL, RabbitMQ, the dispatcher, web and the
+workers, on an engine pair of its own (bench.capacity_services), and the ceilings that
+follow (bench.capacity_model; docs/capacity.md).
+
+Three stretches, each read before the first submit and after the last request ended:
+1. one by one: --n requests, each its own POST /api/requests (four clients), each its own
+   message (the dispatcher with BATCH_SIZE=1), a `simulate` of 0.05 s that reports
+   progress once: every job longer than BATCH_MAX_S travels like this.
+2. in bulk: --bulk-batches batches of 1,000 zero-duration requests (POST
+   /api/requests/batch), short requests sharing messages: the cheapest path.
+3. retention: all of them, made two days old, deleted by retention's purge.
+The stack idles first; its idle CPU a second is subtracted from each stretch.
+"""
+import json
+import os
+import tempfile
+
+from sqlalchemy import text
+
+from dashboard.extensions import db
+
+from . import capacity_model, stack, users
+from .capacity_load import finish, post_all, task_messages
+from .capacity_meter import Meter, per_request
+from .capacity_services import Services
+
+
+def stretch(app, meter, idle, url, token, bodies, kind):
+    """Submit `bodies`, wait for every request to end; its costs per request."""
+    before = meter.reading()
+    ids = post_all(url, token, bodies, kind)
+    finish(app, ids)
+    cost = per_request(before, meter.reading(), len(ids), idle)
+    cost["task_messages"] = task_messages(app, ids) / len(ids)
+    return cost
+
+
+def retention(app, meter):
+    """Every finished request made two days old, purged, then its tables vacuumed: the
+    costs per deleted request of the purge and of the purge with its vacuum."""
+    from dashboard.requests import retention as purger
+    with app.app_context():
+        db.session.execute(text("UPDATE requests SET finished_at = finished_at - interval"
+                                " '2 days' WHERE finished_at IS NOT NULL"))
+        db.session.commit()
+        before = meter.reading()
+        n = max(1, purger.purge(1)["requests"])
+        purged = meter.reading()
+        with db.engine.connect() as conn:
+            conn.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("VACUUM requests, attempts, attempt_logs, audit_log"))
+    return {"purge": per_request(before, purged, n),
+            "vacuumed": per_request(before, meter.reading(), n)}
+
+
+def measure(app, opts, base_url, procs, engines):
+    """Warm up, idle, then the stretches: one by one (one dispatcher, then two), in bulk."""
+    token = users.ensure_user(app, "bench-capacity", "operator")
+    one = {"job_type": "simulate", "params": json.dumps({"min_seconds": 0.05,
+                                                          "max_seconds": 0.05})}
+    zero = {"job_type": "simulate", "params": {"min_seconds": 0, "max_seconds": 0}}
+    single_url, batch_url = f"{base_url}/api/requests", f"{base_url}/api/requests/batch"
+    meter = Meter(app, engines, procs)
+    finish(app, post_all(single_url, token, [one] * 40, "data"))          # warm up
+    idle = meter.idle(3 if opts.quick else 10)
+    results = {"idle": idle,
+               "single": stretch(app, meter, idle, single_url, token, [one] * opts.n, "data")}
+    switch_dispatcher(app, procs, batch_size=1, count=2)
+    results["single_two"] = stretch(app, meter, idle, single_url, token, [one] * opts.n, "data")
+    switch_dispatcher(app, procs, batch_size=None)
+    finish(app, post_all(batch_url, token, [{"requests": [zero] * 100}], "json"))
+    results["bulk"] = stretch(app, meter, idle, batch_url, token,
+                              [{"requests": [zero] * 1000}] * opts.bulk_batches, "json")
+    results["retention"] = retention(app, meter)
+    return results
+
+
+def switch_dispatcher(app, procs, batch_size, count=1):
+    """Replace the dispatchers by `count` with BATCH_SIZE=batch_size (None: the app's)."""
+    for proc in procs.get("dispatcher", []):
+        proc.stop()
+    env = {"BATCH_SIZE": str(batch_size)} if batch_size else None
+    procs["dispatcher"] = [stack.dispatcher(f"dispatcher{i}", env).start()
+                           for i in range(1, count + 1)]
+    with app.app_context():
+        for proc in procs["dispatcher"]:
+            stack.wait_dispatcher(proc)
+
+
+def flower():
+    """Flower as deployed (on a unix socket): it consumes the workers' task events."""
+    path = os.path.join(tempfile.mkdtemp(prefix="flower-"), "flower.sock")
+    proc = stack.Proc("flower", [os.path.join(stack.BIN, "celery"), "-A", "worker", "flower",
+                                 f"--unix_socket={path}", "--url_prefix=flower",
+                                 "--persistent=False"],
+                      env={"FLOWER_UNAUTHENTICATED_API": "true"}).start()
+    stack.wait_for(lambda: os.path.exists(path), 60, what="flower's socket")
+    return proc
+
+
+def run(app, opts):
+    """`make bench`'s `capacity` section."""
+    engines, own = Services(), None
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    try:
+        database_url, broker_url = engines.start()
+        os.environ.update(DATABASE_URL=database_url, CELERY_BROKER_URL=broker_url)
+        from dashboard import create_app
+        own = create_app()
+        stack.reset_schema(own)
+        port = stack.free_port()
+        names = [f"cap{i}" for i in range(1, opts.workers + 1)]
+        procs = {"workers": [stack.worker(name, concurrency=opts.concurrency).start()
+                             for name in names],
+                 "web": [stack.Proc("web", stack.web_argv(port)).start()],
+                 "flower": [flower()]}
+        stack.wait_online(own.extensions["celery"], [f"{n}@bench" for n in names], timeout=120)
+        stack.wait_for(lambda: stack.answers(f"http://127.0.0.1:{port}/healthz"), 60,
+                       what="gunicorn")
+        switch_dispatcher(own, procs, batch_size=1)
+        results = measure(own, opts, f"http://127.0.0.1:{port}", procs, engines)
+    finally:
+        stack.Proc.stop_all()
+        for key, value in saved.items():
+            if value is not None:
+                os.environ[key] = value
+        app.extensions["celery"].set_default()
+        if own is not None:
+            with own.app_context():
+                db.engine.dispose()
+        engines.stop()
+    return capacity_model.metrics(results, opts)

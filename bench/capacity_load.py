@@ -1,0 +1,64 @@
+"""The capacity section's load: requests sent over HTTP from a few clients, then waited
+for until every one has ended, and the task messages that carried them."""
+import threading
+
+from sqlalchemy import text
+
+from dashboard.extensions import db
+
+from . import stack
+
+TERMINAL_SQL = "('success', 'failure', 'timeout', 'killed')"
+CLIENTS = 4
+
+
+def post_all(url, token, bodies, kind):
+    """Send every body from CLIENTS threads; the ids answered (RuntimeError on a refusal)."""
+    ids, errors, lock = [], [], threading.Lock()
+
+    def client(share):
+        import requests
+        with requests.Session() as session:
+            session.headers["Authorization"] = f"Bearer {token}"
+            for body in share:
+                answer = session.post(url, timeout=120, **{kind: body})
+                if answer.status_code != 201:
+                    errors.append(f"{answer.status_code}: {answer.text[:200]}")
+                    return
+                with lock:
+                    found = answer.json()
+                    ids.extend(found["ids"] if "ids" in found else [found["id"]])
+    threads = [threading.Thread(target=client, args=(bodies[i::CLIENTS],))
+               for i in range(CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise RuntimeError(f"a submit was refused: {errors[0]}")
+    return ids
+
+
+def finish(app, ids):
+    """Until every request in `ids` has ended; RuntimeError unless all succeeded."""
+    def count(where):
+        with app.app_context():
+            found = db.session.execute(text(f"SELECT count(*) FROM requests WHERE id = ANY(:ids)"
+                                            f" AND {where}"), {"ids": ids}).scalar()
+            db.session.rollback()
+        return found
+    stack.wait_for(lambda: count(f"status IN {TERMINAL_SQL}") >= len(ids),
+                   max(120.0, len(ids) / 20), interval=0.5, what=f"{len(ids)} requests ended")
+    if count("status = 'success'") != len(ids):
+        raise RuntimeError(f"capacity: not all of {len(ids)} requests succeeded")
+
+
+def task_messages(app, ids):
+    """Task messages the dispatcher published for `ids` (one per batch, one per lone request)."""
+    with app.app_context():
+        found = db.session.execute(text(
+            "SELECT count(DISTINCT detail->>'batch')"
+            " + count(*) FILTER (WHERE NOT detail ? 'batch') FROM attempt_logs"
+            " WHERE request_id = ANY(:ids) AND event = 'started'"), {"ids": ids}).scalar()
+        db.session.rollback()
+    return found

@@ -1,0 +1,62 @@
+"""What a stretch of work cost each part of the stack: CPU seconds, broker messages, WAL
+and database bytes, read before and after (and for an idle stretch, to subtract)."""
+import os
+import time
+
+from sqlalchemy import text
+
+from dashboard.extensions import db
+
+from . import stack
+
+PARTS = ("postgres", "rabbitmq", "dispatcher", "web", "workers", "flower")
+
+
+class Meter:
+    """Readings of the engines (capacity_services.Services) and the processes we started."""
+
+    def __init__(self, app, engines, procs):
+        self.app, self.engines, self.procs = app, engines, procs
+
+    def _cpu(self, name):
+        return sum(stack.cpu_seconds(p.pid) for p in self.procs.get(name, []))
+
+    def reading(self):
+        """Every counter now."""
+        with self.app.app_context():
+            wal, size, fpi = db.session.execute(text(
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0'),"
+                " pg_database_size(current_database()), (SELECT wal_fpi FROM pg_stat_wal)")).one()
+            db.session.rollback()
+        times = os.times()
+        return {"t": time.monotonic(), "postgres": self.engines.pg.cpu_seconds(),
+                "rabbitmq": self.engines.rabbit.cpu_seconds(),
+                **{name: self._cpu(name) for name in ("dispatcher", "web", "workers", "flower")},
+                "bench": times.user + times.system, "wal": float(wal), "db_size": float(size),
+                "fpi": float(fpi),
+                "messages": self.engines.rabbit.counters()}
+
+    def idle(self, seconds):
+        """CPU seconds a second each part spends with no request in flight."""
+        before = self.reading()
+        time.sleep(seconds)
+        after = self.reading()
+        elapsed = after["t"] - before["t"]
+        return {part: (after[part] - before[part]) / elapsed for part in PARTS}
+
+
+def per_request(before, after, n, idle=None):
+    """Costs per request between two readings: CPU ms per part (less the idle rate over the
+    stretch when given), messages, WAL and database bytes; plus the stretch's totals."""
+    elapsed = after["t"] - before["t"]
+    idle = idle or dict.fromkeys(PARTS, 0.0)
+    cpu = {part: 1000 * (after[part] - before[part] - idle[part] * elapsed) / n
+           for part in PARTS}
+    gross = {part: 1000 * (after[part] - before[part]) / n for part in PARTS}
+    messages = {k: (after["messages"][k] - before["messages"][k]) / n
+                for k in after["messages"]}
+    return {"n": n, "seconds": elapsed, "cpu_ms": cpu, "gross_cpu_ms": gross,
+            "messages": messages, "wal_bytes": (after["wal"] - before["wal"]) / n,
+            "db_bytes": (after["db_size"] - before["db_size"]) / n,
+            "full_page_images": (after["fpi"] - before["fpi"]) / n,
+            "bench_cpu_ms": 1000 * (after["bench"] - before["bench"]) / n}
