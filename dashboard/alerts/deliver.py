@@ -1,7 +1,8 @@
 """Sending what evaluation queued: an email through SMTP, a webhook POST signed with
 HMAC-SHA256, each retried with backoff until it goes through or the tries run out.
 
-One notification at a time is claimed with `FOR UPDATE SKIP LOCKED` and kept locked
+A resolved notice waits for its firing one on the same channel. One notification at a
+time is claimed with `FOR UPDATE SKIP LOCKED` and kept locked
 while it is sent, so two beats never send the same one; `sent_at` marks it done.
 A receiver that hangs is cut off after ALERT_SEND_TIMEOUT_S and tried again later.
 """
@@ -27,6 +28,9 @@ SELECT n.id, n.channel, n.state, n.body, n.attempts, r.name, r.emails, r.webhook
 FROM alert_notifications n JOIN alert_firings f ON f.id = n.firing_id
 JOIN alert_rules r ON r.id = f.rule_id
 WHERE n.sent_at IS NULL AND n.gave_up_at IS NULL AND n.next_try_at <= now()
+  AND NOT EXISTS (SELECT 1 FROM alert_notifications e WHERE e.firing_id = n.firing_id
+                  AND e.channel = n.channel AND e.id < n.id
+                  AND e.sent_at IS NULL AND e.gave_up_at IS NULL)
 ORDER BY n.id LIMIT 1 FOR UPDATE OF n SKIP LOCKED
 """
 DONE_SQL = "UPDATE alert_notifications SET sent_at = now(), attempts = attempts + 1 WHERE id = :id"
