@@ -54,7 +54,7 @@ class PrimaryAndStandby:
     """A primary and its synchronous streaming standby (on two ports); one URL naming both."""
 
     def __init__(self, name="failover"):
-        self.primary = PrivatePostgres(f"{name}-primary")
+        self.primary = PrivatePostgres(f"{name}_primary")
         self.standby = services.Postgres(os.path.join(CHAOS_DIR, f"pg-{name}-standby"),
                                          services.free_port(),
                                          settings={"max_connections": 100,

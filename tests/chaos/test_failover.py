@@ -11,9 +11,11 @@ import time
 from sqlalchemy import text
 
 from dashboard import config
+from deploy.stack import reset_schema
 from tests.support.apps import extra_app
 from tests.support.chaos import REPORTS, Killer
 from tests.support.http import sign_in
+from tests.support.procs import wait_for
 from tests.support.seed import create_user
 
 from .clusters import PrimaryAndStandby, RabbitCluster
@@ -156,3 +158,52 @@ def test_postgres_primary_killed_standby_promoted(rng):
         listening
     assert watch.answers["/workers"].get(200), watch.answers
 
+
+
+def test_list_page_reads_the_standby(rng):
+    """READ_DATABASE_URL at the standby: the requests list and the overview read it, writes
+    go to the primary. With the standby's replay paused, a new request is stored (on the
+    primary) but not listed; once replay resumes it is."""
+    pair = PrimaryAndStandby("reads")
+    pair.setup()
+    try:
+        with extra_app({"SQLALCHEMY_DATABASE_URI": config._database_url(pair.url()),
+                        "READ_DATABASE_URL": pair.standby_url, "TESTING": True}) as app:
+            reset_schema(app)
+            token = create_user(app, "operator", "reader", "correct horse battery")
+            client = app.test_client()
+            sign_in(client, "reader", "correct horse battery")
+
+            def submit():
+                answer = client.post("/api/requests", data={"job_type": "simulate",
+                                                            "params": "{}"},
+                                     headers={"Authorization": f"Bearer {token}"})
+                assert answer.status_code == 201, answer.get_json()
+                return answer.get_json()["id"]
+
+            def listed(request_id):
+                page = client.get("/")
+                assert page.status_code == 200
+                return f'/requests/{request_id}"' in page.get_data(as_text=True)
+
+            first = submit()
+            wait_for(lambda: listed(first), 20, what="the standby replays the first request")
+            pair.standby.psql("SELECT pg_wal_replay_pause();\n")
+            second = submit()
+            assert _on(pair.primary, pair.dbname, second)
+            assert not _on(pair.standby, pair.dbname, second)
+            assert not listed(second), "the list read the primary, not the standby"
+            pair.standby.psql("SELECT pg_wal_replay_resume();\n")
+            wait_for(lambda: listed(second), 20, what="listed once replayed")
+    finally:
+        pair.stop()
+    line = ("   READ_DATABASE_URL at the standby: the list page read it (a request stored while"
+            " replay was paused was listed only after it resumed); writes went to the primary")
+    REPORTS.append(line)
+    print(line)
+
+
+def _on(pg, dbname, request_id):
+    """True when the server `pg` has the request row."""
+    out = pg.psql(f"\\c {dbname}\nSELECT 'found' FROM requests WHERE id = {int(request_id)};\n")
+    return "found" in out
