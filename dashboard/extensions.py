@@ -1,4 +1,5 @@
 """Flask extensions, created unbound and initialised in create_app."""
+from flask import has_request_context, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -27,5 +28,10 @@ STANDBY_READS = "standby_reads"
 
 
 def standby_reads():
-    """`bind_arguments` that run one read on READ_DATABASE_URL (none: the primary)."""
-    return {"bind": db.engines[STANDBY_READS]} if STANDBY_READS in db.engines else {}
+    """`bind_arguments` that run one read on READ_DATABASE_URL while serving a GET; the
+    primary otherwise (unset, a POST such as a bulk action choosing its requests, or no
+    web request at all, e.g. alerts evaluated by beat)."""
+    if STANDBY_READS not in db.engines or not has_request_context() \
+            or request.method not in ("GET", "HEAD"):
+        return {}
+    return {"bind": db.engines[STANDBY_READS]}
