@@ -1,5 +1,4 @@
 """The Schedules pages: operators' schedules (create, edit, pause, delete, run now) and beat's own."""
-import json
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -13,13 +12,14 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from dashboard import jobs
 from dashboard.errors import Refused
 from dashboard.schedules import builtin, fire_times, manage
 from dashboard.views.navigation import nav
-from dashboard.web import htmx
+from dashboard.web import htmx, param_form, schedule_form
 from dashboard.web.auth import require_role
 
 bp = Blueprint("schedules", __name__)
@@ -34,18 +34,30 @@ def _helpers():
 
 
 def _form_values():
-    """The form as the fields manage.validate takes (an unticked box is False)."""
+    """(the fields manage.validate takes, the form as posted to show again): params from
+    the JSON box when filled, else from the job type's fields; an unticked box is False."""
     data = {k: request.form.get(k, "") for k in FORM_FIELDS}
     data["enabled"] = "enabled" in request.form
-    return data
+    shown = {**request.form.to_dict(), **data}
+    data["params"] = schedule_form.params_of(request.form)
+    return data, shown
 
 
 def _form_of(row):
-    """A stored schedule as the form shows it."""
-    return {"name": row["name"], "job_type": row["job_type"],
-            "params": json.dumps(row["params"], indent=1), "cron": row["cron"] or "",
+    """A stored schedule as the form shows it (its params in the job type's fields)."""
+    return {"name": row["name"], "job_type": row["job_type"], "params": "",
+            **schedule_form.values_of(row["job_type"], row["params"]), "cron": row["cron"] or "",
             "every_s": row["every_s"] or "", "timezone": row["timezone"],
             "catch_up": row["catch_up"], "enabled": row["enabled"]}
+
+
+def _form(form, error=None):
+    """What the form's template takes: its values, the job type's fields, the error's place."""
+    job = schedule_form.job_of(form.get("job_type"))
+    shown = param_form.fields(job, form)
+    raw = bool((form.get("params") or "").strip())
+    return {"form": form, "job": job, "fields": shown, "error": error,
+            "error_at": schedule_form.placed(error, shown, raw)}
 
 
 def _go(message, target, kind="info"):
@@ -72,22 +84,33 @@ def _next_run(row):
 @require_role("viewer")
 def index():
     """Every schedule, the built-in periodic tasks, and (operators) the create form."""
-    return _page(form={"job_type": "simulate", "timezone": "UTC", "enabled": True,
-                       "catch_up": "skip", "every_s": "", "cron": "*/15 * * * *"}, error=None)
+    return _page(**_form({"job_type": "simulate", "timezone": "UTC", "enabled": True,
+                          "catch_up": "skip", "every_s": "", "cron": "*/15 * * * *"}))
 
 
 @bp.route("/schedules", methods=["POST"])
 @require_role("operator")
 def schedule_create():
     """Store a schedule from the form; 422/409 shows the form again with the reason."""
-    data = _form_values()
+    data, shown = _form_values()
     try:
         schedule_id = manage.create(data, current_user.username)
     except Refused as exc:
         manage.refused("schedule_create", exc.message)
-        return _page(form=data, error=exc.message), exc.status
+        return _page(**_form(shown, exc.message)), exc.status
     return _go(f"Schedule {data['name'].strip()!r} created.",
                url_for("schedules.detail", schedule_id=schedule_id))
+
+
+@bp.route("/schedules/fields")
+@require_role("operator")
+def fields():
+    """htmx: the chosen job type's parameter fields (the form swaps them in)."""
+    job = jobs.REGISTRY.get(request.args.get("job_type", ""))
+    if job is None or job.file == "required":
+        abort(404, description="job_type: unknown job type, or one that needs a file")
+    return render_template("requests/_param_fields.html", job=job, fields=param_form.fields(job),
+                           for_schedule=True)
 
 
 @bp.route("/schedules/preview")
@@ -98,9 +121,9 @@ def preview():
     try:
         cron, every = request.args.get("cron", "").strip(), request.args.get("every_s", "").strip()
         if cron and every:
-            raise Refused("cron: give either cron or every_s, not both")
+            raise Refused(_("cron: give either cron or every_s, not both"))
         if not cron and not every:
-            raise Refused("cron: give a cron expression or every_s")
+            raise Refused(_("cron: give a cron expression or every_s"))
         timing["timezone"] = manage.check_timezone(request.args.get("timezone", "").strip())
         if cron:
             timing["cron"] = manage.check_cron(cron)
@@ -118,7 +141,8 @@ def preview():
 def _row_or_404(schedule_id):
     row = manage.get(schedule_id)
     if row is None:
-        abort(404, description=f"There is no schedule #{schedule_id}.")
+        abort(404, description=_("There is no schedule #%(schedule_id)s.",
+                                  schedule_id=schedule_id))
     return row
 
 
@@ -127,7 +151,7 @@ def _row_or_404(schedule_id):
 def detail(schedule_id):
     """A schedule: its settings, next runs, history (the requests it made, newest first)."""
     row = _row_or_404(schedule_id)
-    return render_template("schedules/detail.html", s=row, form=_form_of(row), error=None,
+    return render_template("schedules/detail.html", s=row, **_form(_form_of(row)),
                            history=manage.history(schedule_id), job_types=jobs.REGISTRY,
                            next_runs=fire_times.next_runs(row) if row["enabled"] else [],
                            zone=ZoneInfo(row["timezone"]))
@@ -138,12 +162,12 @@ def detail(schedule_id):
 def schedule_update(schedule_id):
     """Save the edit form."""
     row = _row_or_404(schedule_id)
-    data = _form_values()
+    data, shown = _form_values()
     try:
         manage.update(schedule_id, data, current_user.username)
     except Refused as exc:
         manage.refused("schedule_update", exc.message)
-        return render_template("schedules/detail.html", s=row, form=data, error=exc.message,
+        return render_template("schedules/detail.html", s=row, **_form(shown, exc.message),
                                history=manage.history(schedule_id), job_types=jobs.REGISTRY,
                                next_runs=[], zone=ZoneInfo(row["timezone"])), exc.status
     return _go("Schedule saved.", url_for("schedules.detail", schedule_id=schedule_id))
