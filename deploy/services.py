@@ -443,7 +443,11 @@ def _given(name, port):
     if not value:
         return None
     parts = urlsplit(value)
-    return None if (parts.hostname, parts.port) == ("127.0.0.1", port) else value
+    try:
+        where = (parts.hostname, parts.port)
+    except ValueError:   # several hosts (`@db1:5432,db2:5432/`): not the local instance
+        return value
+    return None if where == ("127.0.0.1", port) else value
 
 
 def ensure_nginx():
