@@ -28,6 +28,14 @@ PLACES = {
     "coronal": (CX.start / X, CX.stop / X, (Z - CZ.stop) / Z, (Z - CZ.start) / Z),
     "sagittal": (CY.start / Y, CY.stop / Y, (Z - CZ.stop) / Z, (Z - CZ.start) / Z),
 }
+# A NIfTI or DICOM volume (RAS+, here BASE itself) is drawn radiologically: high x (the
+# patient's right) on the left in every view, high y (anterior) at the top of an axial one.
+RADIOLOGICAL = {
+    "axial": (1 - PLACES["axial"][1], 1 - PLACES["axial"][0],
+              1 - PLACES["axial"][3], 1 - PLACES["axial"][2]),
+    "coronal": (1 - PLACES["coronal"][1], 1 - PLACES["coronal"][0], *PLACES["coronal"][2:]),
+    "sagittal": (1 - PLACES["sagittal"][1], 1 - PLACES["sagittal"][0], *PLACES["sagittal"][2:]),
+}
 INSIDE = {"axial": CZ.start + 1, "coronal": CY.start + 1, "sagittal": CX.start + 1}
 OUTSIDE = {"axial": 2, "coronal": 3, "sagittal": 12}
 FILES = {
@@ -126,10 +134,12 @@ def test_each_format_loads_with_numpy_statistics_and_the_cube_in_place(app, stac
     pet, step = described["windows"]["pet"], (values.max() - values.min()) / 4096
     assert pet["level"] - pet["width"] / 2 == pytest.approx(low, abs=2 * step)
     assert pet["level"] + pet["width"] / 2 == pytest.approx(high, abs=2 * step)
-    # A window whose level sits between the background and the cube: the cube alone is white.
-    window = f"level={(background + cube) / 2}&width=1"
+    # A window whose level sits between the background and the cube: the cube alone is white
+    # (no orientation letters: they are white too).
+    window = f"level={(background + cube) / 2}&width=1&labels=0"
     base = f"/requests/{body['id']}/volume"
-    for view, place in PLACES.items():
+    assert described["orientation"] == (None if fmt in ("raw", "npy") else "RAS")
+    for view, place in (PLACES if fmt in ("raw", "npy") else RADIOLOGICAL).items():
         inside = api.get(f"{base}/{view}/{INSIDE[view]}.png?{window}")
         assert inside.status_code == 200 and inside.content_type == "image/png"
         image = decode(inside.get_data())
@@ -250,7 +260,7 @@ BAD_FILES = {
                                   "file: slices of different sizes in one series: 20x24, 22x24"),
     "a DICOM slice cut short": (lambda: samples.zipped(_cut(samples.dicom_files(), 2, 1200)),
                                 {}, "file: slice-0190.dcm: truncated DICOM (pixel data needs"
-                                    " 1720 bytes, the file has 1200)"),
+                                    " 1758 bytes, the file has 1200)"),
     "zip whose directory lies about a size": (
         lambda: samples.lie_about_size(samples.zipped(samples.dicom_files(),
                                                       zipfile.ZIP_STORED), 3), {},
@@ -344,13 +354,14 @@ def test_nifti_files_nibabel_ships_load_as_nibabel_reads_them(app, stack, api, n
     assert np.abs(image.astype(int) - want[np.ix_(rows, cols)].astype(int)).max() <= 1
 
 
-def test_four_dimensional_nifti_is_refused(app, api):
+def test_four_dimensional_nifti_without_a_frame_is_refused_naming_frame(app, api):
     before = stored(app)
     with open(_shipped_nifti("example4d.nii.gz"), "rb") as fh:
         response = submit(api, fh.read(), {})
     assert response.status_code == 422
-    assert response.get_json()["error"] == ("file: the NIfTI image has shape [128, 96, 24, 2];"
-                                            " a volume has 3 dimensions")
+    assert response.get_json()["error"] == (
+        "params.frame: is required: this NIfTI holds 2 frames (shape [128, 96, 24, 2]);"
+        " give an index from 0 to 1, or \"sum\"")
     assert stored(app) == before
 
 
