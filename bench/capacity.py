@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from dashboard.extensions import db
 
-from . import capacity_model, stack, users
+from . import capacity_model, capacity_pg, stack, users
 from .capacity_load import finish, post_all, task_messages
 from .capacity_meter import Meter, per_request
 from .capacity_services import Services
@@ -27,11 +27,16 @@ from .capacity_services import Services
 
 def stretch(app, meter, idle, url, token, bodies, kind):
     """Submit `bodies`, wait for every request to end; its costs per request."""
+    pg = meter.engines.pg
+    capacity_pg.reset(pg)
     before = meter.reading()
     ids = post_all(url, token, bodies, kind)
     finish(app, ids)
-    cost = per_request(before, meter.reading(), len(ids), idle)
+    after = meter.reading()
+    cost = per_request(before, after, len(ids), idle)
     cost["task_messages"] = task_messages(app, ids) / len(ids)
+    cost["statements"] = capacity_pg.statements(pg, len(ids))
+    cost["wal"] = capacity_pg.wal(pg, before["lsn"], after["lsn"], len(ids))
     return cost
 
 

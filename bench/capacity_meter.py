@@ -24,16 +24,16 @@ class Meter:
     def reading(self):
         """Every counter now."""
         with self.app.app_context():
-            wal, size, fpi = db.session.execute(text(
-                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0'),"
-                " pg_database_size(current_database()), (SELECT wal_fpi FROM pg_stat_wal)")).one()
+            lsn, wal, size = db.session.execute(text(
+                "SELECT pg_current_wal_lsn()::text, pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0'),"
+                " pg_database_size(current_database())")).one()
             db.session.rollback()
         times = os.times()
         return {"t": time.monotonic(), "postgres": self.engines.pg.cpu_seconds(),
                 "rabbitmq": self.engines.rabbit.cpu_seconds(),
                 **{name: self._cpu(name) for name in ("dispatcher", "web", "workers", "flower")},
                 "bench": times.user + times.system, "wal": float(wal), "db_size": float(size),
-                "fpi": float(fpi),
+                "lsn": lsn,
                 "messages": self.engines.rabbit.counters()}
 
     def idle(self, seconds):
@@ -58,5 +58,4 @@ def per_request(before, after, n, idle=None):
     return {"n": n, "seconds": elapsed, "cpu_ms": cpu, "gross_cpu_ms": gross,
             "messages": messages, "wal_bytes": (after["wal"] - before["wal"]) / n,
             "db_bytes": (after["db_size"] - before["db_size"]) / n,
-            "full_page_images": (after["fpi"] - before["fpi"]) / n,
             "bench_cpu_ms": 1000 * (after["bench"] - before["bench"]) / n}

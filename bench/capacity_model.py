@@ -7,6 +7,8 @@ dispatcher is one single-threaded process, so its ceiling is per dispatcher.
 """
 import os
 
+from .capacity_pg import summary
+
 PARTS = ("postgres", "rabbitmq", "dispatcher", "web", "workers", "flower")
 PATH = PARTS[:5]              # a request's path; Flower only watches (its lag loses events)
 LABELS = {"postgres": "PostgreSQL", "rabbitmq": "RabbitMQ", "dispatcher": "dispatcher",
@@ -51,8 +53,12 @@ def _path_lines(label, cost):
          "value": round(cost["task_messages"], 3), "unit": ""},
         {"name": f"  {label}: WAL / database growth per request",
          "value": f"{cost['wal_bytes']:.0f} / {cost['db_bytes']:.0f}", "unit": "bytes"},
-        {"name": f"  {label}: WAL full-page images per request",
-         "value": round(cost["full_page_images"], 2), "unit": ""},
+        {"name": f"  {label}: WAL bytes/request by kind (share of full-page images)",
+         "unit": "", "value": "{} ({:.0%})".format(*summary(cost["wal"])) if cost["wal"]
+         else "pg_waldump could not read it"},
+        {"name": f"  {label}: statements per request; costliest (calls/request)", "unit": "",
+         "value": f"{cost['statements']['per_request']:.1f}; " + ", ".join(
+             f"{k['calls']:.2f}x {k['query'][:32]}" for k in cost["statements"]["top"][:2])},
     ]
 
 

@@ -14,7 +14,7 @@ from urllib.request import urlopen
 
 from deploy import services
 
-from . import stack
+from . import capacity_pg, stack
 
 BASE = os.path.join(services.VAR, f"capacity-{os.getpid()}")
 NO_SPIN = "+sbwt none +sbwtdcpu none +sbwtdio none"
@@ -22,10 +22,12 @@ COUNTERS = ("received", "routed", "delivered", "acknowledged", "confirmed")
 
 
 class Postgres(services.Postgres):
-    """A fresh cluster with the local stack's settings and one database, dashboard_capacity."""
+    """A fresh cluster with the local stack's settings (and pg_stat_statements) and one
+    database, dashboard_capacity."""
 
     def __init__(self):
-        super().__init__(os.path.join(BASE, "pg"), services.free_port())
+        super().__init__(os.path.join(BASE, "pg"), services.free_port(),
+                         settings=capacity_pg.SETTINGS)
         self.password, self.dbname = secrets.token_hex(16), "dashboard_capacity"
 
     def setup(self):
@@ -33,6 +35,7 @@ class Postgres(services.Postgres):
         shutil.rmtree(self.base, ignore_errors=True)
         self.start()
         self.ensure(self.password, [self.dbname])
+        capacity_pg.prepare(self)
         return self.url(self.password, self.dbname)
 
     def cpu_seconds(self):
