@@ -5,7 +5,7 @@ from dashboard import jobs
 from dashboard.lifecycle import Status
 from dashboard.requests import listing
 from dashboard.schedules.manage import MAX_EVERY_S, MIN_EVERY_S
-from dashboard.web.openapi import job_types, operations
+from dashboard.web.openapi import alerts, job_types, operations
 from dashboard.web.openapi import parts as parts
 
 STATUSES = [s.value for s in Status]
@@ -99,6 +99,7 @@ def _schemas():
             }},
         **_story_schemas(),
         **_schedule_schemas(),
+        **alerts.schemas(),
         "Volume": _volume_schema(),
         "Retried": {"type": "object", "required": ["retried"], "additionalProperties": False,
                     "properties": {"retried": {"type": "integer", "minimum": 0}}},
@@ -359,6 +360,7 @@ def _paths():
                                                "workers"), **AUTH_ERRORS}},
         },
         **_schedule_paths(),
+        **alerts.paths(),
         "/api/stats": {
             "get": {"operationId": "stats", "summary": "Finished per minute/hour, running, waiting",
                     "parameters": [{"name": "window", "in": "query",
