@@ -23,7 +23,8 @@ def test_create_schedule_preview_and_first_request(live_server, stack, page, mak
     page.goto(f"{live_server}/schedules")
     page.fill("#s-name", "browser <every five>")
     page.select_option("#s-job-type", "simulate")
-    page.fill("#s-params", '{"min_seconds": 0, "max_seconds": 0}')
+    page.fill("#p-min_seconds", "0")
+    page.fill("#p-max_seconds", "0")
     # The form starts with a cron expression; its preview is there on load.
     page.wait_for_selector("#next-runs tbody tr")
     assert page.locator("#preview [data-preview=words]").inner_text().startswith(
@@ -57,4 +58,40 @@ def test_create_schedule_preview_and_first_request(live_server, stack, page, mak
     row = page.locator("#schedules tbody tr[data-schedule]").first
     assert "browser <every five>" in row.inner_text()
     assert "every 5 seconds" in row.inner_text()
+    assert watch.unexpected() == [] and watch.csp_violations() == []
+
+
+def test_the_form_follows_the_job_type_and_shows_a_refusal_at_its_field(
+        live_server, stack, page, make_user):
+    """Choosing primes swaps in its fields (from its schema); a number under its minimum is
+    refused next to that field with the other values kept; fixed, the schedule is saved with
+    those params, and its edit form shows them in the fields."""
+    watch = Watch(page)
+    user, password, _ = make_user("operator", username="fielder")
+    browser_sign_in(page, live_server, user, password)
+    page.goto(f"{live_server}/schedules")
+    expect(page.locator("#param-fields")).to_have_attribute("data-job-type", "simulate")
+    page.select_option("#s-job-type", "primes")
+    expect(page.locator("#param-fields")).to_have_attribute("data-job-type", "primes")
+    expect(page.locator("#p-min_seconds")).to_have_count(0)
+    page.fill("#s-name", "count primes")
+    page.fill("#p-n", "1")
+    page.fill("#p-delay_s", "0")
+    page.fill("#s-cron", "")
+    page.fill("#s-every", "600")
+    page.locator("#p-n").evaluate("e => e.removeAttribute('min')")  # let the server judge
+    watch.expect("422")
+    page.click("#s-submit")
+    expect(page.locator("#p-n-error")).to_contain_text("params.n:")
+    expect(page.locator("#p-n")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#form-error")).to_contain_text("params.n:")
+    assert page.locator("#s-name").input_value() == "count primes"
+    assert page.locator("#s-every").input_value() == "600"
+    assert page.locator("#s-job-type").input_value() == "primes"
+    page.fill("#p-n", "5000")
+    page.click("#s-submit")
+    page.wait_for_url(f"{live_server}/schedules/*")
+    assert page.locator("#facts").inner_text().count("5000") == 1
+    assert page.locator("#p-n").input_value() == "5000"
+    assert page.locator("#s-params").input_value() == ""
     assert watch.unexpected() == [] and watch.csp_violations() == []
