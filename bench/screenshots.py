@@ -40,7 +40,13 @@ def _one_paused(page):
     page.wait_for_selector(f'{row}[data-state="paused"]', timeout=20_000)
 
 
-def shots(ids, batched, volume):
+def _at_lesion(page):
+    """The PET/CT phantom's viewer after a click on its lesion (the picture: the viewer)."""
+    from tests.support.pet_samples import point_at_lesion
+    return point_at_lesion(page)
+
+
+def shots(ids, batched, volume, fusion=0):
     """(name, path, color scheme, what to do first: None, a selector to take alone, or a
     function of the page, the role of the user signed in)."""
     return [("list", "/", "light", None, "admin"), ("list-dark", "/", "dark", None, "admin"),
@@ -48,6 +54,8 @@ def shots(ids, batched, volume):
             ("request-batched", f"/requests/{batched}", "light", None, "admin"),
             ("request-batched-dark", f"/requests/{batched}", "dark", None, "admin"),
             ("volume", f"/requests/{volume}", "light", "#volume-viewer", "admin"),
+            ("volume-fusion", f"/requests/{fusion}", "light", _at_lesion, "admin"),
+            ("volume-fusion-dark", f"/requests/{fusion}", "dark", _at_lesion, "admin"),
             ("new-request", "/requests/new", "light", None, "admin"),
             ("new-request-dark", "/requests/new?job_type=load_array", "dark", None, "admin"),
             ("new-request-error", "/requests/new", "light", _refused, "admin"),
@@ -91,10 +99,9 @@ def take(browser, base_url, name, path, scheme, action, role):
             page.wait_for_timeout(500)
             png = page.locator(action).screenshot()
         else:
-            if action:
-                action(page)
+            alone = action(page) if action else None   # an action may name the part to take
             page.wait_for_timeout(500)
-            png = page.screenshot(full_page=True)
+            png = page.locator(alone).screenshot() if alone else page.screenshot(full_page=True)
         if thrown:
             return f"{path}: the page threw {thrown}"
     finally:
@@ -116,11 +123,18 @@ def main(argv=None):
     from tests.support.script import chromium, live_server, stack_session
     with stack_session("screenshots") as (app, stack):
         from tests.support.db import wait_status
-        from tests.support.seed import (create_user, seed_requests, seed_upload_name,
-                                        seed_volume)
+        from tests.support.pet_samples import seed_fusion
+        from tests.support.seed import (
+            create_user,
+            seed_requests,
+            seed_upload_name,
+            seed_volume,
+        )
         token = create_user(app, "admin", USERS["admin"], PASSWORD)
         create_user(app, "operator", USERS["operator"], PASSWORD)
         volume = seed_volume(app, token, wait_status)
+        fusion = seed_fusion(app, token, wait_status) if not wanted or any(
+            name.startswith("volume-fusion") for name in wanted) else 0
         batched = _batched(app, wait_status)
         stack.stop_dispatcher()
         ids = seed_requests(app)
@@ -128,7 +142,7 @@ def main(argv=None):
         OUT.mkdir(parents=True, exist_ok=True)
         failed, started = [], time.monotonic()
         with live_server() as base_url, chromium() as browser:
-            for name, path, scheme, action, role in shots(ids, batched, volume):
+            for name, path, scheme, action, role in shots(ids, batched, volume, fusion):
                 if wanted and name not in wanted:
                     continue
                 try:
