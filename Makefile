@@ -20,12 +20,13 @@ URL := http://$(WEB_HOST):$(WEB_PORT)/
 # True when the supervisord of this checkout answers on its socket.
 SUPERVISORD_RUNNING := [[ -x $(VENV)/bin/supervisorctl ]] && $(SUPERVISORCTL) pid >/dev/null 2>&1
 
-.PHONY: help venv services services-stop migrate admin run up down restart-workers test test-unit bench chaos screenshots
+.PHONY: help venv services services-stop migrate admin run up down restart-workers worker-host test test-unit bench chaos screenshots
 
 help:
 	@echo "make run            services, venv, migrations, admin user, then the whole stack in the foreground"
 	@echo "make up / down      the stack in the background (waits for $(URL)readyz) / stopped"
 	@echo "make restart-workers  a rolling graceful restart, one worker at a time"
+	@echo "make worker-host    a worker-only host: WORKERS=n (2) workers in the foreground (DATABASE_URL, CELERY_BROKER_URL)"
 	@echo "make test           the test suite (PYTEST_ARGS='-k ...' to narrow it)"
 	@echo "make test-unit      the unit tier only (tests/unit): no PostgreSQL, RabbitMQ or browser"
 	@echo "make bench          the benchmarks (BENCH_ARGS='--quick' or '--only throughput,latency')"
@@ -95,12 +96,21 @@ down:
 restart-workers: venv
 	$(VENV)/bin/flask --app wsgi workers rolling-restart
 
+# A host that only runs workers: its settings from the environment or .env (DATABASE_URL,
+# CELERY_BROKER_URL, WORKERS=n); the venv is built only when missing, so afterwards this
+# needs no network but PostgreSQL's and RabbitMQ's (deploy/worker_host.py).
+worker-host:
+	@[[ -x $(VENV)/bin/celery && -x $(VENV)/bin/supervisord ]] || $(MAKE) --no-print-directory venv
+	@$(if $(WORKERS),WORKERS='$(WORKERS)') exec $(VENV)/bin/python deploy/worker_host.py
+
 # The tiers tests/unit, tests/integration/<area> and tests/browser (pyproject's testpaths);
 # not tests/chaos (make chaos). The example job types (examples/acme_jobs) are installed in
 # the venv first (editable, so only a changed pyproject.toml installs them again).
 test: venv services
 	@if [[ $$(id -u) == 0 && ! -x /usr/bin/chromium ]]; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
+	@if [[ $$(id -u) == 0 && ! -x /usr/bin/promtool ]]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; fi
 	@[[ $(VENV)/.acme_jobs -nt examples/acme_jobs/pyproject.toml ]] || { $(VENV)/bin/pip install --disable-pip-version-check -q -e examples/acme_jobs && touch $(VENV)/.acme_jobs; }
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
@@ -109,8 +119,6 @@ test: venv services
 # (dashboard_screenshots). SHOTS='list workers' takes only those.
 screenshots: venv services
 	@if [[ $$(id -u) == 0 && ! -x /usr/bin/chromium ]]; then \
-	@if [[ $$(id -u) == 0 && ! -x /usr/bin/promtool ]]; then \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; fi
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
 	$(VENV)/bin/python -m bench.screenshots $(SHOTS)
 
