@@ -31,6 +31,7 @@ PAGES = [
     lambda ids: f"/schedules/{ids['schedule']}",
     "/audit",
     "/users",
+    "/alerts",
 ]
 SIGNED_OUT_PAGES = ["/login"]
 BLOCKING = ("serious", "critical")
