@@ -65,6 +65,12 @@ def _bad_values(spec):
         for value, why in _bad_values(items):
             cases.append(([value] + good[1:], f"item: {why}"))
         return cases
+    if "anyOf" in spec:                 # e.g. an index or a word: what no alternative takes
+        from jsonschema import Draft202012Validator
+        accepts = Draft202012Validator(spec).is_valid
+        candidates = [(True, "boolean"), (None, "null"), (-1, "negative"), (2.5, "fraction"),
+                      ("not-a-name", "unknown word"), ([1], "array"), ({}, "object")]
+        return [(value, why) for value, why in candidates if not accepts(value)]
     raise AssertionError(f"no bad values for {spec}")
 
 
