@@ -70,6 +70,7 @@ def celery_settings(config):
     return {
         "broker_url": config["BROKER_URL"],
         "broker_connection_retry_on_startup": True,
+        "broker_heartbeat": config["BROKER_HEARTBEAT_S"],
         "broker_transport_options": {"confirm_publish": True},
         "result_backend": None,
         "task_ignore_result": True,

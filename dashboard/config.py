@@ -143,6 +143,9 @@ def load():
         "TASK_SENT_EVENTS": os.environ.get("TASK_SENT_EVENTS", "1") == "1",
         # Messages each pool process of a worker may hold reserved (Celery's prefetch multiplier).
         "WORKER_PREFETCH_MULTIPLIER": _env_int("WORKER_PREFETCH_MULTIPLIER", 1),
+        # AMQP heartbeat (seconds) a worker asks for: a worker host cut off from RabbitMQ is
+        # noticed within about two of these, and its unacknowledged messages go back to the queue.
+        "BROKER_HEARTBEAT_S": _env_float("BROKER_HEARTBEAT_S", 60.0),
         # A pending row older than this with no worker start is republished.
         "REPUBLISH_AFTER_S": _env_float("REPUBLISH_AFTER_S", 60.0),
         # Seconds the /flower/ proxy waits for Flower (connect, then each read).

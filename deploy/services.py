@@ -29,6 +29,11 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+try:
+    from deploy import listen as listening
+except ImportError:  # run as a script: deploy/ is on sys.path
+    import listen as listening
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VAR = os.path.join(ROOT, "var")
 SECRETS = os.path.join(VAR, "secrets")
@@ -166,8 +171,10 @@ def wait(predicate, timeout, what):
 class Postgres:
     """A private PostgreSQL cluster: data, socket and log where we say, on loopback `port`."""
 
-    def __init__(self, base, port, socket_dir=None, settings=None):
+    def __init__(self, base, port, socket_dir=None, settings=None, listen=None):
         self.base, self.port = base, port
+        # PG_LISTEN's addresses (None: loopback only, pg_hba.conf untouched).
+        self.listen = listen
         self.data = os.path.join(base, "data")
         self.sock = socket_dir or os.path.join(base, "run")
         self.log = os.path.join(base, "postgres.log")
@@ -219,6 +226,13 @@ class Postgres:
         if not self.bin or not os.path.exists(os.path.join(self.bin, "postgres")):
             apt_install("postgresql")
         if self.ready():
+            if self.listen is not None and self._serving() != self._wanted():
+                self._configure()
+                log(f"restarting PostgreSQL to listen on {self._wanted()}")
+                self._tool("pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "60", "restart")
+            elif self.listen is not None:
+                self._configure()
+                self._tool("pg_ctl", "-D", self.data, "reload")
             log(f"PostgreSQL already running on 127.0.0.1:{self.port}")
             return
         own_dir("postgres", self.base)
@@ -229,21 +243,43 @@ class Postgres:
                        "--auth-local=peer", "--auth-host=scram-sha-256")
             with open(os.path.join(self.data, "postgresql.conf"), "a") as fh:
                 fh.write("include = 'dashboard.conf'\n")
-        # Rewritten on every start so that port changes take effect.
-        conf = {"listen_addresses": "'127.0.0.1'", "port": self.port,
-                "unix_socket_directories": f"'{self.sock}'",
-                "password_encryption": "'scram-sha-256'", **self.settings}
-        with open(os.path.join(self.data, "dashboard.conf"), "w") as fh:
-            fh.writelines(f"{k} = {v}\n" for k, v in conf.items())
-        if IS_ROOT:
-            run(["chown", "postgres:", os.path.join(self.data, "dashboard.conf")])
-        log(f"starting PostgreSQL on 127.0.0.1:{self.port}")
+        self._configure()
+        log(f"starting PostgreSQL on {self._wanted()} port {self.port}")
         self._clear_stale_lock()
         done = self._tool("pg_ctl", "-D", self.data, "-l", self.log, "-w", "-t", "60", "start",
                           check=False)
         if done.returncode != 0 or not self.ready():
             tail = open(self.log).read()[-2000:] if os.path.exists(self.log) else ""
             raise ServiceError(f"PostgreSQL did not start (log: {self.log})\n{tail}")
+
+    def _wanted(self):
+        """listen_addresses as PG_LISTEN asks (loopback alone without it)."""
+        return listening.postgres_listen_addresses(self.listen or [])
+
+    def _serving(self):
+        """listen_addresses of the running server, quoted as in the configuration."""
+        shown = self._tool("psql", "-h", self.sock, "-p", str(self.port), "-d", "postgres",
+                           "-X", "-At", "-c", "SHOW listen_addresses").stdout.strip()
+        return f"'{shown}'"
+
+    def _configure(self):
+        """dashboard.conf (rewritten on every start so that port changes take effect) and,
+        with PG_LISTEN, pg_hba.conf's block for its networks."""
+        conf = {"listen_addresses": self._wanted(), "port": self.port,
+                "unix_socket_directories": f"'{self.sock}'",
+                "password_encryption": "'scram-sha-256'", **self.settings}
+        paths = [os.path.join(self.data, "dashboard.conf")]
+        with open(paths[0], "w") as fh:
+            fh.writelines(f"{k} = {v}\n" for k, v in conf.items())
+        if self.listen is not None:
+            nets = listening.networks("PG_LISTEN", self.listen) if self.listen else []
+            paths.append(os.path.join(self.data, "pg_hba.conf"))
+            with open(paths[1]) as fh:
+                text = fh.read()
+            with open(paths[1], "w") as fh:
+                fh.write(listening.with_hba_block(text, nets))
+        if IS_ROOT:
+            run(["chown", "postgres:", *paths])
 
     def psql(self, sql, **variables):
         """Run SQL as the cluster's superuser over the socket; `:'name'` reads a variable."""
@@ -276,8 +312,9 @@ class RabbitMQ:
 
     BIN = "/usr/lib/rabbitmq/bin"
 
-    def __init__(self, base, port, dist_port, node, password, settings=None):
+    def __init__(self, base, port, dist_port, node, password, settings=None, listen=None):
         self.base, self.port, self.dist_port = base, port, dist_port
+        self.listen = listen or []  # AMQP_LISTEN's addresses, besides 127.0.0.1
         self.node, self.password = node, password
         self.settings = dict(settings or {})
         self.popen = None
@@ -321,9 +358,12 @@ class RabbitMQ:
         if not os.path.exists(cookie) or os.path.getsize(cookie) == 0:
             self._write(".erlang.cookie", secrets.token_hex(20).upper(), 0o600)
         d = self.base
+        # The node's address and port as variables would override rabbitmq.conf's listeners.
+        node_address = {} if self.listen else {"RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+                                               "RABBITMQ_NODE_PORT": self.port}
         self._write("rabbitmq-env.conf", "".join(f"{k}={v}\n" for k, v in {
-            "RABBITMQ_NODENAME": self.node, "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
-            "RABBITMQ_NODE_PORT": self.port, "RABBITMQ_DIST_PORT": self.dist_port,
+            "RABBITMQ_NODENAME": self.node, **node_address,
+            "RABBITMQ_DIST_PORT": self.dist_port,
             "RABBITMQ_CONFIG_FILE": f"{d}/rabbitmq.conf",
             "RABBITMQ_ADVANCED_CONFIG_FILE": f"{d}/advanced.config",
             "RABBITMQ_ENABLED_PLUGINS_FILE": f"{d}/enabled_plugins",
@@ -332,7 +372,7 @@ class RabbitMQ:
             "RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS": '"-kernel inet_dist_use_interface {127,0,0,1}"',
             "ERL_EPMD_ADDRESS": "127.0.0.1"}.items()))
         # default_*: the user and vhost created when the node boots the first time.
-        conf = {"listeners.tcp.default": f"127.0.0.1:{self.port}",
+        conf = {**listening.rabbit_listeners(self.listen, self.port),
                 "consumer_timeout": CONSUMER_TIMEOUT_MS, "default_user": "dashboard",
                 "default_pass": self.password, "default_vhost": "dashboard", **self.settings}
         self._write("rabbitmq.conf", "".join(f"{k} = {v}\n" for k, v in conf.items()), 0o600)
@@ -346,9 +386,13 @@ class RabbitMQ:
         """Install, configure and boot the node (in its own session), unless it already runs."""
         if not os.path.exists(os.path.join(self.BIN, "rabbitmq-server")):
             apt_install("rabbitmq-server")
-        if self.running():
+        if self.running() and not self._listeners_changed():
             log(f"RabbitMQ already running on 127.0.0.1:{self.port}")
             return
+        if self.running():
+            log(f"restarting RabbitMQ to listen on {', '.join(self.listen) or '127.0.0.1 only'}")
+            self.stop()
+            wait(lambda: not port_open(self.port), 60, "RabbitMQ stopped")
         if port_open(self.port):
             if self.ctl("ping", check=False, timeout=30).returncode == 0:
                 log(f"RabbitMQ already running on 127.0.0.1:{self.port} (its pid file is gone)")
@@ -377,6 +421,16 @@ class RabbitMQ:
             raise ServiceError(f"RabbitMQ did not start (logs: {self.base}/log/)\n{tail}")
         self.ctl("await_startup", "--timeout", "120")
 
+    def _listeners_changed(self):
+        """True when rabbitmq.conf's listeners are not those AMQP_LISTEN asks for."""
+        try:
+            with open(os.path.join(self.base, "rabbitmq.conf")) as fh:
+                lines = [line.strip() for line in fh if line.startswith("listeners.tcp.")]
+        except OSError:
+            return False
+        return sorted(lines) != sorted(f"{k} = {v}" for k, v in
+                                       listening.rabbit_listeners(self.listen, self.port).items())
+
     def ensure(self, vhosts):
         """The `dashboard` user's password follows var/secrets; vhosts it may use."""
         self.ctl("change_password", "dashboard", self.password)
@@ -396,13 +450,18 @@ class RabbitMQ:
 # ------------------------------------------------------------ the local stack
 
 def local_postgres():
-    return Postgres(os.path.join(VAR, "pg"), PG_PORT, socket_dir=os.path.join(VAR, "run", "pg"))
+    """The local cluster, listening where PG_LISTEN says (environment, else .env) too."""
+    listen = listening.addresses("PG_LISTEN", listening.setting("PG_LISTEN", read_dotenv()))
+    return Postgres(os.path.join(VAR, "pg"), PG_PORT, socket_dir=os.path.join(VAR, "run", "pg"),
+                    listen=listen)
 
 
 def local_rabbit(password=""):
-    """The local node; `password` (var/secrets/rabbitmq_password) only where it is configured."""
+    """The local node; `password` (var/secrets/rabbitmq_password) only where it is configured;
+    listening where AMQP_LISTEN says (environment, else .env) too."""
+    listen = listening.addresses("AMQP_LISTEN", listening.setting("AMQP_LISTEN", read_dotenv()))
     return RabbitMQ(os.path.join(VAR, "rabbitmq"), AMQP_PORT, RABBIT_DIST_PORT, RABBIT_NODE,
-                    password)
+                    password, listen=listen)
 
 
 def read_dotenv(path=DOTENV):
@@ -542,7 +601,7 @@ def main(argv):
         else:
             print(f"usage: {sys.argv[0]} start|stop|status|test-env NAME", file=sys.stderr)
             return 2
-    except (ServiceError, OSError, subprocess.SubprocessError) as exc:
+    except (ServiceError, OSError, subprocess.SubprocessError, listening.BadListen) as exc:
         log(f"error: {exc}")
         return 1
     return 0

@@ -227,6 +227,8 @@ def _describe(stats, active, queues, recent):
         scaler = s.get("autoscaler") or {}
         result.append({
             "name": name,
+            # Celery names a worker `name@hostname` (-n workerN@%h): the machine it runs on.
+            "host": name.rpartition("@")[2] or None,
             "state": state,
             "online": online,
             "pid": s.get("pid"),

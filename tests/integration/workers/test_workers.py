@@ -75,14 +75,15 @@ def test_page_shows_workers_flower_links_and_queue_depth(app, stack, api, viewer
     for name in ("worker1@test", "worker2@test"):
         cells = rows[name]["cells"]
         assert rows[name]["attrs"]["data-online"] == "true"
-        assert cells[0]["text"].strip() == name and cells[1]["text"].strip() == "online"
-        assert cells[3]["text"].strip() == "2"
-        assert cells[4]["text"].strip().isdigit()
-        assert cells[6]["links"] == [f"/flower/worker/{quote(name, safe='')}"]
+        assert cells[0]["text"].strip() == name and cells[1]["text"].strip() == "test"
+        assert cells[2]["text"].strip() == "online"
+        assert cells[4]["text"].strip() == "2"
+        assert cells[5]["text"].strip().isdigit()
+        assert cells[7]["links"] == [f"/flower/worker/{quote(name, safe='')}"]
     busy = rows[row["worker"]]["cells"]
-    assert busy[2]["text"].split()[0] == "1"
-    assert busy[2]["links"] == [f"/requests/{hang}", f"/flower/task/{row['task_id']}"]
-    assert busy[5]["links"] == [f"/requests/{hang}"]
+    assert busy[3]["text"].split()[0] == "1"
+    assert busy[3]["links"] == [f"/requests/{hang}", f"/flower/task/{row['task_id']}"]
+    assert busy[6]["links"] == [f"/requests/{hang}"]
     assert busy[7]["text"].strip() == str(stack.workers[row["worker"].split("@")[0]].pid)
     assert busy[9]["text"].strip() == "2" and busy[10]["text"].strip() == "requests"
 
