@@ -31,6 +31,21 @@ def _refused(page):
     page.wait_for_selector("#p-fail_rate-error")
 
 
+def _schedule_refused(page):
+    """The schedule form with primes' fields, after a refused value (shown at its field)."""
+    page.select_option("#s-job-type", "primes")
+    page.wait_for_selector('#param-fields[data-job-type="primes"]')
+    page.fill("#s-name", "nightly primes")
+    page.fill("#p-n", "1")
+    page.fill("#s-cron", "0 2 * * *")
+    page.fill("#s-tz", "Asia/Seoul")
+    page.eval_on_selector("#schedule-form", "f => f.noValidate = true")
+    page.click("#s-submit")
+    page.wait_for_selector("#p-n-error")
+    page.wait_for_selector("#next-runs tbody tr")
+    return ".form-page"
+
+
 def _one_paused(page):
     """The workers page after worker1's Pause (confirmed): one worker paused."""
     row = 'tr[data-worker="worker1@test"]'
@@ -65,10 +80,43 @@ def shots(ids, batched, volume, fusion=0):
             ("job-types", "/job-types", "light", None, "admin"),
             ("job-types-dark", "/job-types", "dark", None, "admin"),
             ("schedules", "/schedules", "light", None, "admin"),
-            ("schedules-dark", "/schedules", "dark", None, "admin")]
+            ("schedules-dark", "/schedules", "dark", None, "admin"),
+            ("schedule-form", "/schedules", "light", _schedule_refused, "admin"),
+            ("schedule-form-dark", "/schedules", "dark", _schedule_refused, "admin"),
+            ("alerts", "/alerts", "light", None, "admin"),
+            ("alerts-dark", "/alerts", "dark", None, "admin")]
 
 
 NAMES = [name for name, *_ in shots({"failure": 0}, 0, 0)]
+
+
+def _seed_alerts(app):
+    """Three alert rules (one firing, one acknowledged, one ok) and a firing that ended."""
+    from tests.support.db import sql
+    rules = [("dispatcher silent", "dispatcher_down", '{"for_s": 15}', "firing", None),
+             ("worker1 offline", "worker_offline", '{"worker": "worker1@test", "for_s": 60}',
+              "firing", "2 hours"),
+             ("backlog over 500", "backlog", '{"waiting": 500, "for_s": 120}', "ok", None)]
+    for name, kind, params, state, acked in rules:
+        rule_id = sql(app, "INSERT INTO alert_rules (name, kind, params, emails, webhook_url,"
+                           " webhook_secret, state, since, acked_until, acked_by) VALUES (:n, :k,"
+                           " CAST(:p AS jsonb), '[\"ops@example.org\"]',"
+                           " 'https://hooks.example.org/dashboard', 'secret', :s,"
+                           " now() - interval '3 minutes', now() + CAST(:a AS interval),"
+                           " CASE WHEN :a IS NOT NULL THEN 'admin' END) RETURNING id",
+                      n=name, k=kind, p=params, s=state, a=acked)[0]["id"]
+        if state == "firing":
+            sql(app, "INSERT INTO alert_firings (rule_id, started_at, detail, notified) VALUES"
+                     " (:r, now() - interval '3 minutes', CAST(:d AS jsonb), :told)",
+                r=rule_id, d='{"text": "%s over its limit"}' % name, told=acked is None)
+            sql(app, "UPDATE alert_rules SET firing_id = (SELECT max(id) FROM alert_firings)"
+                     " WHERE id = :r", r=rule_id)
+        else:
+            sql(app, "INSERT INTO alert_firings (rule_id, started_at, ended_at, detail,"
+                     " end_detail, notified) VALUES (:r, now() - interval '5 hours',"
+                     " now() - interval '4 hours 40 minutes',"
+                     " '{\"text\": \"812 requests waiting (limit 500)\"}',"
+                     " '{\"text\": \"37 requests waiting (limit 500)\"}', true)", r=rule_id)
 
 
 def _batched(app, wait_status):
@@ -138,6 +186,7 @@ def main(argv=None):
         batched = _batched(app, wait_status)
         stack.stop_dispatcher()
         ids = seed_requests(app)
+        _seed_alerts(app)
         seed_upload_name(app, ids["success"])
         OUT.mkdir(parents=True, exist_ok=True)
         failed, started = [], time.monotonic()
