@@ -341,12 +341,13 @@ def test_nifti_files_nibabel_ships_load_as_nibabel_reads_them(app, stack, api, n
     assert result["spacing_mm"] == pytest.approx([float(z) for z in
                                                   canonical.header.get_zooms()[:3]])
     _assert_numpy_statistics(result, values)
-    # The middle axial slice as served equals nibabel's canonical data, oriented and windowed.
+    # The middle axial slice as served equals nibabel's canonical data, drawn radiologically
+    # (the patient's right, high x, on the left; anterior, high y, at the top) and windowed.
     k = values.shape[2] // 2
     lo, hi = values.min(), values.max()
     image = decode(api.get(f"/requests/{body['id']}/volume/axial/{k}.png?level={(lo + hi) / 2}"
-                           f"&width={hi - lo}").get_data())
-    plane = values[:, :, k].T                                   # rows y, columns x
+                           f"&width={hi - lo}&labels=0").get_data())
+    plane = values[::-1, ::-1, k].T                             # rows y down, columns x down
     want = np.rint(np.clip((plane - lo) * 255.0 / (hi - lo), 0, 255))
     # Nearest neighbour: each pixel shows the voxel under its centre.
     rows = ((np.arange(image.shape[0]) + 0.5) * plane.shape[0] / image.shape[0]).astype(int)
