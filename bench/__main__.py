@@ -17,7 +17,7 @@ from dashboard import entry
 from . import stack
 
 SECTIONS = ("throughput", "latency", "kill", "dashboard", "memory", "upload", "bulk_submit",
-            "idempotency", "bulk_pipeline", "param_search", "limits", "capacity")
+            "idempotency", "bulk_pipeline", "param_search", "limits", "capacity", "alerts")
 
 
 def parse(argv):
@@ -84,6 +84,7 @@ def main(argv=None):
     from dashboard import create_app
 
     from . import (
+        alerts,
         bulk_pipeline,
         bulk_submit,
         capacity,
@@ -102,7 +103,7 @@ def main(argv=None):
                "dashboard": dashboard.run, "memory": memory.run, "upload": upload.run,
                "bulk_submit": bulk_submit.run, "idempotency": idempotency.run,
                "bulk_pipeline": bulk_pipeline.run, "param_search": param_search.run,
-               "limits": limits.run, "capacity": capacity.run}
+               "limits": limits.run, "capacity": capacity.run, "alerts": alerts.run}
 
     app = create_app()
     print(f"bench: database {database_url.rsplit('/', 1)[-1]}, sections {','.join(opts.only)}"

@@ -4,9 +4,19 @@ Each check takes the rule and the tick's Facts and answers (holds, detail);
 holds is None when the signal is unknown this tick (the rule keeps its state).
 """
 from dashboard import jobs
-from dashboard.web.humanize import duration_text
 
 FORGET_WORKER_S = 3600.0  # a worker silent this long is no longer counted by "any worker"
+
+
+def duration_text(seconds):
+    """Seconds in words for an email or a webhook (English, like their other words; cheap,
+    since every rule's detail is worded at every tick): 4.2 s, 3 min 5 s, 2 h 10 min."""
+    s = max(float(seconds), 0.0)
+    if s < 60:
+        return f"{s:.1f} s" if s < 10 else f"{int(s)} s"
+    if s < 3600:
+        return f"{int(s) // 60} min {int(s) % 60} s"
+    return f"{int(s) // 3600} h {int(s) % 3600 // 60} min"
 
 
 def _age(facts, moment):

@@ -96,9 +96,10 @@ def _step(rule, facts):
 
 def evaluate(pinged_at=None):
     """Judge every enabled (or still firing) rule once, in one transaction; (rules, queued)."""
-    now = db.session.execute(text("SELECT clock_timestamp()")).scalar()
     rows = [dict(r) for r in db.session.execute(text(LOCK_SQL)).mappings()]
-    facts, queued = Facts(now, pinged_at), 0
+    facts, queued = Facts.read(pinged_at), 0
+    facts.widest_window_s = max([r["params"]["window_s"] for r in rows
+                                 if r["kind"] == "failure_rate"], default=0.0)
     for rule in rows:
         queued += _step(rule, facts)
     db.session.commit()
