@@ -25,7 +25,7 @@ from .capacity_meter import Meter, per_request
 from .capacity_services import Services
 
 
-def stretch(app, meter, idle, url, token, bodies, kind):
+def stretch(label, app, meter, idle, url, token, bodies, kind):
     """Submit `bodies`, wait for every request to end; its costs per request."""
     pg = meter.engines.pg
     capacity_pg.reset(pg)
@@ -37,6 +37,8 @@ def stretch(app, meter, idle, url, token, bodies, kind):
     cost["task_messages"] = task_messages(app, ids) / len(ids)
     cost["statements"] = capacity_pg.statements(pg, len(ids))
     cost["wal"] = capacity_pg.wal(pg, before["lsn"], after["lsn"], len(ids))
+    print(f"  {label}: {len(ids)} requests ended; PostgreSQL {cost['cpu_ms']['postgres']:.2f},"
+          f" RabbitMQ {cost['cpu_ms']['rabbitmq']:.2f} CPU ms a request", flush=True)
     return cost
 
 
@@ -68,14 +70,17 @@ def measure(app, opts, base_url, procs, engines):
     meter = Meter(app, engines, procs)
     finish(app, post_all(single_url, token, [one] * 40, "data"))          # warm up
     idle = meter.idle(3 if opts.quick else 10)
-    results = {"idle": idle,
-               "single": stretch(app, meter, idle, single_url, token, [one] * opts.n, "data")}
+    results = {"idle": idle}
+
+    def run_stretch(key, label, url, bodies, kind):
+        results[key] = stretch(label, app, meter, idle, url, token, bodies, kind)
+    run_stretch("single", "one by one", single_url, [one] * opts.n, "data")
     switch_dispatcher(app, procs, batch_size=1, count=2)
-    results["single_two"] = stretch(app, meter, idle, single_url, token, [one] * opts.n, "data")
+    run_stretch("single_two", "one by one, two dispatchers", single_url, [one] * opts.n, "data")
     switch_dispatcher(app, procs, batch_size=None)
     finish(app, post_all(batch_url, token, [{"requests": [zero] * 100}], "json"))
-    results["bulk"] = stretch(app, meter, idle, batch_url, token,
-                              [{"requests": [zero] * 1000}] * opts.bulk_batches, "json")
+    run_stretch("bulk", "in bulk", batch_url, [{"requests": [zero] * 1000}] * opts.bulk_batches,
+                "json")
     results["retention"] = retention(app, meter)
     return results
 

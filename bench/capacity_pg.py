@@ -8,7 +8,7 @@ import re
 from deploy import services
 
 STATEMENTS_SQL = """COPY (SELECT calls, total_exec_time, rows, wal_bytes,
-  regexp_replace(query, '\\s+', ' ', 'g') FROM pg_stat_statements
+  left(regexp_replace(query, '\\s+', ' ', 'g'), 300) FROM pg_stat_statements
   WHERE dbid = (SELECT oid FROM pg_database WHERE datname = :'db')
   ORDER BY total_exec_time DESC) TO STDOUT WITH CSV"""
 SHARE = r"\s+[(\[]\s*[\d.]+%?[)\]]\s+"
