@@ -80,3 +80,10 @@ def csv_chunks(filters, max_rows=MAX_ROWS, batch=BATCH):
             yield taken()
     if buffer.tell():
         yield taken()
+
+
+def stream(app, filters, max_rows=MAX_ROWS):
+    """csv_chunks in an app context of its own, entered when the first chunk is read and
+    left after the last: an answer never read holds nothing (no request context kept)."""
+    with app.app_context():
+        yield from csv_chunks(filters, max_rows)

@@ -94,7 +94,7 @@ def test_the_export_is_capped_with_a_last_line_saying_so(viewer, app, clean_db, 
     ids = seed_many(app, 25)
     monkeypatch.setitem(app.config, "EXPORT_MAX_ROWS", 10)
     answer = viewer.get("/requests.csv")
-    answer.close()  # a streamed answer holds its request context until closed
+    answer.close()
     assert answer.headers["X-Export-Max-Rows"] == "10"
     _, data, notes = exported(viewer)
     assert [int(line[0]) for line in data] == sorted(ids, reverse=True)[:10]
@@ -154,3 +154,13 @@ def test_an_api_token_exports_too(api, rows):
     answer = api.get("/requests.csv?status=failure")
     assert answer.status_code == 200
     assert len(answer.get_data(as_text=True).strip().splitlines()) == 1 + 2
+
+
+def test_an_export_left_unread_holds_nothing(viewer, rows):
+    """An answer nobody reads (a client gone before the first byte) keeps no context or
+    session behind: the next requests answer as usual. Exports are never cached."""
+    left = viewer.get("/requests.csv", headers={"HX-Request": "true"})
+    assert left.headers["Cache-Control"] == "no-store"
+    assert viewer.get("/").status_code == 200
+    _, data, _ = exported(viewer)
+    assert len(data) == len(rows)
