@@ -13,6 +13,10 @@
     var spacing = JSON.parse(root.dataset.spacing || "null");
     var views = JSON.parse(root.dataset.views);
     var layers = JSON.parse(root.dataset.layers);
+    var texts = JSON.parse(root.dataset.texts);
+    function say(name, values) {     // a translated sentence with its {placeholders} filled
+      return texts[name].replace(/\{(\w+)\}/g, function (all, key) { return key in values ? values[key] : all; });
+    }
     var $ = function (s) { return root.querySelector(s); };
     var preset = $("select[name=window]"), level = $("input[name=level]"), width = $("input[name=width]");
     var layerSelect = $("select[name=layer]"), opacity = $("input[name=opacity]");
@@ -95,7 +99,7 @@
         .then(function (body) { if (here.join() === point.join()) showReading(body); });
     }
     function text(reading) {
-      if (reading.value === null || reading.value === undefined) return "no value";
+      if (reading.value === null || reading.value === undefined) return texts.none;
       var s = Number(reading.value.toPrecision(6)) + (reading.units ? " " + reading.units : "");
       if (reading.suv !== null && reading.suv !== undefined) s += " (SUV " + reading.suv.toFixed(2) + ")";
       return s;
@@ -104,10 +108,13 @@
       var parts = Object.keys(body.layers).map(function (name) {
         return (Object.keys(body.layers).length > 1 ? layers[name].label + " " : "") + text(body.layers[name]);
       });
-      var where = "voxel (" + body.i + ", " + body.j + ", " + body.k + ")";
-      if (body.position_mm) where += " at " + body.position_mm.map(function (n) { return n.toFixed(1); }).join(", ") + " mm";
+      var where = say("voxel", { i: body.i, j: body.j, k: body.k });
+      if (body.position_mm) {
+        var mm = body.position_mm.map(function (n) { return n.toFixed(1); });
+        where = say("position", { voxel: where, x: mm[0], y: mm[1], z: mm[2] });
+      }
       var out = $("#volume-reading");
-      out.textContent = "Value at " + where + ": " + parts.join(" · ");
+      out.textContent = say("value", { where: where, values: parts.join(" · ") });
       out.dataset.value = body.value;
     }
     function distance(a, b) {
@@ -131,8 +138,8 @@
         var out = $("#volume-distance");
         if (previous) {
           var mm = distance(previous, point);
-          out.textContent = "Distance from (" + previous.join(", ") + ") to (" + point.join(", ") + "): " +
-            mm.toFixed(1) + (spacing ? " mm" : " voxels");
+          out.textContent = say("distance", { a: previous.join(", "), b: point.join(", "),
+            d: mm.toFixed(1) + (spacing ? " mm" : " voxels") });
           out.dataset.mm = mm;
         }
         previous = point.slice();
@@ -146,8 +153,8 @@
       slider.addEventListener("input", function () {
         var shown = Number(slider.value) + 1;
         img.dataset.index = slider.value;
-        img.alt = view.charAt(0).toUpperCase() + view.slice(1) + " slice " + shown + " of " + total;
-        slider.setAttribute("aria-valuetext", "slice " + shown + " of " + total);
+        img.alt = say("slice", { view: texts.views[view], n: shown, total: total });
+        slider.setAttribute("aria-valuetext", say("slice_short", { n: shown, total: total }));
         if (out) out.textContent = shown + " / " + total;
         img.src = source(img);
         point[AXIS[view]] = Number(slider.value);

@@ -25,7 +25,8 @@ def layer_details(result, layer):
             "windows": {name: {"level": level, "width": width,
                                "label": render.WINDOW_LABELS[name]}
                         for name, (level, width) in named.items()},
-            "default_window": render.default_window(stats, named),
+            "default_window": "soft_tissue" if layer == "ct" and "soft_tissue" in named
+            else render.default_window(stats, named),   # PET/CT's CT: read in soft tissue
             "default_cmap": "hot" if stats.get("modality") == "PT" else "gray"}
 
 
