@@ -52,6 +52,8 @@ def parse(argv):
                         " (default 40)")
     p.add_argument("--search-rows", type=int,
                    help="param_search: requests seeded (default 10000000)")
+    p.add_argument("--capacity-rows", type=int, default=0,
+                   help="capacity: finished requests seeded before measuring (default 0)")
     p.add_argument("--idem-rounds", type=int,
                    help="idempotency: rounds of 50 concurrent submits with one key (default 5)")
     opts = p.parse_args(argv)

@@ -8,7 +8,8 @@ Three stretches, each read before the first submit and after the last request en
    progress once: every job longer than BATCH_MAX_S travels like this.
 2. in bulk: --bulk-batches batches of 1,000 zero-duration requests (POST
    /api/requests/batch), short requests sharing messages: the cheapest path.
-3. retention: all of them, made two days old, deleted by retention's purge.
+3. retention: all of them, made 400 days old, deleted by retention's purge (365 days).
+With --capacity-rows N, the table first holds N finished requests (bench.dashboard.seed).
 The stack idles first; its idle CPU a second is subtracted from each stretch.
 """
 import json
@@ -20,7 +21,7 @@ from sqlalchemy import text
 from dashboard.extensions import db
 
 from . import capacity_model, capacity_pg, stack, users
-from .capacity_load import finish, post_all, task_messages
+from .capacity_load import finish, post_all, seed, task_messages
 from .capacity_meter import Meter, per_request
 from .capacity_services import Services
 
@@ -42,16 +43,17 @@ def stretch(label, app, meter, idle, url, token, bodies, kind):
     return cost
 
 
-def retention(app, meter):
-    """Every finished request made two days old, purged, then its tables vacuumed: the
-    costs per deleted request of the purge and of the purge with its vacuum."""
+def retention(app, meter, seeded_rows):
+    """Every request the stretches made, made 400 days old, purged, then the tables
+    vacuumed: the costs per deleted request of the purge and of the purge with its vacuum."""
     from dashboard.requests import retention as purger
     with app.app_context():
         db.session.execute(text("UPDATE requests SET finished_at = finished_at - interval"
-                                " '2 days' WHERE finished_at IS NOT NULL"))
+                                " '400 days' WHERE finished_at IS NOT NULL AND id > :seeded"),
+                           {"seeded": seeded_rows})
         db.session.commit()
         before = meter.reading()
-        n = max(1, purger.purge(1)["requests"])
+        n = max(1, purger.purge(365)["requests"])   # not the seeded rows (30 days at most)
         purged = meter.reading()
         with db.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(
@@ -81,7 +83,7 @@ def measure(app, opts, base_url, procs, engines):
     finish(app, post_all(batch_url, token, [{"requests": [zero] * 100}], "json"))
     run_stretch("bulk", "in bulk", batch_url, [{"requests": [zero] * 1000}] * opts.bulk_batches,
                 "json")
-    results["retention"] = retention(app, meter)
+    results["retention"] = retention(app, meter, opts.capacity_rows)
     return results
 
 
@@ -118,6 +120,8 @@ def run(app, opts):
         from dashboard import create_app
         own = create_app()
         stack.reset_schema(own)
+        if opts.capacity_rows:    # a table that has grown: what a request costs then
+            seed(own, opts.capacity_rows)   # bench.capacity_load
         port = stack.free_port()
         names = [f"cap{i}" for i in range(1, opts.workers + 1)]
         procs = {"workers": [stack.worker(name, concurrency=opts.concurrency).start()

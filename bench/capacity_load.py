@@ -1,11 +1,12 @@
 """The capacity section's load: requests sent over HTTP from a few clients, then waited
-for until every one has ended, and the task messages that carried them."""
+for until every one has ended, and the task messages that carried them; a seeded table."""
 import threading
 
 from sqlalchemy import text
 
 from dashboard.extensions import db
 
+from . import dashboard as seeded
 from . import stack
 
 TERMINAL_SQL = "('success', 'failure', 'timeout', 'killed')"
@@ -66,3 +67,14 @@ def task_messages(app, ids):
             {"lo": min(ids), "hi": max(ids)}).scalar()
         db.session.rollback()
     return found
+
+
+def seed(app, rows):
+    """`rows` requests as bench.dashboard seeds them, every one finished: none runs here."""
+    seeded.seed(app, rows, uploads=1000)
+    with app.app_context():
+        for table in ("requests", "attempts"):
+            db.session.execute(text(
+                f"UPDATE {table} SET status = 'success', finished_at = now() - interval '1 day'"
+                " WHERE status IN ('unassigned', 'pending', 'running')"))
+        db.session.commit()

@@ -3,8 +3,8 @@
 deploy/services.py's Postgres and RabbitMQ (the local stack's install, config and start
 code) on free ports under var/capacity-PID/, with fresh passwords, so that every
 postgres process and the broker's Erlang VM do this section's work and nobody else's.
-The node adds the rabbitmq_prometheus plugin (the broker's message counters) and runs
-its schedulers without busy-waiting, so its CPU time is work rather than spinning.
+The node adds the rabbitmq_prometheus plugin (the broker's message counters); its
+schedulers do not busy-wait (RabbitMQ's own +sbwt none), so its CPU time is work.
 """
 import os
 import re
@@ -17,7 +17,6 @@ from deploy import services
 from . import capacity_pg, stack
 
 BASE = os.path.join(services.VAR, f"capacity-{os.getpid()}")
-NO_SPIN = "+sbwt none +sbwtdcpu none +sbwtdio none"
 COUNTERS = ("received", "routed", "delivered", "acknowledged", "confirmed")
 
 
@@ -60,15 +59,10 @@ class Rabbit(services.RabbitMQ):
                          "prometheus.tcp.ip": "127.0.0.1"}
 
     def write_config(self):
-        """The local node's config, plus the plugin and the schedulers that do not spin."""
+        """The local node's config, plus the plugin."""
         os.makedirs(self.base, exist_ok=True)
         self._write("enabled_plugins", "[rabbitmq_prometheus].\n")
         super().write_config()
-        path = os.path.join(self.base, "rabbitmq-env.conf")
-        with open(path) as fh:
-            text = fh.read()
-        with open(path, "w") as fh:
-            fh.write(text.replace('ADDITIONAL_ERL_ARGS="', f'ADDITIONAL_ERL_ARGS="{NO_SPIN} '))
 
     def setup(self):
         """Boot the node; returns the CELERY_BROKER_URL."""
