@@ -29,11 +29,13 @@ def pool_size(celery_app, name):
     return len(stats.get(name, {}).get("pool", {}).get("processes", []))
 
 
-def test_requests_and_a_batch_run_on_the_host(app, on_host, api):
-    """Six short requests (claimed together: batch messages) and one long one end success
-    on the host's workers; the workers page shows them on host `hosta`."""
+def test_requests_and_a_batch_run_on_the_host(app, on_host, api, _stack):
+    """Six short requests (waiting for the dispatcher, then claimed together: batch messages)
+    and one long one end success on the host's workers."""
+    _stack.stop_dispatcher()
     ids = [submit(api, QUICK) for _ in range(6)] + [submit(api, {"min_seconds": 1,
                                                                   "max_seconds": 1})]
+    _stack.start_dispatcher()
     rows = [wait_status(app, i, ("success", "failure"), timeout=60) for i in ids]
     assert [r["status"] for r in rows] == ["success"] * 7
     assert all(on_hosta(r) for r in rows), [r["worker"] for r in rows]
@@ -93,7 +95,7 @@ def test_kill_ends_a_running_job_on_the_host(app, on_host, api, celery_app):
     assert [a["status"] for a in attempts(app, request_id)] == ["killed"]
 
 
-def test_worker_actions_reach_the_host(app, on_host, make_user, celery_app):
+def test_worker_actions_reach_the_host(app, ctx, on_host, make_user, celery_app):
     """pause, resume, grow, shrink and restart act on worker2@hosta."""
     admin = TokenClient(app, make_user("admin")[2])
     name = "worker2@hosta"
@@ -113,7 +115,7 @@ def test_worker_actions_reach_the_host(app, on_host, make_user, celery_app):
     wait_online(celery_app, [name], timeout=30)
 
 
-def test_why_counts_the_hosts_consumers(app, on_host, api, _stack):
+def test_why_counts_the_hosts_consumers(app, ctx, on_host, api, _stack):
     """With the dispatcher stopped a request waits; `why` sees the host's two consumers."""
     _stack.stop_dispatcher()
     request_id = submit(api, QUICK)
