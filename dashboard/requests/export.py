@@ -1,5 +1,6 @@
 """The list as CSV: the rows a filter shows, in the list's order, read in keyset batches and
-written as they are read, so an export of any size holds one batch in memory.
+written as they are read, so an export of any size holds one batch in memory (and, between
+batches, no database session or app context).
 
 At most MAX_ROWS rows; an export cut there ends with a line saying so. Text cells that a
 spreadsheet would take as a formula (starting with = + - @, a tab or a carriage return) are
@@ -42,19 +43,22 @@ def row_values(r):
             r["schedule"], r["params"], r["error"]]
 
 
-def rows(filters, max_rows=MAX_ROWS, batch=BATCH):
-    """The filter's requests in the list's order, up to max_rows + 1 (one more says "cut")."""
+def batches(app, filters, max_rows=MAX_ROWS, batch=BATCH):
+    """The filter's requests in the list's order, a batch at a time, up to max_rows + 1 (one
+    more says "cut"). Each batch is read in an app context of its own, left before the batch
+    is handed on: nothing is held between batches, whether the reader goes on or not."""
     after, sent = None, 0
     while sent <= max_rows:
-        page, after = listing.list_requests(filters, limit=min(batch, max_rows + 1 - sent),
-                                            after=after)
-        yield from page
+        with app.app_context():
+            page, after = listing.list_requests(filters, limit=min(batch, max_rows + 1 - sent),
+                                                after=after)
+        yield page
         sent += len(page)
         if after is None:
             return
 
 
-def csv_chunks(filters, max_rows=MAX_ROWS, batch=BATCH):
+def csv_chunks(app, filters, max_rows=MAX_ROWS, batch=BATCH):
     """The CSV text in chunks: the header, then one chunk per batch of rows (and, when cut,
     a last line saying so)."""
     buffer = io.StringIO()
@@ -69,21 +73,13 @@ def csv_chunks(filters, max_rows=MAX_ROWS, batch=BATCH):
     writer.writerow(COLUMNS)
     yield taken()
     n = 0
-    for r in rows(filters, max_rows, batch):
-        if n == max_rows:
-            yield taken() + (f"# cut at {max_rows} rows (the most one export holds);"
-                             " narrow the filter to export the rest\r\n")
-            return
-        writer.writerow([safe_cell(v) for v in row_values(r)])
-        n += 1
-        if n % batch == 0:
+    for page in batches(app, filters, max_rows, batch):
+        for r in page:
+            if n == max_rows:
+                yield taken() + (f"# cut at {max_rows} rows (the most one export holds);"
+                                 " narrow the filter to export the rest\r\n")
+                return
+            writer.writerow([safe_cell(v) for v in row_values(r)])
+            n += 1
+        if buffer.tell():
             yield taken()
-    if buffer.tell():
-        yield taken()
-
-
-def stream(app, filters, max_rows=MAX_ROWS):
-    """csv_chunks in an app context of its own, entered when the first chunk is read and
-    left after the last: an answer never read holds nothing (no request context kept)."""
-    with app.app_context():
-        yield from csv_chunks(filters, max_rows)

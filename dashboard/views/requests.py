@@ -97,7 +97,7 @@ def export_csv():
     audit.record("export_csv", "ok", detail={"filters": filters.args(), "max_rows": max_rows})
     db.session.commit()
     name = f"requests-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.csv"
-    return Response(export.stream(current_app._get_current_object(), filters, max_rows),
+    return Response(export.csv_chunks(current_app._get_current_object(), filters, max_rows),
                     mimetype="text/csv", headers={
                         "Content-Disposition": f'attachment; filename="{name}"',
                         "X-Export-Max-Rows": str(max_rows), "Cache-Control": "no-store"})
