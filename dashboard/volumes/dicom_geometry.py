@@ -77,11 +77,18 @@ def canonical_order(shape, affine_ras):
     return ornt, tuple(ras_shape)
 
 
+def ras_affine(shape, affine_ras):
+    """The affine of an array of `shape` once brought to RAS+ order."""
+    from nibabel.orientations import inv_ornt_aff
+    ornt, _ = canonical_order(shape, affine_ras)
+    return affine_ras @ inv_ornt_aff(ornt, shape)
+
+
 def to_ras(array, affine_ras):
     """(array view in RAS+ order, its affine): nibabel's flips and transposes, no copy."""
-    from nibabel.orientations import apply_orientation, inv_ornt_aff
+    from nibabel.orientations import apply_orientation
     ornt, _ = canonical_order(array.shape, affine_ras)
-    return apply_orientation(array, ornt), affine_ras @ inv_ornt_aff(ornt, array.shape)
+    return apply_orientation(array, ornt), ras_affine(array.shape, affine_ras)
 
 
 def spacing(affine_ras):

@@ -39,7 +39,7 @@ def describe(series):
     stored = (int(first.Columns), int(first.Rows), len(series.slices))
     if series.affine is not None:
         _, shape = geometry.canonical_order(stored, series.affine)
-        spacing = geometry.spacing(geometry.to_ras(np.empty(stored, np.uint8), series.affine)[1])
+        spacing = geometry.spacing(geometry.ras_affine(stored, series.affine))
         return dtype, spacing, shape
     spacing = None
     if "PixelSpacing" in first:

@@ -103,3 +103,12 @@ def test_the_pet_is_resampled_to_the_value_at_each_ct_voxel_centre():
     out = fusion.resample(pet, pet_affine, (8, 8, 8), ct_affine)
     assert out[4, 2, 6] == 8.0 and out[5, 2, 6] == 4.0            # halfway: half the value
     assert np.unravel_index(int(np.argmax(out)), out.shape) == (4, 2, 6)
+
+
+def test_a_pet_whose_axes_are_turned_against_the_ct_lands_at_the_same_positions():
+    pet = np.zeros((4, 4, 4), np.float32)
+    pet[1, 2, 3] = 8.0                           # at world (2 * 2, 2 * 1, 2 * 3) below
+    pet_affine = np.array([[0, 2.0, 0, 0], [2.0, 0, 0, 0], [0, 0, 2.0, 0], [0, 0, 0, 1]])
+    out = fusion.resample(pet, pet_affine, (8, 8, 8), np.eye(4))
+    assert np.unravel_index(int(np.argmax(out)), out.shape) == (4, 2, 6)
+    assert out[4, 2, 6] == 8.0
