@@ -99,7 +99,8 @@ def phantom(shape=(110, 110, 187)):
     body = (x / 0.85) ** 2 + (y / 0.6) ** 2 <= 1
     lung = (((np.abs(x) - 0.38) / 0.27) ** 2 + ((y - 0.05) / 0.38) ** 2 <= 1) & (z > -0.6)
     spine = (x / 0.12) ** 2 + ((y + 0.4) / 0.12) ** 2 <= 1
-    lesion = ((x - 0.4) ** 2 + (y - 0.15) ** 2 + (z - 0.2) ** 2) <= 0.1 ** 2
+    radius = np.sqrt((x - 0.4) ** 2 + (y - 0.15) ** 2 + (z - 0.2) ** 2)
+    lesion = radius <= 0.1
     ct = np.full(shape, -1000, dtype=np.int16)
     ct[body] = 40
     ct[body & lung] = -820
@@ -109,7 +110,7 @@ def phantom(shape=(110, 110, 187)):
     activity[body] = 5000
     activity[body & lung] = 800
     activity[spine] = 2500
-    activity[lesion] = 28000
+    activity[lesion] = (28000 - 20000 * radius[lesion] / 0.1).astype(np.int16)  # hot centre
     return ct, activity
 
 
