@@ -3,6 +3,7 @@ then watch its first request appear in the schedule's history (real beat, dispat
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.test_accessibility import blocking_violations
 from tests.support.browser import Watch, browser_sign_in
 from tests.support.procs import beat_proc
 
@@ -65,7 +66,8 @@ def test_the_form_follows_the_job_type_and_shows_a_refusal_at_its_field(
         live_server, stack, page, make_user):
     """Choosing primes swaps in its fields (from its schema); a number under its minimum is
     refused next to that field with the other values kept; fixed, the schedule is saved with
-    those params, and its edit form shows them in the fields."""
+    those params, and its edit form shows them in the fields. axe-core passes on the
+    refused form."""
     watch = Watch(page)
     user, password, _ = make_user("operator", username="fielder")
     browser_sign_in(page, live_server, user, password)
@@ -88,6 +90,7 @@ def test_the_form_follows_the_job_type_and_shows_a_refusal_at_its_field(
     assert page.locator("#s-name").input_value() == "count primes"
     assert page.locator("#s-every").input_value() == "600"
     assert page.locator("#s-job-type").input_value() == "primes"
+    assert blocking_violations(page) == []  # axe-core: the refused form too
     page.fill("#p-n", "5000")
     page.click("#s-submit")
     page.wait_for_url(f"{live_server}/schedules/*")
