@@ -112,3 +112,19 @@ def test_a_pet_whose_axes_are_turned_against_the_ct_lands_at_the_same_positions(
     out = fusion.resample(pet, pet_affine, (8, 8, 8), np.eye(4))
     assert np.unravel_index(int(np.argmax(out)), out.shape) == (4, 2, 6)
     assert out[4, 2, 6] == 8.0
+
+
+@pytest.mark.parametrize("attributes, units", [
+    ({"Modality": "CT"}, "HU"),
+    ({"Modality": "CT", "RescaleType": "US"}, None),      # unspecified: no units
+    ({"Modality": "MR", "RescaleType": "US"}, None),
+    ({"Modality": "MR"}, None),
+    ({"Modality": "PT", "Units": "BQML", "RescaleType": "US"}, "BQML"),
+    ({"Modality": "CT", "RescaleType": "HU"}, "HU"),
+])
+def test_units_come_from_units_then_rescale_type_and_us_means_none(attributes, units):
+    from dashboard.volumes import dicom_zip
+    ds = Dataset()
+    for key, value in attributes.items():
+        setattr(ds, key, value)
+    assert dicom_zip.units(ds) == units
