@@ -1,4 +1,4 @@
-"""SUV body-weight factors and DICOM series geometry, on headers built with pydicom.
+"""The loader's pieces: SUV body-weight factors, DICOM series geometry, PET resampling, units.
 
 Each expected factor is computed here from the header's values (QIBA: weight in grams
 over the injected dose decayed with the half-life from injection to the scan start).
