@@ -5,7 +5,7 @@ from dashboard import jobs
 from dashboard.lifecycle import Status
 from dashboard.requests import listing
 from dashboard.schedules.manage import MAX_EVERY_S, MIN_EVERY_S
-from dashboard.web.openapi import alerts, job_types, operations
+from dashboard.web.openapi import alerts, job_types, operations, volumes
 from dashboard.web.openapi import parts as parts
 
 STATUSES = [s.value for s in Status]
@@ -100,7 +100,7 @@ def _schemas():
         **_story_schemas(),
         **_schedule_schemas(),
         **alerts.schemas(),
-        "Volume": _volume_schema(),
+        **volumes.schemas(),  # Volume, VolumeValue
         "Retried": {"type": "object", "required": ["retried"], "additionalProperties": False,
                     "properties": {"retried": {"type": "integer", "minimum": 0}}},
     }
@@ -193,26 +193,6 @@ def _schedule_paths():
                                    "409": _error("a built-in task (read-only)"), **missing}},
         },
     }
-def _volume_schema():
-    """GET /api/requests/{id}/volume (dashboard.volumes.viewer)."""
-    three = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
-    window = {"type": "object", "required": ["level", "width", "label"],
-              "properties": {"level": {"type": "number"}, "width": {"type": "number"},
-                             "label": {"type": "string"}}}
-    views = {v: {"type": "integer", "minimum": 1} for v in ("axial", "coronal", "sagittal")}
-    props = {
-        "shape": {**three, "items": {"type": "integer", "minimum": 1}},
-        "spacing_mm": {**three, "nullable": True},
-        "format": {"type": "string", "enum": ["raw", "npy", "nifti", "dicom-zip"]},
-        "dtype": {"type": "string"}, "modality": {"type": "string", "nullable": True},
-        "units": {"type": "string", "nullable": True},
-        "slices": {"type": "object", "required": list(views), "properties": views},
-        "windows": {"type": "object", "additionalProperties": window},
-        "default_window": {"type": "string"},
-    }
-    return {"type": "object", "required": list(props), "properties": props}
-
-
 def _submit_body():
     """The multipart (or urlencoded) form of POST /api/requests."""
     kinds = "; ".join(f"`{name}` (file: {job.file})" for name, job in sorted(jobs.REGISTRY.items()))
@@ -324,16 +304,7 @@ def _paths():
                     "responses": {"200": _json(_ref("RequestWithAttempts"), "the request"),
                                   "404": _error("no such request"), **AUTH_ERRORS}},
         },
-        "/api/requests/{request_id}/volume": {
-            "get": {"operationId": "getVolume", "summary": "A loaded volume, for the slice"
-                    " viewer (images: /requests/{id}/volume/{view}/{index}.png and"
-                    " .../{view}/mip.png, ?window= or ?level=&width=)",
-                    "parameters": [_id_param()],
-                    "responses": {"200": _json(_ref("Volume"), "shape, spacing, slices,"
-                                               " windows"),
-                                  "404": _error("no such request, or no loaded volume"),
-                                  **AUTH_ERRORS}},
-        },
+        **volumes.paths(AUTH_ERRORS, _id_param()),
         "/api/requests/{request_id}/retry": {
             "post": {"operationId": "retryRequest", "summary": "Retry as a new attempt",
                      "parameters": [_id_param()],
