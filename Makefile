@@ -20,7 +20,7 @@ URL := http://$(WEB_HOST):$(WEB_PORT)/
 # True when the supervisord of this checkout answers on its socket.
 SUPERVISORD_RUNNING := [[ -x $(VENV)/bin/supervisorctl ]] && $(SUPERVISORCTL) pid >/dev/null 2>&1
 
-.PHONY: help venv services services-stop migrate admin run up down restart-workers worker-host test test-unit bench chaos screenshots
+.PHONY: help venv services services-stop migrate admin run up down restart-workers worker-host test test-unit bench chaos screenshots translations
 
 help:
 	@echo "make run            services, venv, migrations, admin user, then the whole stack in the foreground"
@@ -32,10 +32,14 @@ help:
 	@echo "make bench          the benchmarks (BENCH_ARGS='--quick' or '--only throughput,latency')"
 	@echo "make chaos          the fault-injection suite (its own database and vhost)"
 	@echo "make screenshots    docs/screenshots/*.png taken by the test browser from the running product"
+	@echo "make translations   extract the strings, merge them into the Korean catalog, compile it"
 	@echo "make services       start local PostgreSQL and RabbitMQ (data in var/); services-stop stops them"
 	@echo "make venv | migrate | admin"
 	@echo "Settings: WEB_HOST=$(WEB_HOST) WEB_PORT=$(WEB_PORT); the rest is in .env (make services writes it;"
 	@echo "          DATABASE_URL / CELERY_BROKER_URL there or in the environment use existing servers)."
+
+# Korean pages need CJK glyphs in the browser the tests and screenshots drive.
+CJK_FONT := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
 
 venv: $(VENV)/.stamp
 
@@ -107,8 +111,8 @@ worker-host:
 # not tests/chaos (make chaos). The example job types (examples/acme_jobs) are installed in
 # the venv first (editable, so only a changed pyproject.toml installs them again).
 test: venv services
-	@if [[ $$(id -u) == 0 && ! -x /usr/bin/chromium ]]; then \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
+	@if [[ $$(id -u) == 0 && ( ! -x /usr/bin/chromium || ! -e $(CJK_FONT) ) ]]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver fonts-noto-cjk; fi
 	@if [[ $$(id -u) == 0 && ! -x /usr/bin/promtool ]]; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; fi
 	@[[ $(VENV)/.acme_jobs -nt examples/acme_jobs/pyproject.toml ]] || { $(VENV)/bin/pip install --disable-pip-version-check -q -e examples/acme_jobs && touch $(VENV)/.acme_jobs; }
@@ -118,9 +122,20 @@ test: venv services
 # on the live product with seeded data, on a database and vhost of its own
 # (dashboard_screenshots). SHOTS='list workers' takes only those.
 screenshots: venv services
-	@if [[ $$(id -u) == 0 && ! -x /usr/bin/chromium ]]; then \
-		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; fi
+	@if [[ $$(id -u) == 0 && ( ! -x /usr/bin/chromium || ! -e $(CJK_FONT) ) ]]; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver fonts-noto-cjk; fi
 	$(VENV)/bin/python -m bench.screenshots $(SHOTS)
+
+# The Korean catalog: extract the English strings (translations/babel.cfg), merge them into
+# translations/ko/LC_MESSAGES/messages.po, compile the .mo the app reads. The .mo is
+# committed, so a fresh clone needs no step; after changing strings, run this, translate the
+# new empty entries in the .po, and run it again (tests/unit/test_catalog.py checks both).
+translations: venv
+	$(VENV)/bin/pybabel extract -F translations/babel.cfg -k _l -k lazy_gettext -k nav:2 \
+		--sort-by-file -w 100 --project request-dashboard -o translations/messages.pot .
+	$(VENV)/bin/pybabel update -i translations/messages.pot -d translations -l ko -w 100 \
+		--no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d translations -l ko --statistics
 
 # No services: tests/unit needs neither a database nor a broker (nor .env).
 test-unit: venv

@@ -10,6 +10,7 @@ transaction's start, as the key's own).
 """
 import re
 
+from flask_babel import gettext as _
 from sqlalchemy import text
 
 from dashboard.errors import Refused
@@ -23,8 +24,10 @@ KEY_RE = re.compile(r"[\x20-\x7e]{1,200}")
 def parse(raw):
     """The header's value as a key, or Refused 422 naming the header."""
     if not KEY_RE.fullmatch(raw):
-        raise Refused(f"{HEADER}: must be 1 to 200 printable ASCII characters"
-                      f" (got {len(raw)} characters{', some not printable' if raw else ''})")
+        raise Refused(_("%(header)s: must be 1 to 200 printable ASCII characters (got %(n)s"
+                        " characters, some not printable)", header=HEADER, n=len(raw)) if raw
+                      else _("%(header)s: must be 1 to 200 printable ASCII characters (got 0"
+                             " characters)", header=HEADER))
     return raw
 
 
@@ -88,7 +91,7 @@ def once(username, key, ttl_h, find, store):
     concurrent calls the unique key decides: a call that loses rolls back what it stored
     and reads the winner's. Committed here.
     """
-    for _ in range(3):  # the key's requests may go (retention) between two reads
+    for _attempt in range(3):  # the key's requests may go (retention) between two reads
         try:
             found = find()
         finally:
@@ -105,4 +108,5 @@ def once(username, key, ttl_h, find, store):
         except Exception:
             db.session.rollback()
             raise
-    raise Refused(f"{HEADER}: in use by a submit that did not finish; send it again", 409)
+    raise Refused(_("%(header)s: in use by a submit that did not finish; send it again",
+                     header=HEADER), 409)

@@ -1,6 +1,8 @@
 """Submitting a request: validate everything first, then one transaction inserts it."""
 import json
 
+from flask_babel import gettext as _
+
 from dashboard import audit, idempotency, jobs, lifecycle, uploads
 from dashboard.errors import Refused
 from dashboard.extensions import db
@@ -20,10 +22,10 @@ def parse_params(text):
     if not isinstance(params, dict):
         kind = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(
             type(params), "a number")
-        raise Refused(f"params: must be a JSON object, not {kind}")
+        raise Refused(_("params: must be a JSON object, not %(kind)s", kind=kind))
     where = jobs.non_finite(params)
     if where:
-        raise Refused(f"{where}: NaN and Infinity are not numbers JSON allows")
+        raise Refused(_("%(where)s: NaN and Infinity are not numbers JSON allows", where=where))
     return params
 
 
@@ -37,8 +39,9 @@ def parse_priority(text):
     except ValueError:
         value = None
     if value is None or not PRIORITY_RANGE[0] <= value <= PRIORITY_RANGE[1]:
-        raise Refused(f"priority: must be an integer from {PRIORITY_RANGE[0]} to"
-                      f" {PRIORITY_RANGE[1]} (not {str(text)[:40]!r})")
+        raise Refused(_("priority: must be an integer from %(priority_range)s to "
+                         "%(priority_range2)s (not %(text)r)", priority_range=PRIORITY_RANGE[0],
+                         priority_range2=PRIORITY_RANGE[1], text=str(text)[:40]))
     return value
 
 
@@ -73,21 +76,24 @@ def _batch_item(index, item):
     `requests[index].field`."""
     where = f"requests[{index}]"
     if not isinstance(item, dict):
-        raise Refused(f"{where}: must be a JSON object {{\"job_type\": ..., \"params\": {{...}}}}")
+        raise Refused(_('%(where)s: must be a JSON object {"job_type": ..., "params": {...}}',
+                         where=where))
     extra = sorted(set(item) - set(ITEM_FIELDS))
     if extra:
-        raise Refused(f"{where}.{str(extra[0])[:80]}: unknown field"
-                      f" (known: {', '.join(ITEM_FIELDS)})")
+        raise Refused(_("%(where)s.%(extra)s: unknown field (known: %(item_fields)s)",
+                         where=where, extra=str(extra[0])[:80],
+                         item_fields=', '.join(ITEM_FIELDS)))
     if not isinstance(item.get("job_type"), str) or not item["job_type"]:
-        raise Refused(f"{where}.job_type: is required (a job type's name)")
+        raise Refused(_("%(where)s.job_type: is required (a job type's name)", where=where))
     priority = item.get("priority")
     if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)
                                  or not PRIORITY_RANGE[0] <= priority <= PRIORITY_RANGE[1]):
-        raise Refused(f"{where}.priority: must be an integer from {PRIORITY_RANGE[0]}"
-                      f" to {PRIORITY_RANGE[1]}")
+        raise Refused(_("%(where)s.priority: must be an integer from %(priority_range)s to "
+                         "%(priority_range2)s", where=where, priority_range=PRIORITY_RANGE[0],
+                         priority_range2=PRIORITY_RANGE[1]))
     params = item.get("params")
     if params is not None and not isinstance(params, dict):
-        raise Refused(f"{where}.params: must be a JSON object")
+        raise Refused(_("%(where)s.params: must be a JSON object", where=where))
     try:
         job = jobs.get(item["job_type"])
         return job, job.validate(parse_params(params or {}), None), priority
@@ -99,13 +105,15 @@ def parse_batch(body):
     """The items of a batch body {"requests": [...]}, or Refused (422; 413 past MAX_BATCH)."""
     items = body.get("requests") if isinstance(body, dict) else None
     if not isinstance(items, list) or not items:
-        raise Refused("requests: must be a non-empty list of"
-                      " {\"job_type\": ..., \"params\": {...}} objects")
+        raise Refused(_('requests: must be a non-empty list of {"job_type": ..., "params": '
+                         "{...}} objects"))
     if len(items) > MAX_BATCH:
-        raise Refused(f"requests: at most {MAX_BATCH} requests at once (got {len(items)})", 413)
+        raise Refused(_("requests: at most %(max_batch)s requests at once (got %(n)s)",
+                         max_batch=MAX_BATCH, n=len(items)), 413)
     extra = sorted(set(body) - {"requests"})
     if extra:
-        raise Refused(f"{str(extra[0])[:80]}: unknown field (send {{\"requests\": [...]}})")
+        raise Refused(_('%(extra)s: unknown field (send {"requests": [...]})',
+                         extra=str(extra[0])[:80]))
     return items
 
 
@@ -132,7 +140,7 @@ def _store_many(checked, username, key=None):
                                  for job, params, priority in checked],
                                 username)
     kinds = {}
-    for job, _, _ in checked:
+    for job, _params, _priority in checked:
         kinds[job.name] = kinds.get(job.name, 0) + 1
     audit.record("submit_batch", "ok", username=username,
                  detail={"count": len(ids), "job_types": kinds, "first_id": ids[0],
@@ -161,10 +169,11 @@ def submit_many_once(key, ttl_h, items, username):
             return None
         if [(r["job_type"], r["params"]) for r in found] != sent or any(
                 p is not None and p != r["priority"] for p, r in zip(priorities, found)):
-            raise Refused(f"{idempotency.HEADER}: {key[:40]!r} was used for"
-                          f" {'request' if len(found) == 1 else 'the batch from request'}"
-                          f" {found[0]['id']} with other job types, params or"
-                          " priorities", 409)
+            used = dict(header=idempotency.HEADER, key=key[:40], id=found[0]["id"])
+            raise Refused(_("%(header)s: %(key)r was used for request %(id)s with other job"
+                            " types, params or priorities", **used) if len(found) == 1 else
+                          _("%(header)s: %(key)r was used for the batch from request %(id)s"
+                            " with other job types, params or priorities", **used), 409)
         return [r["id"] for r in found]
 
     def store():
@@ -215,8 +224,9 @@ def _same(found, sent, key):
     """The key's request id when it was submitted as `sent` (job type, params, file
     sha256), else Refused 409."""
     if (found["job_type"], found["params"], found["file_sha256"]) != sent:
-        raise Refused(f"{idempotency.HEADER}: {key[:40]!r} was used for request {found['id']}"
-                      " with another job type, params or file", 409)
+        raise Refused(_("%(header)s: %(key)r was used for request %(id)s with another job "
+                         "type, params or file", header=idempotency.HEADER, key=key[:40],
+                         id=found['id']), 409)
     return found["id"]
 
 
@@ -233,7 +243,8 @@ def rerun(parent, params, file_storage, username, max_bytes):
     if not isinstance(params, dict):
         params = parse_params(params)
     elif jobs.non_finite(params):
-        raise Refused(f"{jobs.non_finite(params)}: NaN and Infinity are not numbers JSON allows")
+        raise Refused(_("%(jobs)s: NaN and Infinity are not numbers JSON allows",
+                         jobs=jobs.non_finite(params)))
     data, meta = uploads.read(file_storage, max_bytes)
     if data is not None:   # a new file: what the parent's file told is found anew
         told = parent["params"] or {}

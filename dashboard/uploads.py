@@ -15,6 +15,7 @@ import tempfile
 import unicodedata
 
 from flask import Request
+from flask_babel import gettext as _
 from sqlalchemy import select, text
 from werkzeug.utils import secure_filename
 
@@ -82,7 +83,8 @@ def read(file_storage, max_bytes):
             break
         size += len(chunk)
         if size > max_bytes:
-            raise Refused(f"file: larger than the {max_bytes // (1024 * 1024)} MB limit", 413)
+            raise Refused(_("file: larger than the %(value)s MB limit",
+                             value=max_bytes // (1024 * 1024)), 413)
         digest.update(chunk)
     stream.seek(0)
     if not size:

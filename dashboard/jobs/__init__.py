@@ -16,6 +16,7 @@ from functools import cached_property
 from importlib.metadata import entry_points
 from typing import Callable
 
+from flask_babel import gettext as _
 from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import SchemaError
 
@@ -79,7 +80,7 @@ class JobType:
     def validate(self, params, upload_meta):
         """Params with defaults filled in, or Refused naming the field."""
         if not isinstance(params, dict):
-            raise Refused("params: must be a JSON object")
+            raise Refused(_("params: must be a JSON object"))
         errors = sorted(self.validator.iter_errors(params), key=lambda e: list(e.path))
         if errors:
             raise Refused(_message(errors[0]))
@@ -88,9 +89,9 @@ class JobType:
             if key not in filled and "default" in spec:
                 filled[key] = spec["default"]
         if self.file == "required" and not upload_meta:
-            raise Refused(f"file: job type {self.name!r} needs a non-empty file")
+            raise Refused(_("file: job type %(name)r needs a non-empty file", name=self.name))
         if self.file == "none" and upload_meta:
-            raise Refused(f"file: job type {self.name!r} takes no file")
+            raise Refused(_("file: job type %(name)r takes no file", name=self.name))
         if self.check:
             self.check(filled, upload_meta)
         return filled
@@ -306,7 +307,8 @@ def get(name):
     job = REGISTRY.get(name) if isinstance(name, str) else None
     if job is None:
         known = ", ".join(sorted(REGISTRY))
-        raise Refused(f"job_type: unknown job type {str(name)[:80]!r} (known: {known})")
+        raise Refused(_("job_type: unknown job type %(name)r (known: %(known)s)",
+                         name=str(name)[:80], known=known))
     return job
 
 
@@ -319,7 +321,8 @@ def parse_params(raw):
     except Refused:
         raise
     except (ValueError, RecursionError) as exc:
-        raise Refused(f"params: not valid JSON ({exc.__class__.__name__}: {str(exc)[:120]})")
+        raise Refused(_("params: not valid JSON (%(name)s: %(exc)s)", name=exc.__class__.__name__,
+                         exc=str(exc)[:120]))
 
 
 def _no_duplicate_keys(pairs):
@@ -327,7 +330,7 @@ def _no_duplicate_keys(pairs):
     seen = {}
     for key, value in pairs:
         if key in seen:
-            raise Refused(f"params.{key[:80]}: given twice")
+            raise Refused(_("params.%(key)s: given twice", key=key[:80]))
         seen[key] = value
     return seen
 

@@ -6,6 +6,7 @@ declared value. A changed priority applies to requests submitted from then on: r
 already waiting keep the priority they were stored with. The dispatcher reads the stored
 values at its next dispatch.
 """
+from flask_babel import gettext as _
 from sqlalchemy import text
 
 from dashboard import audit, jobs
@@ -29,22 +30,24 @@ def _integer(value):
 def check(changes):
     """The changes as {field: value}, or Refused (422) naming the first bad field."""
     if not isinstance(changes, dict) or not changes:
-        raise Refused(f"body: give at least one of {', '.join(FIELDS)}")
+        raise Refused(_("body: give at least one of %(fields)s", fields=', '.join(FIELDS)))
     for key in changes:
         if key not in FIELDS:
-            raise Refused(f"{str(key)[:80]}: unknown field (one of {', '.join(FIELDS)})")
+            raise Refused(_("%(key)s: unknown field (one of %(fields)s)", key=str(key)[:80],
+                             fields=', '.join(FIELDS)))
     for key, value in changes.items():
         if value is None:
             continue
         if key == "priority" and not (_integer(value) and PRIORITY[0] <= value <= PRIORITY[1]):
-            raise Refused(f"priority: must be an integer from {PRIORITY[0]} to {PRIORITY[1]},"
-                          " or null for the declared value")
+            raise Refused(_("priority: must be an integer from %(priority)s to %(priority2)s, "
+                             "or null for the declared value", priority=PRIORITY[0],
+                             priority2=PRIORITY[1]))
         if key in ("max_running", "rate_per_min") and not (_integer(value)
                                                           and 0 <= value <= INT_MAX):
-            raise Refused(f"{key}: must be a non-negative integer (at most {INT_MAX}),"
-                          " or null for the declared value")
+            raise Refused(_("%(key)s: must be a non-negative integer (at most %(int_max)s), "
+                             "or null for the declared value", key=key, int_max=INT_MAX))
         if key == "paused" and not isinstance(value, bool):
-            raise Refused("paused: must be true or false, or null for the declared value")
+            raise Refused(_("paused: must be true or false, or null for the declared value"))
     return dict(changes)
 
 
@@ -66,7 +69,7 @@ def change(name, changes, username):
     transaction. Refused 404 for an unknown type, 422 naming a bad field (audited, nothing
     stored). Returns the limits now in force."""
     if name not in jobs.REGISTRY:
-        raise Refused(f"job type {name!r} not found", 404)
+        raise Refused(_("job type %(name)r not found", name=name), 404)
     try:
         changes = check(changes)
     except Refused as exc:

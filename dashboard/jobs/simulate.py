@@ -4,6 +4,7 @@ import random
 import time
 
 from celery.exceptions import SoftTimeLimitExceeded
+from flask_babel import gettext as _
 
 from dashboard.errors import Refused
 from dashboard.jobs import JobType
@@ -49,7 +50,7 @@ SCHEMA = {
 def check(params, upload_meta):
     """Cross-field rule: min_seconds <= max_seconds."""
     if params["min_seconds"] > params["max_seconds"]:
-        raise Refused("params.min_seconds: must not exceed max_seconds")
+        raise Refused(_("params.min_seconds: must not exceed max_seconds"))
 
 
 def expected_s(params):

@@ -5,6 +5,7 @@ The status change is one compare-and-set statement for all the ids
 refused; one audit entry lists the ids; one commit. Kills of pending and
 running requests are then revoked through Celery, as a single kill is.
 """
+from flask_babel import gettext as _
 from sqlalchemy import text
 
 from dashboard import audit, lifecycle
@@ -22,17 +23,18 @@ ACTIONS = ("retry", "kill")
 def parse(body):
     """(action, ids) from the JSON body, or Refused (422; 413 above MAX_IDS ids)."""
     if not isinstance(body, dict):
-        raise Refused("body: send a JSON object {\"action\": ..., \"ids\": [...]}")
+        raise Refused(_('body: send a JSON object {"action": ..., "ids": [...]}'))
     action = body.get("action")
     if action not in ACTIONS:
-        raise Refused(f"action: must be one of {', '.join(ACTIONS)}")
+        raise Refused(_("action: must be one of %(actions)s", actions=', '.join(ACTIONS)))
     ids = body.get("ids")
     if not isinstance(ids, list) or not ids:
-        raise Refused("ids: must be a non-empty list of request ids")
+        raise Refused(_("ids: must be a non-empty list of request ids"))
     if len(ids) > MAX_IDS:
-        raise Refused(f"ids: at most {MAX_IDS} ids at once (got {len(ids)})", 413)
+        raise Refused(_("ids: at most %(max_ids)s ids at once (got %(n)s)", max_ids=MAX_IDS,
+                         n=len(ids)), 413)
     if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2 ** 63 for i in ids):
-        raise Refused("ids: every id must be a positive integer")
+        raise Refused(_("ids: every id must be a positive integer"))
     return action, list(dict.fromkeys(ids))
 
 

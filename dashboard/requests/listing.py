@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
 from flask import g
+from flask_babel import gettext as _
 from sqlalchemy import text
 
 from dashboard.extensions import db, outside_transaction, standby_reads
@@ -106,9 +107,10 @@ def _param_filters(args):
             continue
         name, raw = arg[len(PARAM_PREFIX):], (raw or "").replace("\x00", "")
         if not PARAM_NAME_RE.fullmatch(name):
-            errors.append(f"{arg[:80]}: a parameter name is 1 to 64 letters, digits, _ . or -")
+            errors.append(_("%(arg)s: a parameter name is 1 to 64 letters, digits, _ . or -",
+                             arg=arg[:80]))
         elif raw and found.setdefault(name, raw) != raw:
-            errors.append(f"{arg[:80]}: given twice with different values")
+            errors.append(_("%(arg)s: given twice with different values", arg=arg[:80]))
     return found, errors
 
 
@@ -185,9 +187,10 @@ class Filters:
         self.sort = (args.get("sort", "") or "").strip() or self.DEFAULT_SORT
         self.params, self.errors = _param_filters(args)
         if self.status and self.status not in STATUSES:
-            self.errors.append(f"status: unknown status {self.status[:40]!r}")
+            self.errors.append(_("status: unknown status %(status)r", status=self.status[:40]))
         if self.job_type and self.job_type not in job_types:
-            self.errors.append(f"job_type: unknown job type {self.job_type[:40]!r}")
+            self.errors.append(_("job_type: unknown job type %(job_type)r",
+                                  job_type=self.job_type[:40]))
         self.created_after = self.created_before = None
         for name in ("created_after", "created_before"):
             raw = args.get(name, "") or ""  # as given: the pattern is the whole check
@@ -198,10 +201,10 @@ class Filters:
                     self.errors.append(problem)
         if self.created_after and self.created_before \
                 and self.created_after > self.created_before:
-            self.errors.append("created_after: must not be later than created_before")
+            self.errors.append(_("created_after: must not be later than created_before"))
         if self.sort not in self.SORTS:
-            self.errors.append(f"sort: must be one of {', '.join(self.SORTS)}"
-                               f" (got {self.sort[:40]!r})")
+            self.errors.append(_("sort: must be one of %(sorts)s (got %(sort)r)",
+                                  sorts=', '.join(self.SORTS), sort=self.sort[:40]))
             self.sort = self.DEFAULT_SORT
 
     def ordering(self):

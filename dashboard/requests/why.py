@@ -9,6 +9,8 @@ reasons. The answer is a plain dict, the same for the API and the page.
 from datetime import timedelta
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import text
 
 from dashboard import dispatcher_heartbeat, jobs
@@ -43,11 +45,11 @@ def _dispatcher():
     stale_s = current_app.config.get("DISPATCHER_STALE_S", 10.0)
     beat = dispatcher_heartbeat.latest()
     if beat is None:
-        return _reason("dispatcher_down", "No dispatcher is running: nothing hands unassigned"
-                       " requests to the broker (start the dispatcher process).")
+        return _reason("dispatcher_down", _("No dispatcher is running: nothing hands unassigned"
+                       " requests to the broker (start the dispatcher process)."))
     if beat["age_s"] > stale_s:
-        return _reason("dispatcher_down", f"The dispatcher's last heartbeat was"
-                       f" {beat['age_s']:.0f} s ago ({beat['name']}): it is not running.",
+        return _reason("dispatcher_down", _("The dispatcher's last heartbeat was %(s).0f s ago"
+                       " (%(name)s): it is not running.", s=beat["age_s"], name=beat["name"]),
                        last_heartbeat=beat["beat_at"].isoformat())
     return None
 
@@ -58,9 +60,10 @@ def _backoff(row):
     if job is None or job.max_attempts <= 1 or row["attempt"] >= job.max_attempts:
         return None
     due = row["finished_at"] + timedelta(seconds=job.backoff_s * 2 ** (row["attempt"] - 1))
-    return _reason("retry_backoff", f"Attempt {row['attempt']} failed; attempt"
-                   f" {row['attempt'] + 1} of {job.max_attempts} is queued automatically at"
-                   f" {due.strftime('%H:%M:%S')} UTC (backoff).", due_at=due.isoformat())
+    return _reason("retry_backoff", _(
+        "Attempt %(n)s failed; attempt %(next)s of %(max)s is queued automatically at %(at)s"
+        " UTC (backoff).", n=row["attempt"], next=row["attempt"] + 1, max=job.max_attempts,
+        at=due.strftime("%H:%M:%S")), due_at=due.isoformat())
 
 
 def _workers(reasons, queue):
@@ -70,21 +73,23 @@ def _workers(reasons, queue):
     paused = [w["name"] for w in workers if w["state"] == "paused"]
     consuming = [w for w in workers if w["state"] == "online" and queue["name"] in w["queues"]]
     if workers and len(paused) == len(workers):
-        reasons.append(_reason("workers_paused", "Every worker is paused (not consuming"
-                               f" {queue['name']}): resume them on the workers page.",
+        reasons.append(_reason("workers_paused", _("Every worker is paused (not consuming"
+                               " %(queue)s): resume them on the workers page.",
+                               queue=queue["name"]),
                                workers=paused))
     elif queue["consumers"] == 0:
-        reasons.append(_reason("no_consumers", f"No worker consumes the {queue['name']}"
-                               f" queue: start a worker with -Q {queue['name']}.",
+        reasons.append(_reason("no_consumers", _("No worker consumes the %(queue)s queue:"
+                               " start a worker with -Q %(queue)s.", queue=queue["name"]),
                                queue=queue["name"], workers=paused))
     elif not workers:
-        reasons.append(_reason("no_consumers", "No worker answers: start a worker."))
+        reasons.append(_reason("no_consumers", _("No worker answers: start a worker.")))
     if consuming and all(w["concurrency"] and _busy(w) >= w["concurrency"] for w in consuming):
         holding = sorted(t["request_id"] for w in consuming for t in w["active"]
                          if t["request_id"] is not None)
         size = sum(w["concurrency"] for w in consuming)
-        reasons.append(_reason("all_busy", f"All {size} pool processes are busy, running"
-                               " requests " + ", ".join(f"#{i}" for i in holding) + ".",
+        reasons.append(_reason("all_busy", _("All %(n)s pool processes are busy, running"
+                               " requests %(ids)s.", n=size,
+                               ids=", ".join(f"#{i}" for i in holding)),
                                requests=holding))
 
 
@@ -96,15 +101,16 @@ def _limits(job_type):
     now = limits.current(job_type)
     reasons = []
     if now["paused"]:
-        reasons.append(_reason("job_type_paused", f"Job type {job_type!r} is paused: its"
-                               " requests are accepted but none is started until an admin"
-                               " resumes it (job types page)."))
+        reasons.append(_reason("job_type_paused", _(
+            "Job type %(name)r is paused: its requests are accepted but none is started"
+            " until an admin resumes it (job types page).", name=job_type)))
     if now["max_running"] is not None:
         ids = db.session.execute(text(ACTIVE_OF_TYPE_SQL), {"job_type": job_type}).scalars().all()
         if len(ids) >= now["max_running"]:
             reasons.append(_reason(
-                "concurrency_limit", f"Running {len(ids)} of {now['max_running']}: job type"
-                f" {job_type!r} may have {now['max_running']} pending or running at once.",
+                "concurrency_limit", _("Running %(n)s of %(max)s: job type %(name)r may have"
+                                       " %(max)s pending or running at once.", n=len(ids),
+                                       max=now["max_running"], name=job_type),
                 running=len(ids), max_running=now["max_running"], ids=ids[:SHOWN_IDS]))
     if now["rate_per_min"] is not None:
         rows = db.session.execute(text(DISPATCHED_SQL), {"job_type": job_type}).all()
@@ -116,11 +122,12 @@ def _limits(job_type):
                 if left < now["rate_per_min"]:
                     slot = at + timedelta(seconds=60)
                     break
-            when = (f"the next slot is at {slot.strftime('%H:%M:%S')} UTC" if slot else
-                    "none starts until an admin raises it")
+            when = (_("the next slot is at %(at)s UTC", at=slot.strftime("%H:%M:%S")) if slot
+                    else _("none starts until an admin raises it"))
             reasons.append(_reason(
-                "rate_limit", f"Job type {job_type!r} may start {now['rate_per_min']} a"
-                f" minute, all taken: {when}.", rate_per_min=now["rate_per_min"],
+                "rate_limit", _("Job type %(name)r may start %(n)s a minute, all taken:"
+                                " %(when)s.", name=job_type, n=now["rate_per_min"], when=when),
+                rate_per_min=now["rate_per_min"],
                 next_slot_at=slot.isoformat() if slot else None))
     return reasons
 
@@ -156,8 +163,8 @@ def explain(request_id):
     queue = inspection.queue_counts(job.queue if job is not None else inspection.QUEUE)
     answer["queue"] = queue
     if queue is None:
-        reasons.append(_reason("broker_down", "RabbitMQ does not answer: requests cannot be"
-                               " handed to workers until it is back."))
+        reasons.append(_reason("broker_down", _("RabbitMQ does not answer: requests cannot be"
+                                                " handed to workers until it is back.")))
     if status == "unassigned":
         if (reason := _dispatcher()) is not None:
             reasons.append(reason)
@@ -168,6 +175,7 @@ def explain(request_id):
         ahead = db.session.execute(
             text(AHEAD_SQL), {"queued_at": row["queued_at"], "id": row["id"]}).scalar()
         if ahead:
-            reasons.append(_reason("backlog", f"{ahead} request{'s' if ahead != 1 else ''}"
-                                   " queued before it wait too.", ahead=ahead))
+            reasons.append(_reason("backlog", ngettext(
+                "%(num)d request queued before it waits too.",
+                "%(num)d requests queued before it wait too.", ahead), ahead=ahead))
     return answer

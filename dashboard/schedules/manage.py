@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import CroniterError, croniter
+from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -53,24 +54,24 @@ def timezone_names():
 def check_cron(expr):
     """A five-field cron expression, normalised, or Refused naming the bad field."""
     if not isinstance(expr, str):
-        raise Refused("cron: must be a string of five fields, e.g. '*/15 * * * *'")
+        raise Refused(_("cron: must be a string of five fields, e.g. '*/15 * * * *'"))
     if len(expr) > 120:
-        raise Refused("cron: at most 120 characters")
+        raise Refused(_("cron: at most 120 characters"))
     fields = expr.split()
     if len(fields) != 5:
-        raise Refused(f"cron: needs five fields (minute hour day-of-month month"
-                           f" day-of-week), got {len(fields)}")
+        raise Refused(_("cron: needs five fields (minute hour day-of-month month "
+                         "day-of-week), got %(n)s", n=len(fields)))
     for position, field in enumerate(fields):
         probe = ["*"] * 5
         probe[position] = field
         if not croniter.is_valid(" ".join(probe)):
-            raise Refused(f"cron: {CRON_FIELDS[position]} field {field[:40]!r} is out of"
-                               " range or not cron syntax")
+            raise Refused(_("cron: %(cron_fields)s field %(field)r is out of range or not "
+                             "cron syntax", cron_fields=CRON_FIELDS[position], field=field[:40]))
     normal = " ".join(fields)
     try:
         croniter(normal, datetime.now(UTC)).get_next(datetime)
     except (CroniterError, ValueError, KeyError) as exc:
-        raise Refused(f"cron: {str(exc)[:120]}") from None
+        raise Refused(_("cron: %(exc)s", exc=str(exc)[:120])) from None
     return normal
 
 
@@ -81,10 +82,11 @@ def check_every(value):
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise Refused("every_s: must be a whole number of seconds")
+        raise Refused(_("every_s: must be a whole number of seconds"))
     if not MIN_EVERY_S <= value <= MAX_EVERY_S:
-        raise Refused(f"every_s: must be from {MIN_EVERY_S} to {MAX_EVERY_S} seconds,"
-                           f" got {value}")
+        raise Refused(_("every_s: must be from %(min_every_s)s to %(max_every_s)s seconds, "
+                         "got %(value)s", min_every_s=MIN_EVERY_S, max_every_s=MAX_EVERY_S,
+                         value=value))
     return value
 
 
@@ -93,24 +95,24 @@ def check_timezone(name):
     if name in (None, ""):
         return "UTC"
     if not isinstance(name, str) or len(name) > 64 or name not in _timezones():
-        raise Refused(f"timezone: unknown timezone {str(name)[:64]!r} (an IANA name such"
-                           " as 'UTC' or 'Europe/Paris')")
+        raise Refused(_("timezone: unknown timezone %(name)r (an IANA name such as 'UTC' or "
+                         "'Europe/Paris')", name=str(name)[:64]))
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise Refused(f"timezone: unknown timezone {name!r}") from None
+        raise Refused(_("timezone: unknown timezone %(name)r", name=name)) from None
     return name
 
 
 def check_name(name):
     """A display name: 1-80 printable characters."""
     if not isinstance(name, str) or not name.strip():
-        raise Refused("name: is required")
+        raise Refused(_("name: is required"))
     name = name.strip()
     if len(name) > 80:
-        raise Refused("name: at most 80 characters")
+        raise Refused(_("name: at most 80 characters"))
     if any(unicodedata.category(c)[0] == "C" for c in name):
-        raise Refused("name: control characters are not allowed")
+        raise Refused(_("name: control characters are not allowed"))
     return name
 
 
@@ -120,7 +122,7 @@ def _bool(value, field):
     if isinstance(value, str) and value.lower() in ("on", "true", "1", "yes", "false", "0",
                                                     "off", "no", ""):
         return value.lower() in ("on", "true", "1", "yes")
-    raise Refused(f"{field}: must be true or false")
+    raise Refused(_("%(field)s: must be true or false", field=field))
 
 
 def validate(data, current=None):
@@ -131,10 +133,11 @@ def validate(data, current=None):
     one is refused. Raises Refused naming the first bad field.
     """
     if not isinstance(data, dict):
-        raise Refused("body: must be a JSON object")
+        raise Refused(_("body: must be a JSON object"))
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
-        raise Refused(f"{str(unknown[0])[:40]}: unknown field (known: {', '.join(FIELDS)})")
+        raise Refused(_("%(unknown)s: unknown field (known: %(fields)s)",
+                         unknown=str(unknown[0])[:40], fields=', '.join(FIELDS)))
     merged = dict(current or {})
     merged.update(data)
     if "cron" in data and data["cron"] not in (None, "") and "every_s" not in data:
@@ -152,8 +155,8 @@ def validate(data, current=None):
     else:
         submission.parse_params(json.dumps(params, allow_nan=True))
     if job.file == "required":
-        raise Refused(f"job_type: {job.name!r} needs a file; a schedule makes requests"
-                           " without one")
+        raise Refused(_("job_type: %(name)r needs a file; a schedule makes requests without "
+                         "one", name=job.name))
     out["params"] = job.validate(params, None)
     cron, every = merged.get("cron"), merged.get("every_s")
     cron = None if cron in (None, "") else cron
@@ -167,7 +170,8 @@ def validate(data, current=None):
     out["enabled"] = _bool(merged.get("enabled", True), "enabled")
     catch_up = merged.get("catch_up") or "skip"
     if catch_up not in CATCH_UP:
-        raise Refused(f"catch_up: must be 'skip' or 'once', got {str(catch_up)[:20]!r}")
+        raise Refused(_("catch_up: must be 'skip' or 'once', got %(catch_up)r",
+                         catch_up=str(catch_up)[:20]))
     out["catch_up"] = catch_up
     return out
 
@@ -209,7 +213,7 @@ def _name_taken(name, except_id=None):
 
 
 def _duplicate(name):
-    return Refused(f"name: a schedule called {name[:80]!r} already exists", status=409)
+    return Refused(_("name: a schedule called %(name)r already exists", name=name[:80]), status=409)
 
 
 def _commit_or_duplicate(name):

@@ -2,6 +2,7 @@
 import re
 
 from flask import Blueprint, render_template, request
+from flask_babel import gettext as _
 
 from dashboard import audit
 from dashboard.views.navigation import nav
@@ -23,7 +24,7 @@ def _filters():
     for key in ("request_id", "before"):
         value = (args.get(key) or "").strip()
         if value and not _ID.match(value):
-            errors.append(f"{key}: must be a number")
+            errors.append(_("%(key)s: must be a number", key=key))
         elif value:
             found[key] = value
     return found, errors

@@ -2,6 +2,7 @@
 from datetime import datetime, timezone
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -42,7 +43,7 @@ def login():
                   "wrong password")
         audit.record("sign_in", "failed", username=username or None, detail={"reason": reason})
         db.session.commit()
-        flash("Wrong username or password.", "error")
+        flash(_("Wrong username or password."), "error")
         return render_template("login.html", username=username), 401
     return render_template("login.html", username="")
 
@@ -59,5 +60,5 @@ def logout():
     audit.record("sign_out", "ok")
     sessions.end()
     db.session.commit()
-    flash("Signed out.", "info")
+    flash(_("Signed out."), "info")
     return redirect(url_for("auth.login"))

@@ -3,6 +3,7 @@ consuming its queue, a "New request" link, and for admins a form to change its l
 import re
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from dashboard.errors import Refused
@@ -53,5 +54,5 @@ def job_type_change(name):
         if exc.status == 404:
             abort(404, description=exc.message)
         return _page(exc.status, error=exc.message, failed=name, form=request.form)
-    flash(f"Limits of {name} saved.", "info")
+    flash(_("Limits of %(name)s saved.", name=name), "info")
     return redirect(url_for("job_types.index", _anchor=f"type-{name}"), 303)

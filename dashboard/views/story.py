@@ -14,6 +14,7 @@ from flask import (
     send_file,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from dashboard import joblog, jobs, uploads
@@ -25,6 +26,7 @@ from dashboard.views.requests import bp as pages
 from dashboard.web import body_caps, htmx
 from dashboard.web.auth import require_role
 from dashboard.web.redirects import safe_next
+from dashboard.web.words import status_label
 
 
 @pages.app_template_global()
@@ -46,7 +48,7 @@ def log_lines(request_id):
         abort(422, description=str(exc))
     row = listing.get_request(request_id)
     if row is None:
-        abort(404, description=f"There is no request #{request_id}.")
+        abort(404, description=_("There is no request #%(request_id)s.", request_id=request_id))
     lines, cursor = joblog.lines(request_id, attempt, after, level, limit)
     live = row["status"] in ACTIVE or len(lines) == limit
     if not lines and live and not request.args.get("reset"):
@@ -63,10 +65,10 @@ def rerun_page(request_id):
     """The re-run form, pre-filled with the request's params; POST lands on the new request."""
     parent = listing.get_request(request_id)
     if parent is None:
-        abort(404, description=f"There is no request #{request_id}.")
+        abort(404, description=_("There is no request #%(request_id)s.", request_id=request_id))
     if parent["status"] not in TERMINAL:
-        flash(f"Request #{request_id} is {parent['status']}: only finished requests can be"
-              " re-run.", "error")
+        flash(_("Request #%(request_id)s is %(status)s: only finished requests can be re-run.",
+                 request_id=request_id, status=status_label(parent["status"])), "error")
         return redirect(url_for("requests.detail", request_id=request_id), 303)
     if request.method == "POST":
         try:
@@ -74,7 +76,8 @@ def rerun_page(request_id):
         except Refused as exc:
             return render_template("requests/rerun.html", r=parent, error=exc.message,
                                    params_text=request.form.get("params", "")), exc.status
-        flash(f"Request #{child} submitted as a re-run of #{request_id}.", "info")
+        flash(_("Request #%(child)s submitted as a re-run of #%(request_id)s.", child=child,
+                 request_id=request_id), "info")
         return redirect(url_for("requests.detail", request_id=child), 303)
     return render_template("requests/rerun.html", r=parent, error=None,
                            params_text=None)
@@ -112,7 +115,7 @@ def download(request_id):
     row = listing.get_request(request_id)
     meta = uploads.meta(row["upload_id"]) if row is not None else None
     if meta is None:
-        abort(404, description=f"Request #{request_id} has no file.")
+        abort(404, description=_("Request #%(request_id)s has no file.", request_id=request_id))
     spool = tempfile.TemporaryFile()  # streamed from disk, not held in memory; closed by send_file
     uploads.copy_to(row["upload_id"], spool)
     spool.seek(0)

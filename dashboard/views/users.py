@@ -3,6 +3,7 @@ import secrets
 from datetime import datetime, timezone
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -18,6 +19,7 @@ from dashboard.web.auth import (
     require_role,
     sign_in,
 )
+from dashboard.web.words import role_label
 
 bp = Blueprint("users", __name__)
 nav("users.index", "Users", "admin")
@@ -39,7 +41,7 @@ def _user(user_id):
     """The user, or a 404 page."""
     user = db.session.get(User, user_id)
     if user is None:
-        abort(404, description=f"There is no user #{user_id}.")
+        abort(404, description=_("There is no user #%(user_id)s.", user_id=user_id))
     return user
 
 
@@ -85,13 +87,15 @@ def create():
     username = (request.form.get("username") or "").strip()
     role = request.form.get("role", "")
     if not USERNAME_RE.match(username):
-        return _refuse("username: 1 to 80 letters, digits or . _ @ -, starting with a letter"
-                       " or digit", action="user_create", user=username[:80])
+        return _refuse(_("username: 1 to 80 letters, digits or . _ @ -, starting with a "
+                          "letter or digit"), action="user_create", user=username[:80])
     if role not in ROLES:
-        return _refuse(f"role: must be one of {', '.join(ROLES)}", action="user_create",
+        return _refuse(_("role: must be one of %(roles)s", roles=", ".join(ROLES)),
+                       action="user_create",
                        user=username)
     if db.session.execute(select(User).where(User.username == username)).scalar_one_or_none():
-        return _refuse(f"username: {username} already exists", 409, action="user_create",
+        return _refuse(_("username: %(username)s already exists", username=username), 409,
+                       action="user_create",
                        user=username)
     password, generated = _new_password()
     problem = password_problem(password)
@@ -101,8 +105,10 @@ def create():
     audit.record("user_create", "ok", detail={"user": username, "role": role})
     db.session.commit()
     if generated:
-        return _page(201, secret={"what": f"Password for {username}", "value": password})
-    flash(f"User {username} ({role}) created.", "info")
+        return _page(201, secret={"what": _("Password for %(name)s", name=username),
+                                   "value": password})
+    flash(_("User %(username)s (%(role)s) created.", username=username, role=role_label(role)),
+          "info")
     return redirect(url_for("users.index"), 303)
 
 
@@ -112,15 +118,17 @@ def change_role(user_id):
     """Change a user's role (the last active admin stays admin)."""
     user, role = _user(user_id), request.form.get("role", "")
     if role not in ROLES:
-        return _refuse(f"role: must be one of {', '.join(ROLES)}", action="user_role",
+        return _refuse(_("role: must be one of %(roles)s", roles=", ".join(ROLES)),
+                       action="user_role",
                        user=user.username)
     if role != "admin" and _would_leave_no_admin(user):
-        return _refuse("role: the last active admin cannot lose the admin role", 409,
+        return _refuse(_("role: the last active admin cannot lose the admin role"), 409,
                        action="user_role", user=user.username)
     old, user.role = user.role, role
     audit.record("user_role", "ok", detail={"user": user.username, "from": old, "to": role})
     db.session.commit()
-    flash(f"{user.username} is now {role}.", "info")
+    flash(_("%(username)s is now %(role)s.", username=user.username, role=role_label(role)),
+          "info")
     return redirect(url_for("users.index"), 303)
 
 
@@ -131,12 +139,13 @@ def set_active(user_id):
     user, active = _user(user_id), request.form.get("active") == "1"
     action = "user_enable" if active else "user_disable"
     if not active and _would_leave_no_admin(user):
-        return _refuse("the last active admin cannot be disabled", 409, action=action,
+        return _refuse(_("the last active admin cannot be disabled"), 409, action=action,
                        user=user.username)
     user.active = active
     audit.record(action, "ok", detail={"user": user.username})
     db.session.commit()
-    flash(f"{user.username} {'enabled' if active else 'disabled'}.", "info")
+    flash(_("%(username)s enabled.", username=user.username) if active
+          else _("%(username)s disabled.", username=user.username), "info")
     return redirect(url_for("users.index"), 303)
 
 
@@ -156,9 +165,9 @@ def reset_password(user_id):
         sign_in(user)  # an admin resetting their own password stays signed in (a new session)
         db.session.commit()
     if generated:
-        return _page(200, secret={"what": f"New password for {user.username}",
+        return _page(200, secret={"what": _("New password for %(name)s", name=user.username),
                                   "value": password})
-    flash(f"Password of {user.username} changed.", "info")
+    flash(_("Password of %(username)s changed.", username=user.username), "info")
     return redirect(url_for("users.index"), 303)
 
 
@@ -171,7 +180,8 @@ def create_token(user_id):
     token = issue_token(user, name or "web")
     audit.record("token_create", "ok", detail={"user": user.username, "name": name or "web"})
     db.session.commit()
-    return _page(201, secret={"what": f"API token for {user.username}", "value": token})
+    return _page(201, secret={"what": _("API token for %(name)s", name=user.username),
+                              "value": token})
 
 
 @bp.route("/users/<int:user_id>/tokens/<int:token_id>/revoke", methods=["POST"])
@@ -181,11 +191,13 @@ def revoke_token(user_id, token_id):
     user = _user(user_id)
     token = db.session.get(ApiToken, token_id)
     if token is None or token.user_id != user.id:
-        abort(404, description=f"{user.username} has no token #{token_id}.")
+        abort(404, description=_("%(username)s has no token #%(token_id)s.",
+                                  username=user.username, token_id=token_id))
     if token.revoked_at is None:
         token.revoked_at = datetime.now(timezone.utc)
         audit.record("token_revoke", "ok", detail={"user": user.username, "token": token.id,
                                                    "name": token.name})
         db.session.commit()
-    flash(f"Token #{token_id} of {user.username} revoked.", "info")
+    flash(_("Token #%(token_id)s of %(username)s revoked.", token_id=token_id,
+             username=user.username), "info")
     return redirect(url_for("users.index"), 303)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import abort, g, jsonify, redirect, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select, update
 
@@ -43,9 +44,9 @@ def check_password(user, password):
 def password_problem(password):
     """Why a new password is refused, or None."""
     if len(password) < MIN_PASSWORD:
-        return f"password: must be at least {MIN_PASSWORD} characters"
+        return _("password: must be at least %(n)s characters", n=MIN_PASSWORD)
     if len(password) > 1024 or "\x00" in password:
-        return "password: at most 1024 characters, no NUL"
+        return _("password: at most 1024 characters, no NUL")
     return None
 
 
@@ -143,7 +144,7 @@ def refuse(role):
                          detail={"needs": role})
     if wants_json():
         return jsonify(error=f"forbidden: this needs the {role} role"), 403
-    abort(403, description=f"This needs the {role} role.")
+    abort(403, description=_("This needs the %(role)s role.", role=role))
 
 
 def require_role(role):

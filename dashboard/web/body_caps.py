@@ -18,6 +18,7 @@ one limit, MAX_FORM_MEMORY_SIZE (the multipart field limit), whatever the encodi
 `check_params_size`.
 """
 from flask import Request, current_app, request
+from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream, get_input_stream
@@ -129,7 +130,7 @@ def check_params_size(text):
     """The params text within the params limit (as UTF-8), or Refused 413."""
     limit = params_limit()
     if text is not None and len(str(text).encode("utf-8", "surrogatepass")) > limit:
-        raise Refused(f"params: larger than the {limit // 1024} KB limit", 413)
+        raise Refused(_("params: larger than the %(value)s KB limit", value=limit // 1024), 413)
 
 
 def refuse_declared_oversize():

@@ -3,6 +3,7 @@ import json
 
 from flask import has_request_context, jsonify, make_response, render_template, request
 from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -11,7 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dashboard import audit
 from dashboard.extensions import db
-from dashboard.web import body_caps
+from dashboard.web import body_caps, words
 from dashboard.web.auth import wants_json
 
 # No inline script or style anywhere in the dashboard (htmx and app.js are files under /static).
@@ -69,7 +70,8 @@ def init_app(app):
             audit.record_now(audit.action_for(request.endpoint), "csrf_failed",
                              request_id=(request.view_args or {}).get("request_id"),
                              detail={"reason": exc.description})
-        return _error(400, f"CSRF check failed: {exc.description} Reload the page and try again.")
+        return _error(400, _("CSRF check failed: %(why)s Reload the page and try again.",
+                              why=_(exc.description)))
 
     @app.errorhandler(HTTPException)
     def http_error(exc):
@@ -77,7 +79,7 @@ def init_app(app):
         if exc.code == 429 and request.endpoint == "auth.login":
             audit.record_now("sign_in", "rate_limited",
                              username=(request.form.get("username") or "")[:80] or None)
-        response, status = _error(exc.code, exc.description or exc.name)
+        response, status = _error(exc.code, words.http_error(exc))
         for name, value in exc.get_headers():
             if name.lower() != "content-type":  # keep Allow (405), Retry-After (429), ...
                 response.headers[name] = value
@@ -90,14 +92,14 @@ def init_app(app):
         app.logger.warning("database unavailable on %s %s: %s", request.method, request.path,
                            exc.__class__.__name__)
         db.session.rollback()
-        return _error(503, "The database is not answering; try again in a moment.")
+        return _error(503, _("The database is not answering; try again in a moment."))
 
     @app.errorhandler(Exception)
     def unexpected(exc):
         """500, logged with the traceback; the answer says nothing more."""
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         db.session.rollback()
-        return _error(500, "Internal error: it has been logged.")
+        return _error(500, _("Internal error: it has been logged."))
 
 
 def _cache_control(response):
@@ -124,7 +126,7 @@ def _error(status, message):
     if status == 413:
         message = body_caps.too_large_message(request)
     if status == 429:
-        message = f"Too many attempts: {message}. Wait a minute and try again."
+        message = _("Too many attempts: %(limit)s. Wait a minute and try again.", limit=message)
     if wants_json():
         return jsonify(error=message), status
     try:

@@ -8,7 +8,40 @@ STATUSES = {
     "success": _l("success"), "failure": _l("failure"), "timeout": _l("timeout"),
     "killed": _l("killed"),
 }
+# Worker and process actions as the notices name them.
+ACTIONS = {"pause": _l("pause"), "resume": _l("resume"), "grow": _l("grow"),
+           "shrink": _l("shrink"), "restart": _l("restart"), "shutdown": _l("shut down"),
+           "start": _l("start"), "stop": _l("stop")}
+FILE_RULES = {"required": _l("a file is required"), "optional": _l("a file is optional"),
+              "none": _l("no file")}
 ROLES = {"viewer": _l("viewer"), "operator": _l("operator"), "admin": _l("admin")}
+# "Why isn't it running?": the reasons' codes (dashboard/requests/why.py) as a heading.
+WHY = {
+    "dispatcher_down": _l("dispatcher down"), "broker_down": _l("broker down"),
+    "no_consumers": _l("no consumers"), "workers_paused": _l("workers paused"),
+    "all_busy": _l("all busy"), "backlog": _l("backlog"), "retry_backoff": _l("retry backoff"),
+    "job_type_paused": _l("job type paused"), "concurrency_limit": _l("concurrency limit"),
+    "rate_limit": _l("rate limit"),
+}
+# Flask-WTF's reasons for a failed CSRF check (security.py translates them by their text).
+CSRF_REASONS = (_l("The CSRF token is missing."), _l("The CSRF session token is missing."),
+                _l("The CSRF token is invalid."), _l("The CSRF token has expired."),
+                _l("The CSRF tokens do not match."))
+# HTTP errors raised without a reason of ours (an unknown URL, a wrong method, ...).
+HTTP_ERRORS = {
+    400: _l("The request could not be understood."), 401: _l("Sign in to see this page."),
+    403: _l("You may not do this."), 404: _l("There is no such page."),
+    405: _l("This address does not take that method."), 413: _l("The upload is too large."),
+    429: _l("too many requests"), 500: _l("Internal error: it has been logged."),
+    503: _l("The service is not available; try again in a moment."),
+}
+
+
+def http_error(exc):
+    """An HTTPException's reason: ours as given, Werkzeug's stock one in the reader's words."""
+    if exc.description and exc.description != type(exc).description:
+        return exc.description
+    return str(HTTP_ERRORS.get(exc.code, exc.name))
 
 
 def status_label(status):
@@ -16,9 +49,24 @@ def status_label(status):
     return str(STATUSES.get(str(status), status))
 
 
+def action_label(action):
+    """A worker or process action in words."""
+    return str(ACTIONS.get(action, action))
+
+
+def file_rule_label(rule):
+    """A job type's file rule ('required', 'optional', 'none') in words."""
+    return str(FILE_RULES.get(rule, rule))
+
+
 def role_label(role):
     """A role in the reader's language."""
     return str(ROLES.get(role, role))
+
+
+def why_label(code):
+    """A reason's code in words."""
+    return str(WHY.get(code, code.replace("_", " ")))
 
 
 def ui_words():
@@ -46,4 +94,5 @@ def ui_words():
 def init_app(app):
     """The helpers above in every template."""
     app.jinja_env.globals.update(status_label=status_label, role_label=role_label,
-                                 ui_words=ui_words)
+                                 why_label=why_label, ui_words=ui_words,
+                                 file_rule_label=file_rule_label)

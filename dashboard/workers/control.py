@@ -18,6 +18,8 @@ import re
 import time
 
 from flask import current_app
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import text
 
 from dashboard import audit
@@ -62,9 +64,11 @@ def _reply(replies, name):
 def _checked(replies, name, action):
     answer = _reply(replies, name)
     if answer is None:
-        raise Refused(f"worker {name} did not answer the {action} command in time", 409)
+        raise Refused(_("worker %(name)s did not answer the %(action)s command in time",
+                         name=name, action=action), 409)
     if "error" in answer:
-        raise Refused(f"worker {name} refused {action}: {answer['error']}", 409)
+        raise Refused(_("worker %(name)s refused %(action)s: %(error)s", name=name, action=action,
+                         error=answer['error']), 409)
     return answer.get("ok")
 
 
@@ -72,7 +76,7 @@ def parse_step(body):
     """`n` of a grow/shrink body: an integer from 1 to MAX_STEP, default 1."""
     n = (body or {}).get("n", 1)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_STEP:
-        raise Refused(f"n: must be an integer from 1 to {MAX_STEP}", 422)
+        raise Refused(_("n: must be an integer from 1 to %(max_step)s", max_step=MAX_STEP), 422)
     return n
 
 
@@ -81,17 +85,20 @@ def act(name, action, by, n=1):
     detail = {"worker": name, **({"n": n} if action in ("grow", "shrink") else {})}
     try:
         if action not in ACTIONS:
-            raise Refused(f"action: must be one of {', '.join(ACTIONS)}", 404)
+            raise Refused(_("action: must be one of %(actions)s", actions=", ".join(ACTIONS)),
+                          404)
         if name_problem(name):
             raise Refused(name_problem(name), 404)
         if not db.session.execute(text(LOCK_SQL), {"name": name}).scalar():
-            raise Refused(f"another action on worker {name} is in progress: try again when"
-                          " it is done", 409)  # the lock is held until the audit commit
+            # the lock is held until the audit commit
+            raise Refused(_("another action on worker %(name)s is in progress: try again when "
+                             "it is done", name=name), 409)
         worker = inspection.worker(name)
         if worker is None:
-            raise Refused(f"no worker {name!r} (not answering and not seen recently)", 404)
+            raise Refused(_("no worker %(name)r (not answering and not seen recently)",
+                             name=name), 404)
         if worker["state"] == "offline":
-            raise Refused(f"worker {name} is offline: it does not answer", 409)
+            raise Refused(_("worker %(name)s is offline: it does not answer", name=name), 409)
         outcome = HANDLERS[action](worker, n, by)
     except Refused as exc:
         db.session.rollback()  # nothing half-done is kept (e.g. a stored pause)
@@ -108,7 +115,7 @@ def act(name, action, by, n=1):
 def _pause(worker, n, by):
     stored = pauses.stored(worker["name"])
     if worker["state"] == "paused" and stored is not None:
-        raise Refused(f"worker {worker['name']} is already paused", 409)
+        raise Refused(_("worker %(name)s is already paused", name=worker['name']), 409)
     pauses.pause(worker["name"], by)
     if worker["state"] == "paused":
         return "already not consuming; pause stored"
@@ -122,8 +129,8 @@ def _pause(worker, n, by):
 def _resume(worker, n, by):
     stored = pauses.stored(worker["name"])
     if worker["state"] != "paused" and stored is None:
-        raise Refused(f"worker {worker['name']} is not paused: it consumes"
-                      f" {', '.join(worker['queues']) or QUEUE} already", 409)
+        raise Refused(_("worker %(name)s is not paused: it consumes %(value)s already",
+                         name=worker['name'], value=', '.join(worker['queues']) or QUEUE), 409)
     pauses.resume(worker["name"], by)
     if worker["state"] != "paused":
         return "already consuming; stored pause cleared"
@@ -148,14 +155,16 @@ def _wait_state(name, state, timeout=5.0):
 def _refuse_on_quorum(worker, action):
     """Pool size changes need global QoS, which quorum queues do not have: refuse them."""
     if current_app.config.get("QUEUE_TYPE") == "quorum":
-        raise Refused(f"cannot {action} the pool of {worker['name']}: {QUORUM_NOTE}", 409)
+        raise Refused(_("cannot %(action)s the pool of %(name)s: %(quorum_note)s", action=action,
+                         name=worker['name'], quorum_note=QUORUM_NOTE), 409)
 
 
 def _grow(worker, n, by):
     _refuse_on_quorum(worker, "grow")
     if worker["autoscale"]:
-        raise Refused(f"worker {worker['name']} autoscales {worker['autoscale']}: change its"
-                      " bounds instead of growing the pool", 409)
+        raise Refused(_("worker %(name)s autoscales %(autoscale)s: change its bounds instead "
+                         "of growing the pool", name=worker['name'],
+                         autoscale=worker['autoscale']), 409)
     answer = _checked(_celery().control.pool_grow(
         n, destination=[worker["name"]], reply=True, timeout=2), worker["name"], "grow")
     size = worker["pool_target"] or worker["concurrency"] or 0
@@ -165,13 +174,16 @@ def _grow(worker, n, by):
 def _shrink(worker, n, by):
     _refuse_on_quorum(worker, "shrink")
     if worker["autoscale"]:
-        raise Refused(f"worker {worker['name']} autoscales {worker['autoscale']}: change its"
-                      " bounds instead of shrinking the pool", 409)
+        raise Refused(_("worker %(name)s autoscales %(autoscale)s: change its bounds instead "
+                         "of shrinking the pool", name=worker['name'],
+                         autoscale=worker['autoscale']), 409)
     size = worker["pool_target"] or worker["concurrency"] or 0
     if size - n < 1:
-        raise Refused(f"worker {worker['name']} has {size} pool process"
-                      f"{'es' if size != 1 else ''}: shrinking by {n} would leave"
-                      f" {size - n}; a pool keeps at least 1", 409)
+        raise Refused(ngettext("worker %(name)s has %(num)d pool process: shrinking by %(n)s"
+                               " would leave %(left)s; a pool keeps at least 1",
+                               "worker %(name)s has %(num)d pool processes: shrinking by %(n)s"
+                               " would leave %(left)s; a pool keeps at least 1", size,
+                               name=worker["name"], n=n, left=size - n), 409)
     answer = _checked(_celery().control.pool_shrink(
         n, destination=[worker["name"]], reply=True, timeout=2), worker["name"], "shrink")
     return f"{answer}: {size} -> {size - n}"
@@ -182,16 +194,17 @@ def _supervision(name):
     replies = _celery().control.inspect([name], timeout=2)._request("supervision_info") or {}
     info = replies.get(name)
     if info is None:
-        raise Refused(f"worker {name} did not say who supervises it (is it running this"
-                      " version of the code?)", 409)
+        raise Refused(_("worker %(name)s did not say who supervises it (is it running this "
+                         "version of the code?)", name=name), 409)
     return info
 
 
 def _restart(worker, n, by):
     info = _supervision(worker["name"])
     if not info["supervised"]:
-        raise Refused(f"worker {worker['name']} runs without a process supervisor: nothing"
-                      " would start it again after it exits; shut it down and start it by hand", 409)
+        raise Refused(_("worker %(name)s runs without a process supervisor: nothing would "
+                         "start it again after it exits; shut it down and start it by hand",
+                         name=worker['name']), 409)
     _celery().control.broadcast("dashboard_stop", arguments={"restart": 1},
                                 destination=[worker["name"]], reply=False)
     return (f"graceful restart under {info['supervisor']} (running tasks get"
@@ -265,6 +278,6 @@ def rolling_restart(timeout_s=None, echo=print):
                 done.append(name)
                 break
             if time.monotonic() > deadline:
-                raise Refused(f"{name} did not come back online within {limit:.0f} s;"
-                              " stopping the rolling restart", 409)
+                raise Refused(_("%(name)s did not come back online within %(limit).0f s; "
+                                 "stopping the rolling restart", name=name, limit=limit), 409)
     return done
