@@ -2,7 +2,7 @@
 
 formats   which format a file is (from its content) and what it holds: checked at
           submit without loading it, loaded in the worker as an [x, y, z] array
-frames    a 4-D NIfTI's `frame`: one frame, or their sum
+nifti     the `nifti` format (nibabel); frames: a 4-D NIfTI's `frame`: one frame, or their sum
 dicom_zip the `dicom-zip` format: a series (or a CT + PT pair) checked and loaded in RAS+
   dicom_slices   the zip's members and one checked slice each
   dicom_series   slices grouped into series, checked, sorted; which series to load
