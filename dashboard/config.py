@@ -5,6 +5,7 @@ A bad setting raises ConfigError, whose message names the variable.
 """
 import os
 import re
+from urllib.parse import unquote, urlsplit
 
 import limits
 from sqlalchemy.engine import make_url
@@ -167,6 +168,9 @@ def load():
         # local stack's password to .env); no password: a socket that asks for none.
         "SUPERVISOR_USERNAME": os.environ.get("SUPERVISOR_USERNAME", "dashboard"),
         "SUPERVISOR_PASSWORD": os.environ.get("SUPERVISOR_PASSWORD", ""),
+        # Every host's supervisord for the processes page: name=url pairs, comma separated
+        # (http://user:password@host:port/RPC2, or `local` for this host's socket above).
+        "SUPERVISORS": _supervisors(os.environ.get("SUPERVISORS", "")),
         # "Why isn't it running?" calls the dispatcher down past this heartbeat age.
         "DISPATCHER_STALE_S": _env_float("DISPATCHER_STALE_S", 10.0),
         "SESSION_COOKIE_HTTPONLY": True,
@@ -190,6 +194,36 @@ def load():
         "LOGIN_ADDRESS_USER_LIMIT": _env_rate("LOGIN_ADDRESS_USER_LIMIT", "5 per minute"),
         "LOGIN_USER_LIMIT": _env_rate("LOGIN_USER_LIMIT", "20 per hour"),
     }
+
+
+def _supervisors(value):
+    """SUPERVISORS as [(name, url, username, password)]; ConfigError naming the bad entry
+    (never its password). url is `local` or http(s)://host:port/path without credentials."""
+    found = []
+    for entry in filter(None, (e.strip() for e in value.split(","))):
+        name, _, url = (part.strip() for part in entry.partition("="))
+        shown = url.split("@")[-1]
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}", name) or not url:
+            raise ConfigError(f"SUPERVISORS: {name or entry.split('@')[-1]!r} is not name=url"
+                              " (a name of letters, digits, '.', '_', '-')")
+        if name in [f[0] for f in found]:
+            raise ConfigError(f"SUPERVISORS: the name {name!r} appears twice")
+        if url == "local":
+            found.append((name, "local", None, None))
+            continue
+        parts = urlsplit(url)
+        try:
+            parts.port
+        except ValueError:
+            parts = None
+        if not parts or parts.scheme != "http" or not parts.hostname:
+            raise ConfigError(f"SUPERVISORS: {name}={shown!r} is not http://user:password@host:"
+                              "port/RPC2 or local")
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        found.append((name, f"{parts.scheme}://{netloc}{parts.path or '/RPC2'}",
+                      unquote(parts.username or "") or None,
+                      unquote(parts.password or "") or None))
+    return found
 
 
 def _env_rate(name, default):

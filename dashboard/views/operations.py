@@ -11,6 +11,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from dashboard.extensions import db
@@ -19,7 +21,8 @@ from dashboard.views.api.workers import process_action_result, worker_action_res
 from dashboard.views.navigation import nav
 from dashboard.web import htmx
 from dashboard.web.auth import require_role
-from dashboard.workers import control, supervisor
+from dashboard.web.words import action_label
+from dashboard.workers import control, supervisor, supervisor_hosts
 
 bp = Blueprint("operations", __name__)
 
@@ -45,44 +48,51 @@ def worker_form(name, action):
     if body and body["n"].strip().isdigit():
         body["n"] = int(body["n"])
     payload, status = worker_action_result(name, action, body)
-    return _answer(payload, status, f"{name}: {action} done.")
+    return _answer(payload, status, _("%(name)s: %(action)s done.", name=name,
+                                              action=action_label(action)))
 
 
 @bp.route("/workers/pause-all", methods=["POST"])
 @require_role("operator")
 def pause_all_form():
     answers = control.everyone("pause", current_user.username)
-    return _answer({}, 202, f"Paused {len(answers)} worker{'s' if len(answers) != 1 else ''}:"
-                   " requests wait as pending. The pause is stored: workers that restart or"
-                   " start later stay paused until resumed.")
+    return _answer({}, 202, ngettext(
+        "Paused %(num)d worker: requests wait as pending. The pause is stored: workers that"
+        " restart or start later stay paused until resumed.",
+        "Paused %(num)d workers: requests wait as pending. The pause is stored: workers that"
+        " restart or start later stay paused until resumed.", len(answers)))
 
 
 @bp.route("/workers/resume-all", methods=["POST"])
 @require_role("operator")
 def resume_all_form():
     answers = control.everyone("resume", current_user.username)
-    return _answer({}, 202, f"Resumed {len(answers)} worker{'s' if len(answers) != 1 else ''};"
-                   " no pause is stored any more.")
+    return _answer({}, 202, ngettext("Resumed %(num)d worker; no pause is stored any more.",
+                                     "Resumed %(num)d workers; no pause is stored any more.",
+                                     len(answers)))
 
 
 @bp.route("/processes")
 @require_role("admin")
 def processes_page():
-    """The processes panel (this host's supervisord), live."""
-    try:
-        rows, problem = supervisor.processes(), None
-    except supervisor.NoSupervisor as exc:
-        rows, problem = [], exc
+    """The processes panel (this host's supervisord, or every SUPERVISORS host), live."""
+    hosts, rows, problem = supervisor_hosts.overview(), [], None
+    if not hosts:
+        try:
+            rows = supervisor.processes()
+        except supervisor.NoSupervisor as exc:
+            problem = exc
     return htmx.page_or_partial(
-        "processes.html", "_processes.html", processes=rows, problem=problem,
+        "processes.html", "_processes.html", processes=rows, problem=problem, hosts=hosts,
         socket=supervisor.socket_path(), serving=supervisor.FRONT_DOOR, refresh_s=2)
 
 
 @bp.route("/processes/<name>/<action>", methods=["POST"])
 @require_role("admin")
 def process_form(name, action):
-    payload, status = process_action_result(name, action)
-    response = _answer(payload, status, f"{name}: {action} sent.")
+    payload, status = process_action_result(name, action, request.args.get("host"))
+    response = _answer(payload, status, _("%(name)s: %(action)s sent.", name=name,
+                                          action=action_label(action)))
     if response.status_code == 303:
         response.headers["Location"] = url_for("operations.processes_page")
     return response

@@ -18,6 +18,7 @@ import threading
 import xmlrpc.client
 
 from flask import current_app
+from flask_babel import gettext as _
 from supervisor.xmlrpc import Faults, SupervisorTransport
 
 from dashboard.errors import Refused
@@ -28,6 +29,7 @@ CONF = os.path.join(ROOT, "deploy", "supervisord.conf")
 RUNNING_STATES = {"RUNNING", "STARTING", "BACKOFF"}
 # The programs that serve this panel, and the signal that reloads each without an outage.
 FRONT_DOOR = {"web": "HUP", "nginx": "HUP"}
+TIMEOUT_S = 3
 
 
 class NoSupervisor(Exception):
@@ -48,6 +50,7 @@ class _Transport(SupervisorTransport):
 
         def connection():
             made = connect()
+            made.timeout = TIMEOUT_S  # a host that does not answer: the page waits this long
             getresponse = made.getresponse
 
             def kept(*a, **kw):
@@ -84,8 +87,14 @@ def socket_path():
     return current_app.config.get("SUPERVISOR_SOCKET") or socket_path_from_conf()
 
 
-def _where():
-    """(socket path, username, password) of this host's supervisord, from the settings."""
+def _where(host=None):
+    """(socket path or http URL, username, password) of supervisord on `host` (a SUPERVISORS
+    name; None: this host's socket, from the settings)."""
+    if host is not None:
+        from dashboard.workers import supervisor_hosts
+        found = supervisor_hosts.find(host)
+        if found[1] != "local":
+            return found[1:]
     config = current_app.config
     return (socket_path(), config.get("SUPERVISOR_USERNAME") or None,
             config.get("SUPERVISOR_PASSWORD") or None)
@@ -94,21 +103,24 @@ def _where():
 def _call(method, *args, where=None):
     """One XML-RPC call; NoSupervisor when nothing answers, Refused for supervisord's faults."""
     path, username, password = where or _where()
-    if not path or not os.path.exists(path):
+    remote = bool(path) and path.startswith(("http://", "https://"))
+    if not remote and (not path or not os.path.exists(path)):
         raise NoSupervisor(f"no supervisord socket at {path}")
-    transport = _Transport(username, password, f"unix://{path}")
+    transport = _Transport(username, password, path if remote else f"unix://{path}")
     try:
         proxy = xmlrpc.client.ServerProxy("http://127.0.0.1", transport=transport)
         return getattr(proxy.supervisor, method)(*args)
     except xmlrpc.client.Fault as fault:
         name = args[0] if args else ""
         if fault.faultCode == Faults.BAD_NAME:
-            raise Refused(f"no process {name!r} under this host's supervisord", 404) from None
+            raise Refused(_("no process %(name)r under this host's supervisord", name=name),
+                          404) from None
         if fault.faultCode == Faults.ALREADY_STARTED:
-            raise Refused(f"process {name!r} is already running", 409) from None
+            raise Refused(_("process %(name)r is already running", name=name), 409) from None
         if fault.faultCode == Faults.NOT_RUNNING:
-            raise Refused(f"process {name!r} is not running", 409) from None
-        raise Refused(f"supervisord refused {method} {name!r}: {fault.faultString}", 409) from None
+            raise Refused(_("process %(name)r is not running", name=name), 409) from None
+        raise Refused(_("supervisord refused %(method)s %(name)r: %(faultString)s", method=method,
+                         name=name, faultString=fault.faultString), 409) from None
     except xmlrpc.client.ProtocolError as exc:
         if exc.errcode == 401:
             raise WrongCredentials(WrongCredentials.shown) from None
@@ -128,21 +140,21 @@ def _entry(info):
             "description": info["description"]}
 
 
-def processes():
-    """Every program supervisord runs: name, state, pid, uptime_s."""
-    return [_entry(i) for i in _call("getAllProcessInfo")]
+def processes(host=None):
+    """Every program supervisord (on `host`, a SUPERVISORS name) runs: name, state, pid, uptime_s."""
+    return [_entry(i) for i in _call("getAllProcessInfo", where=_where(host))]
 
 
-def process(name):
+def process(name, host=None):
     """One program's entry (Refused 404 when unknown)."""
-    return _entry(_call("getProcessInfo", _full(name)))
+    return _entry(_call("getProcessInfo", _full(name), where=_where(host)))
 
 
 def _full(name):
     """`group:name` for supervisord (a program's group has its own name); a name no program
     can have (control characters, such as NUL, that XML cannot carry) is a 404 here."""
     if not name or not name.isprintable() or len(name) > 200:
-        raise Refused(f"no process {name!r} under this host's supervisord", 404)
+        raise Refused(_("no process %(name)r under this host's supervisord", name=name), 404)
     return name if ":" in name else f"{name}:{name}"
 
 
@@ -151,40 +163,39 @@ def serves_the_panel(name):
     return name in FRONT_DOOR
 
 
-def start(name):
+def start(name, host=None):
     """Start a stopped program (409 when it runs)."""
-    _check(name, want_running=False)
-    _call("startProcess", _full(name), False)
-    return process(name)
+    _check(name, want_running=False, host=host)
+    _call("startProcess", _full(name), False, where=_where(host))
+    return process(name, host)
 
 
-def stop(name):
+def stop(name, host=None):
     """Stop a program (its stopsignal, then KILL after stopwaitsecs); 409 when not running,
     and for the programs that serve this panel."""
     if serves_the_panel(name):
-        raise Refused(f"{name} serves this dashboard: stopped from here, nothing could start it"
-                      " again. Restart it instead (a graceful reload), or stop the stack with"
-                      " supervisorctl or make down", 409)
-    _check(name, want_running=True)
-    _call("stopProcess", _full(name), False)
-    return process(name)
+        raise Refused(_("%(name)s serves this dashboard: stopped from here, nothing could "
+                         "start it again. Restart it instead (a graceful reload), or stop the "
+                         "stack with supervisorctl or make down", name=name), 409)
+    _check(name, want_running=True, host=host)
+    _call("stopProcess", _full(name), False, where=_where(host))
+    return process(name, host)
 
 
-def restart(name):
+def restart(name, host=None):
     """Stop then start again; the start happens once supervisord reports it stopped. A program
     that serves this panel reloads instead (its reload signal): it never stops."""
-    entry = process(name)
+    entry, where = process(name, host), _where(host)
     if serves_the_panel(name) and entry["state"] == "RUNNING":
-        _call("signalProcess", _full(name), FRONT_DOOR[name])
-        return process(name)
+        _call("signalProcess", _full(name), FRONT_DOOR[name], where=where)
+        return process(name, host)
     if entry["state"] in RUNNING_STATES:
-        where = _where()
         _call("stopProcess", _full(name), False, where=where)
         threading.Thread(target=_start_when_stopped, args=(name, where), daemon=True,
                          name=f"restart-{name}").start()
     else:
-        _call("startProcess", _full(name), False)
-    return process(name)
+        _call("startProcess", _full(name), False, where=where)
+    return process(name, host)
 
 
 def _start_when_stopped(name, where, timeout_s=600):
@@ -204,13 +215,15 @@ def _start_when_stopped(name, where, timeout_s=600):
     log.error("restart of %s: still stopping after %s s", name, timeout_s)
 
 
-def _check(name, want_running):
-    entry = process(name)
+def _check(name, want_running, host=None):
+    entry = process(name, host)
     running = entry["state"] in RUNNING_STATES or entry["state"] == "STOPPING"
     if want_running and not running:
-        raise Refused(f"process {name!r} is {entry['state']}, not running", 409)
+        raise Refused(_("process %(name)r is %(state)s, not running", name=name,
+                         state=entry['state']), 409)
     if not want_running and running:
-        raise Refused(f"process {name!r} is already {entry['state']}", 409)
+        raise Refused(_("process %(name)r is already %(state)s", name=name,
+                        state=entry["state"]), 409)
     return entry
 
 

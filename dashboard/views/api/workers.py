@@ -1,6 +1,6 @@
 """Workers and processes over the API: the list, pause/resume/grow/shrink/restart/shutdown,
 supervisord's programs, and why a request is not running yet."""
-from flask import jsonify
+from flask import jsonify, request
 from flask_login import current_user
 
 from dashboard import audit
@@ -9,7 +9,7 @@ from dashboard.extensions import db
 from dashboard.requests import why
 from dashboard.views.api import bp, error, json_body
 from dashboard.web.auth import require_role
-from dashboard.workers import control, inspection, pauses, supervisor
+from dashboard.workers import control, inspection, pauses, supervisor, supervisor_hosts
 
 PROCESS_ACTIONS = ("start", "stop", "restart")
 
@@ -34,17 +34,18 @@ def worker_action_result(name, action, body):
         return {"error": exc.message}, exc.status
 
 
-def process_action_result(name, action):
-    """(payload, status) of start/stop/restart of a supervisord program (admin already checked)."""
-    detail = {"process": name}
+def process_action_result(name, action, host=None):
+    """(payload, status) of start/stop/restart of a supervisord program (admin already checked);
+    `host` names a SUPERVISORS entry (None: this host's supervisord)."""
+    detail = {"process": name, **({"host": host} if host is not None else {})}
     if action not in PROCESS_ACTIONS:
         return {"error": f"action: must be one of {', '.join(PROCESS_ACTIONS)}"}, 404
     try:
-        entry = getattr(supervisor, action)(name)
+        entry = getattr(supervisor, action)(name, host=host)
     except supervisor.NoSupervisor as exc:
-        audit.record_now(f"process_{action}", "refused",
-                         detail={**detail, "reason": exc.shown})
-        return {"error": exc.shown}, 503
+        reason = f"{host}: {supervisor_hosts.problem(exc)}" if host is not None else exc.shown
+        audit.record_now(f"process_{action}", "refused", detail={**detail, "reason": reason})
+        return {"error": reason}, 503
     except Refused as exc:
         audit.record_now(f"process_{action}", "refused", detail={**detail, "reason": exc.message})
         return {"error": exc.message}, exc.status
@@ -88,7 +89,11 @@ def resume_all():
 @bp.route("/processes", methods=["GET"])
 @require_role("admin")
 def processes():
-    """This host's supervisord programs: name, state, pid, uptime_s; 503 without supervisord."""
+    """This host's supervisord programs: name, state, pid, uptime_s; 503 without supervisord.
+    With SUPERVISORS: [{host, where, processes, problem}] for every host listed."""
+    hosts = supervisor_hosts.overview()
+    if hosts:
+        return jsonify(hosts)
     try:
         return jsonify(supervisor.processes())
     except supervisor.NoSupervisor as exc:
@@ -98,8 +103,9 @@ def processes():
 @bp.route("/processes/<name>/<action>", methods=["POST"])
 @require_role("admin")
 def process_action(name, action):
-    """start | stop | restart one supervisord program: 202 with it; 404; 409; 503."""
-    payload, status = process_action_result(name, action)
+    """start | stop | restart one supervisord program (?host= a SUPERVISORS name): 202 with it;
+    404; 409; 503."""
+    payload, status = process_action_result(name, action, request.args.get("host"))
     return jsonify(payload), status
 
 
