@@ -124,27 +124,50 @@
     }
     root.querySelectorAll(".view-frame img.slice").forEach(function (img) {
       img.addEventListener("click", function (event) {
-        var view = img.dataset.view, v = views[view];
-        var box = img.getBoundingClientRect();
+        var v = views[img.dataset.view], box = img.getBoundingClientRect();
         var nc = shape[v.columns_axis], nr = shape[v.rows_axis];
         var c = Math.min(nc - 1, Math.max(0, Math.floor((event.clientX - box.left) / box.width * nc)));
         var r = Math.min(nr - 1, Math.max(0, Math.floor((event.clientY - box.top) / box.height * nr)));
-        point[v.columns_axis] = v.columns_reversed ? nc - 1 - c : c;
-        point[v.rows_axis] = v.rows_reversed ? nr - 1 - r : r;
-        point[AXIS[view]] = Number(img.dataset.index);
-        Object.keys(AXIS).forEach(function (other) { if (other !== view) moveTo(other, point[AXIS[other]]); });
-        Object.keys(AXIS).forEach(place);
-        read();
-        var out = $("#volume-distance");
-        if (previous) {
-          var mm = distance(previous, point);
-          out.textContent = say("distance", { a: previous.join(", "), b: point.join(", "),
-            d: mm.toFixed(1) + (spacing ? " mm" : " voxels") });
-          out.dataset.mm = mm;
+        choose(img, v.columns_reversed ? nc - 1 - c : c, v.rows_reversed ? nr - 1 - r : r, true);
+      });
+      // The keyboard: arrows move the crosshair a voxel on this view; Enter marks the point
+      // (a click's distance), as a click does.
+      img.addEventListener("keydown", function (event) {
+        var v = views[img.dataset.view];
+        var step = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] }[event.key];
+        if (event.key === "Enter" || event.key === " ") {
+          event.preventDefault();
+          choose(img, point[v.columns_axis], point[v.rows_axis], true);
+        } else if (step) {
+          event.preventDefault();
+          var c = point[v.columns_axis] + (v.columns_reversed ? -step[0] : step[0]);
+          var r = point[v.rows_axis] + (v.rows_reversed ? -step[1] : step[1]);
+          c = Math.min(shape[v.columns_axis] - 1, Math.max(0, c));
+          r = Math.min(shape[v.rows_axis] - 1, Math.max(0, r));
+          choose(img, c, r, false);
         }
-        previous = point.slice();
       });
     });
+    // The point at volume indices (c, r) of a view's columns and rows axes: the other views
+    // move there, the value is read, and a marked point gives the distance to the one before.
+    function choose(img, c, r, mark) {
+      var view = img.dataset.view, v = views[view];
+      point[v.columns_axis] = c;
+      point[v.rows_axis] = r;
+      point[AXIS[view]] = Number(img.dataset.index);
+      Object.keys(AXIS).forEach(function (other) { if (other !== view) moveTo(other, point[AXIS[other]]); });
+      Object.keys(AXIS).forEach(place);
+      read();
+      if (!mark) return;
+      var out = $("#volume-distance");
+      if (previous) {
+        var mm = distance(previous, point);
+        out.textContent = say("distance", { a: previous.join(", "), b: point.join(", "),
+          d: mm.toFixed(1) + (spacing ? " mm" : " voxels") });
+        out.dataset.mm = mm;
+      }
+      previous = point.slice();
+    }
     root.querySelectorAll("input.slice-slider").forEach(function (slider) {
       var view = slider.dataset.view;
       var img = $("img.slice[data-view=" + view + "]");

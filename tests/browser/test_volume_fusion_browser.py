@@ -88,6 +88,16 @@ def test_click_reads_the_value_moves_the_views_and_measures(fused_request, live_
     assert f": {want:.1f} mm" in page.locator("#volume-distance").inner_text()
     assert page.input_value("#vs-sagittal") == "5"
 
+    # The keyboard: on the focused axial view, the left arrow moves toward the patient's
+    # right (x + 1: the sagittal view follows); Enter marks the point (2 x 1.5 mm away).
+    page.focus(axial)
+    page.keyboard.press("ArrowLeft")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("() => document.querySelector('#vs-sagittal').value === '7'")
+    reading.filter(has_text="voxel (7, 15, 5)").wait_for()
+    page.keyboard.press("Enter")
+    page.locator("#volume-distance").filter(has_text=": 3.0 mm").wait_for()
+
     # The blend slider: more PET over the CT, another image.
     page.wait_for_function(LOADED, arg=axial)
     before = _pixels(page, axial)
