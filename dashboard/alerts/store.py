@@ -7,6 +7,7 @@ say only whether one is set.
 import json
 from datetime import datetime, timezone
 
+from flask_babel import gettext as _
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
@@ -86,7 +87,7 @@ def as_dict(row):
 def _named_twice(exc):
     db.session.rollback()
     if "alert_rules_name_key" in str(exc.orig):
-        return Refused("name: another rule has this name", 409)
+        return Refused(_("name: another rule has this name"), 409)
     raise exc
 
 
@@ -137,7 +138,7 @@ def delete(rule_id, who):
 def acknowledge(rule_id, until, who):
     """No notifications from the rule until `until` (None: acknowledgement lifted); the row."""
     if until is not None and until <= datetime.now(timezone.utc):
-        raise Refused("until: must be in the future")
+        raise Refused(_("until: must be in the future"))
     found = db.session.execute(text(
         "UPDATE alert_rules SET acked_until = :until, acked_by = :who WHERE id = :id RETURNING id"),
         {"until": until, "who": who if until else None, "id": rule_id}).scalar()
@@ -155,11 +156,11 @@ def parse_until(value):
     if value in (None, ""):
         return None
     if not isinstance(value, str) or len(value) > 40:
-        raise Refused("until: an ISO 8601 time, e.g. 2026-12-07T18:00:00Z")
+        raise Refused(_("until: an ISO 8601 time, e.g. 2026-12-07T18:00:00Z"))
     try:
         moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
-        raise Refused("until: an ISO 8601 time, e.g. 2026-12-07T18:00:00Z") from None
+        raise Refused(_("until: an ISO 8601 time, e.g. 2026-12-07T18:00:00Z")) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
