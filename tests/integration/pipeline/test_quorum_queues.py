@@ -6,15 +6,18 @@ classic queues of the same names, and RabbitMQ refuses to redeclare a queue with
 type. This module's dispatcher and worker use it; the suite's dispatcher is stopped meanwhile.
 """
 import signal
+import time
 
 import pytest
 from kombu import Connection
 
 from deploy import services
+from tests.support.apps import extra_app
 from tests.support.db import audit_rows, fetch, wait_status
 from tests.support.env import RUN_NAME
-from tests.support.http import submit
+from tests.support.http import TokenClient, submit
 from tests.support.procs import dispatcher_proc, wait_for, worker_proc
+from tests.support.seed import create_user
 
 VHOST = f"{RUN_NAME}_quorum"
 
@@ -77,6 +80,28 @@ def test_queues_are_quorum_and_requests_run(app, api, quorum_env):
     assert types.get("requests") == "quorum", types
     assert types and set(types.values()) == {"quorum"}, f"a queue is not quorum: {types}"
     assert "Global QoS is disabled" in worker.log()
+
+
+def test_pause_and_resume_on_quorum_queues(app, api, quorum_env, fresh, monkeypatch):
+    """Pause cancels the worker's consumer of the quorum queue, resume declares and consumes
+    it again (same queue type): a request waits while paused and runs once resumed."""
+    url, _ = quorum_env
+    token = create_user(app, "operator", "quorum-operator")
+    # Celery prefers CELERY_BROKER_URL from the environment to its configuration.
+    with monkeypatch.context() as env, extra_app({"BROKER_URL": url, "QUEUE_TYPE": "quorum",
+                                                  "TESTING": True}) as other:
+        env.setenv("CELERY_BROKER_URL", url)
+        operator = TokenClient(other, token)
+        paused = operator.post("/api/workers/quorum1@test/pause")
+        assert paused.status_code == 202, paused.get_json()
+        wait_for(lambda: _consumers(url) == 0, 10, what="no consumer while paused")
+        waiting = submit(api, {"min_seconds": 0, "max_seconds": 0})
+        time.sleep(2)
+        assert fetch(app, waiting)["status"] == "pending"
+        resumed = operator.post("/api/workers/quorum1@test/resume")
+        assert resumed.status_code == 202, resumed.get_json()
+        wait_status(app, waiting, ("success",), timeout=30)
+    assert queue_types(VHOST)["requests"] == "quorum"
 
 
 def test_pool_resize_refused_and_workers_page_says_why(app, stack, api, signed_in, fresh,
