@@ -197,3 +197,26 @@ def test_value_and_image_etags(app, stack, api, client):
     tags.add(api.get(base.replace("0.4", "0.6")).headers["ETag"])
     tags.add(api.get(base.replace("layer=fusion", "layer=pet")).headers["ETag"])
     assert len(tags) == 7
+
+
+def test_the_same_ct_as_dicom_and_as_its_nifti_gives_the_same_images(app, stack, api,
+                                                                      tmp_path):
+    import dicom2nifti
+
+    from tests.integration.volumes.test_volume_orientation import (
+        dicomdir_series,
+        zipped_folder,
+    )
+    folder = dicomdir_series("98892001/CT5N")
+    dicom2nifti.convert_dicom.dicom_series_to_nifti(folder, str(tmp_path / "ct.nii.gz"))
+    as_dicom = run(app, api, zipped_folder(folder), {})
+    as_nifti = run(app, api, (tmp_path / "ct.nii.gz").read_bytes(), {})
+    slices = api.get(f"/api/requests/{as_dicom['id']}/volume").get_json()["slices"]
+    for view, count in slices.items():
+        for index in [*range(count), "mip"]:
+            path = f"/volume/{view}/{index}.png?window=soft_tissue"
+            dicom = api.get(f"/requests/{as_dicom['id']}{path}")
+            nifti = api.get(f"/requests/{as_nifti['id']}{path}")
+            assert dicom.status_code == nifti.status_code == 200
+            assert np.array_equal(decode(dicom.get_data()), decode(nifti.get_data())), \
+                (view, index)
