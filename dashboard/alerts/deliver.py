@@ -50,13 +50,14 @@ def signature(secret, body):
 def post_webhook(url, secret, payload, timeout):
     """POST the JSON body, signed; raises unless the receiver answers 2xx within `timeout`."""
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-    response = requests.post(url, data=body, timeout=(min(timeout, 5.0), timeout),
-                             allow_redirects=False,
-                             headers={"Content-Type": "application/json",
-                                      "X-Dashboard-Signature": signature(secret, body),
-                                      "User-Agent": "dashboard-alerts"})
-    if not 200 <= response.status_code < 300:
-        raise OSError(f"HTTP {response.status_code}")
+    # stream: only the status line and headers are awaited, never a body the receiver sends.
+    with requests.post(url, data=body, timeout=(min(timeout, 5.0), timeout),
+                       allow_redirects=False, stream=True,
+                       headers={"Content-Type": "application/json",
+                                "X-Dashboard-Signature": signature(secret, body),
+                                "User-Agent": "dashboard-alerts"}) as response:
+        if not 200 <= response.status_code < 300:
+            raise OSError(f"HTTP {response.status_code}")
 
 
 def send_email(to, payload, config):

@@ -135,35 +135,6 @@ def delete(rule_id, who):
     return True
 
 
-def acknowledge(rule_id, until, who):
-    """No notifications from the rule until `until` (None: acknowledgement lifted); the row."""
-    if until is not None and until <= datetime.now(timezone.utc):
-        raise Refused(_("until: must be in the future"))
-    found = db.session.execute(text(
-        "UPDATE alert_rules SET acked_until = :until, acked_by = :who WHERE id = :id RETURNING id"),
-        {"until": until, "who": who if until else None, "id": rule_id}).scalar()
-    if found is None:
-        db.session.rollback()
-        return None
-    audit.record("alert_ack", "ok", username=who,
-                 detail={"rule_id": rule_id, "until": iso(until)})
-    db.session.commit()
-    return get(rule_id)
-
-
-def parse_until(value):
-    """An ISO 8601 time (UTC when it names no zone), None for null/empty; Refused otherwise."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise Refused(_("until: an ISO 8601 time, e.g. 2026-12-07T18:00:00Z"))
-    try:
-        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise Refused(_("until: an ISO 8601 time, e.g. 2026-12-07T18:00:00Z")) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def refused(action, message, who=None):
     """Audit a refused change (nothing else is stored)."""
     db.session.rollback()

@@ -7,15 +7,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from dashboard import jobs
-from dashboard.alerts import rules, store
+from dashboard.alerts import acks, rules, store
 from dashboard.errors import Refused
 from dashboard.views.navigation import nav
 from dashboard.web.auth import require_role
 
 bp = Blueprint("alerts", __name__)
 nav("alerts.index", "Alerts")
-PARAM_FIELDS = ("worker", "for_s", "waiting", "percent", "min_finished", "window_s", "job_type",
-                "limit")
 ACK_MINUTES = (15, 60, 240, 1440)
 BLANK = {"kind": "worker_offline", "enabled": True, "params": {"for_s": 60, "worker": None}}
 
@@ -131,6 +129,6 @@ def ack(rule_id):
         flash(_("minutes: choose one of the offered times"), "error")
         return redirect(url_for("alerts.index"), 303)
     until = datetime.now(timezone.utc) + timedelta(minutes=minutes) if minutes else None
-    store.acknowledge(rule_id, until, current_user.username)
+    acks.acknowledge(rule_id, until, current_user.username)
     flash(_("Acknowledged.") if until else _("Acknowledgement lifted."), "info")
     return redirect(url_for("alerts.index"), 303)

@@ -2,7 +2,7 @@
 from flask import jsonify, url_for
 from flask_login import current_user
 
-from dashboard.alerts import store
+from dashboard.alerts import acks, store
 from dashboard.errors import Refused
 from dashboard.views.api import bp, error, json_body
 from dashboard.web.auth import require_role
@@ -78,7 +78,7 @@ def alert_ack(rule_id):
         unknown = sorted(set(body) - {"until"})
         if unknown:
             raise Refused(f"{str(unknown[0])[:40]}: unknown field (known: until)")
-        row = store.acknowledge(rule_id, store.parse_until(body["until"]), current_user.username)
+        row = acks.acknowledge(rule_id, acks.parse_until(body["until"]), current_user.username)
     except Refused as exc:
         store.refused("alert_ack", exc.message, current_user.username)
         return error(exc.message, exc.status)
