@@ -10,6 +10,8 @@ import smtplib
 from email.message import EmailMessage
 
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import text
 
 from dashboard import audit, jobs
@@ -17,7 +19,6 @@ from dashboard.extensions import db
 
 log = logging.getLogger(__name__)
 
-ENDINGS = {"success": "succeeded", "failure": "failed", "timeout": "timed out"}
 
 
 def request_succeeded(request_id):
@@ -40,7 +41,8 @@ def is_final(row):
 
 def _tell(request_id, statuses):
     row = db.session.execute(text(
-        "SELECT r.id, r.job_type, r.status, r.attempt, r.error, r.submitted_by, u.email"
+        "SELECT r.id, r.job_type, r.status, r.attempt, r.error, r.submitted_by, u.email,"
+        " u.locale"
         " FROM requests r LEFT JOIN users u ON u.username = r.submitted_by WHERE r.id = :id"),
         {"id": request_id}).mappings().first()
     if row is None or row["status"] not in statuses:
@@ -57,17 +59,32 @@ def _tell(request_id, statuses):
     db.session.commit()
 
 
+def _words(row):
+    """(subject, body) of the email, in the submitter's language (English when unset)."""
+    with force_locale(row["locale"] or "en"):
+        subject = {
+            "success": _("Request #%(id)s (%(job_type)s) succeeded", **row),
+            "failure": _("Request #%(id)s (%(job_type)s) failed", **row),
+            "timeout": _("Request #%(id)s (%(job_type)s) timed out", **row),
+        }[row["status"]]
+        body = {
+            "success": _("Request #%(id)s of type %(job_type)s finished with success.", **row),
+            "failure": _("Request #%(id)s of type %(job_type)s finished with failure.", **row),
+            "timeout": _("Request #%(id)s of type %(job_type)s finished with timeout.", **row),
+        }[row["status"]]
+        if row["status"] != "success" and row["error"]:
+            body += "\n\n" + _("Error: %(error)s", error=row["error"][:1000])
+    return subject, body
+
+
 def _send(row, host):
     """Send one email; returns the audit outcome ('sent' or 'error: ...')."""
-    ending = ENDINGS[row["status"]]
     link = f"{current_app.config['DASHBOARD_URL'].rstrip('/')}/requests/{row['id']}"
+    subject, body = _words(row)
     msg = EmailMessage()
-    msg["Subject"] = f"Request #{row['id']} ({row['job_type']}) {ending}"
+    msg["Subject"] = subject
     msg["From"] = current_app.config["SMTP_FROM"]
     msg["To"] = row["email"]
-    body = f"Request #{row['id']} of type {row['job_type']} finished with {row['status']}."
-    if row["status"] != "success" and row["error"]:
-        body += f"\n\nError: {row['error'][:1000]}"
     msg.set_content(f"{body}\n\n{link}\n")
     try:
         with smtplib.SMTP(host, current_app.config["SMTP_PORT"], timeout=10) as smtp:

@@ -162,8 +162,10 @@ def validate(data, current=None):
     cron = None if cron in (None, "") else cron
     every = None if every in (None, "") else every
     if (cron is None) == (every is None):
-        raise Refused("cron: give either cron (five fields) or every_s (seconds), not "
-                           + ("both" if cron is not None else "neither"))
+        raise Refused(_("cron: give either cron (five fields) or every_s (seconds), not both")
+                      if cron is not None else
+                      _("cron: give either cron (five fields) or every_s (seconds), not"
+                        " neither"))
     out["cron"] = check_cron(cron) if cron is not None else None
     out["every_s"] = check_every(every) if every is not None else None
     out["timezone"] = check_timezone(merged.get("timezone"))

@@ -14,6 +14,8 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required
 
 from dashboard import audit, jobs, submission
@@ -26,6 +28,7 @@ from dashboard.volumes import viewer
 from dashboard.web import body_caps, htmx, param_form
 from dashboard.web.auth import require_role
 from dashboard.web.redirects import safe_next
+from dashboard.web.words import status_label
 
 bp = Blueprint("requests", __name__)
 
@@ -124,7 +127,7 @@ def new():
             submission.refused(exc.message)
             return _new_form(job_type, request.form, exc.message, raw=bool(raw.strip())), \
                 exc.status
-        flash(f"Request #{request_id} submitted.", "info")
+        flash(_("Request #%(request_id)s submitted.", request_id=request_id), "info")
         page = url_for("requests.detail", request_id=request_id)
         if request.headers.get("X-Requested-With") == "XMLHttpRequest":  # static/upload.js
             return jsonify(id=request_id, url=page), 201
@@ -138,7 +141,7 @@ def new_fields():
     """htmx: the parameter fields of the chosen job type (the form swaps them in)."""
     job = jobs.REGISTRY.get(request.args.get("job_type", ""))
     if job is None:
-        abort(404, description="job_type: unknown job type")
+        abort(404, description=_("job_type: unknown job type"))
     return render_template("requests/_param_fields.html", job=job,
                            fields=param_form.fields(job))
 
@@ -167,7 +170,7 @@ def detail(request_id):
     """A request's page, live until it is finished."""
     row = listing.get_request(request_id)
     if row is None:
-        abort(404, description=f"There is no request #{request_id}.")
+        abort(404, description=_("There is no request #%(request_id)s.", request_id=request_id))
     if htmx.is_htmx() and _unchanged(row["version"]):
         return htmx.unchanged()
     return htmx.page_or_partial(
@@ -183,7 +186,7 @@ def _exists(request_id):
     """404 (as the API answers) when there is no such request: a page, or for htmx the
     reason as plain text (shown as the notice, like a 409's)."""
     if listing.get_request(request_id) is None:
-        message = f"There is no request #{request_id}."
+        message = _("There is no request #%(request_id)s.", request_id=request_id)
         if htmx.is_htmx():
             abort(htmx.text(message, 404))
         abort(404, description=message)
@@ -205,9 +208,11 @@ def retry(request_id):
     """Retry a failed, timed-out or killed request."""
     _exists(request_id)
     ok = actions.retry(request_id, current_user.username)
-    return _after_action(request_id, ok, f"Request #{request_id} queued again.",
-                         f"Request #{request_id} cannot be retried: only "
-                         + ", ".join(s.value for s in RETRYABLE) + " requests can.")
+    return _after_action(request_id, ok, _("Request #%(request_id)s queued again.",
+                                            request_id=request_id),
+                         _("Request #%(request_id)s cannot be retried: only %(statuses)s"
+                           " requests can.", request_id=request_id,
+                           statuses=", ".join(status_label(s) for s in RETRYABLE)))
 
 
 @bp.route("/requests/<int:request_id>/kill", methods=["POST"])
@@ -216,9 +221,11 @@ def kill(request_id):
     """Kill an unassigned, pending or running request."""
     _exists(request_id)
     old = actions.kill(request_id, current_user.username)
-    return _after_action(request_id, old is not None, f"Request #{request_id} killed.",
-                         f"Request #{request_id} cannot be killed: only "
-                         + ", ".join(s.value for s in KILLABLE) + " requests can.")
+    return _after_action(request_id, old is not None, _("Request #%(request_id)s killed.",
+                                                         request_id=request_id),
+                         _("Request #%(request_id)s cannot be killed: only %(statuses)s"
+                           " requests can.", request_id=request_id,
+                           statuses=", ".join(status_label(s) for s in KILLABLE)))
 
 
 @bp.route("/requests/retry-failed", methods=["POST"])
@@ -230,7 +237,7 @@ def retry_failed():
         flash("; ".join(filters.errors), "error")
         return redirect(url_for("requests.index"))
     n = actions.retry_failed(current_user.username, filters)
-    message = f"Retried {n} failed request{'s' if n != 1 else ''}."
+    message = ngettext("Retried %(num)d failed request.", "Retried %(num)d failed requests.", n)
     if htmx.is_htmx():
         return htmx.done(message)
     flash(message, "info")

@@ -108,7 +108,7 @@ def fields():
     """htmx: the chosen job type's parameter fields (the form swaps them in)."""
     job = jobs.REGISTRY.get(request.args.get("job_type", ""))
     if job is None or job.file == "required":
-        abort(404, description="job_type: unknown job type, or one that needs a file")
+        abort(404, description=_("job_type: unknown job type, or one that needs a file"))
     return render_template("requests/_param_fields.html", job=job, fields=param_form.fields(job),
                            for_schedule=True)
 

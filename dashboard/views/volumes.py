@@ -2,6 +2,7 @@
 import hashlib
 
 from flask import Blueprint, abort, jsonify, make_response, request
+from flask_babel import gettext as _
 
 from dashboard.volumes import cache, picture, reading, render, viewer
 from dashboard.web.auth import require_role
@@ -50,7 +51,8 @@ def image(request_id, view, index=None):
     first = next(iter(layers.values()))
     count = render.slice_count(first["shape"], view)
     if index is not None and not 0 <= index < count:
-        abort(404, description=f"{view} has slices 0 to {count - 1}.")
+        abort(404, description=_("%(view)s has slices 0 to %(last)s.", view=view,
+                                  last=count - 1))
     try:
         choice = viewer.chosen(layers, request.args)
     except ValueError as exc:
