@@ -75,6 +75,8 @@ def check(params, upload_meta):
         raise Refused("file: cannot be checked (no file content at submit)")
     elif "shape" not in params:
         raise Refused("params.shape: is required")
+    elif "frame" in params:
+        raise Refused("params.frame: only for 4-D NIfTI files (this file is raw)")
     else:
         params["format"] = "raw"
     if params["format"] == "raw":
