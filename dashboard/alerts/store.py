@@ -6,6 +6,7 @@ say only whether one is set.
 """
 import json
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 from sqlalchemy import text
@@ -71,12 +72,22 @@ def shown_state(row, now=None):
     return row["state"]
 
 
-def as_dict(row):
-    """A rule as the API answers it (the secret never in clear: only whether one is set)."""
+def webhook_site(url):
+    """What non-admins see of a webhook URL: its scheme and host (a path may hold a token)."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.hostname}/…"
+
+
+def as_dict(row, admin=False):
+    """A rule as the API answers it: the secret never in clear (only whether one is set), the
+    webhook URL whole for admins only."""
     now = datetime.now(timezone.utc)
     acked = row["acked_until"] if row["acked_until"] and row["acked_until"] > now else None
+    url = row["webhook_url"] if admin else webhook_site(row["webhook_url"])
     return {"id": row["id"], "name": row["name"], "kind": row["kind"], "params": row["params"],
-            "emails": row["emails"], "webhook_url": row["webhook_url"],
+            "emails": row["emails"], "webhook_url": url,
             "webhook_secret": None, "webhook_secret_set": bool(row["webhook_secret"]),
             "enabled": row["enabled"], "state": shown_state(row, now), "since": iso(row["since"]),
             "acknowledged_until": iso(acked), "acknowledged_by": row["acked_by"] if acked else None,

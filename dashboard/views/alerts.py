@@ -55,7 +55,7 @@ def _page(form=None, error=None, editing=None, status=200):
         "alerts.html", rows=rows, firing=[r for r in rows if r["state"] == "firing"],
         history=store.history(), form=form or BLANK, error=error, editing=editing,
         kinds=rules.KINDS, job_types=sorted(jobs.REGISTRY), state_of=store.shown_state,
-        now=now, ack_minutes=ACK_MINUTES), status
+        now=now, ack_minutes=ACK_MINUTES, webhook_site=store.webhook_site), status
 
 
 def _rule_or_404(rule_id):

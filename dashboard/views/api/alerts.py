@@ -8,6 +8,11 @@ from dashboard.views.api import bp, error, json_body
 from dashboard.web.auth import require_role
 
 
+def _answer(row):
+    """The rule as this user may see it (the whole webhook URL for admins)."""
+    return store.as_dict(row, admin=current_user.has_role("admin"))
+
+
 def _rule_or_404(rule_id):
     """(rule, None) or (None, 404 answer)."""
     row = store.get(rule_id)
@@ -18,7 +23,7 @@ def _rule_or_404(rule_id):
 @require_role("viewer")
 def alert_list():
     """Every rule with its state (`ok` | `firing` | `acknowledged`) and since when."""
-    return jsonify([store.as_dict(r) for r in store.all_rules()])
+    return jsonify([_answer(r) for r in store.all_rules()])
 
 
 @bp.route("/alerts", methods=["POST"])
@@ -31,7 +36,7 @@ def alert_create():
     except Refused as exc:
         store.refused("alert_create", exc.message, current_user.username)
         return error(exc.message, exc.status)
-    response = jsonify(store.as_dict(store.get(rule_id)))
+    response = jsonify(_answer(store.get(rule_id)))
     response.headers["Location"] = url_for("api.alert_show", rule_id=rule_id)
     return response, 201
 
@@ -41,7 +46,7 @@ def alert_create():
 def alert_show(rule_id):
     """One rule."""
     row, missing = _rule_or_404(rule_id)
-    return missing or jsonify(store.as_dict(row))
+    return missing or jsonify(_answer(row))
 
 
 @bp.route("/alerts/<int:rule_id>", methods=["PATCH"])
@@ -55,7 +60,7 @@ def alert_update(rule_id):
         return error(exc.message, exc.status)
     if row is None:
         return error(f"alert rule {rule_id} not found", 404)
-    return jsonify(store.as_dict(row))
+    return jsonify(_answer(row))
 
 
 @bp.route("/alerts/<int:rule_id>", methods=["DELETE"])
@@ -84,4 +89,4 @@ def alert_ack(rule_id):
         return error(exc.message, exc.status)
     if row is None:
         return error(f"alert rule {rule_id} not found", 404)
-    return jsonify(store.as_dict(row))
+    return jsonify(_answer(row))

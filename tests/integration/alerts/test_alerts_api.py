@@ -99,7 +99,10 @@ def test_roles(as_role, admin):
     """Viewers read; operators acknowledge but do not manage; no token is 401."""
     rule_id = admin.call("POST", "/api/alerts", GOOD).get_json()["id"]
     viewer, operator = as_role("viewer"), as_role("operator")
-    assert viewer.call("GET", "/api/alerts").status_code == 200
+    seen = viewer.call("GET", "/api/alerts")
+    assert seen.status_code == 200
+    assert seen.get_json()[0]["webhook_url"] == "https://hooks.example.org/…"  # a path may hold a token
+    assert admin.call("GET", f"/api/alerts/{rule_id}").get_json()["webhook_url"] == GOOD["webhook_url"]
     assert viewer.call("POST", f"/api/alerts/{rule_id}/ack", {"until": None}).status_code == 403
     assert operator.call("POST", "/api/alerts", {**GOOD, "name": "x"}).status_code == 403
     assert operator.call("PATCH", f"/api/alerts/{rule_id}", {"enabled": False}).status_code == 403
