@@ -63,19 +63,25 @@ class Watch(threading.Thread):
         self.stack, self.broker_url = stack, broker_url
         self.answers = {"/readyz": {}, "/workers": {}}
         self.halt, self.error = threading.Event(), None
+        self.shown = 0   # the most workers the page showed online at once
 
     def run(self):
         try:
             with extra_app({"SQLALCHEMY_DATABASE_URI": config._database_url(
                     self.stack.env["DATABASE_URL"]), "BROKER_URL": self.broker_url,
                     "QUEUE_TYPE": "quorum", "TESTING": True}) as app:
+                assert app.extensions["celery"].conf.broker_url == self.broker_url
                 create_user(app, "operator", "chaos-watch", "correct horse battery")
                 client = app.test_client()
                 sign_in(client, "chaos-watch", "correct horse battery")
                 while not self.halt.wait(0.5):
                     for path, seen in self.answers.items():
                         try:
-                            status = client.get(path).status_code
+                            answer = client.get(path)
+                            status = answer.status_code
+                            if path == "/workers" and status == 200:
+                                self.shown = max(self.shown, answer.get_data(
+                                    as_text=True).count('data-online="true"'))
                         except Exception as exc:  # noqa: BLE001  counted, not raised
                             status = exc.__class__.__name__
                         seen[status] = seen.get(status, 0) + 1
@@ -90,7 +96,8 @@ class Watch(threading.Thread):
 
     def line(self):
         return ", ".join(f"{path} " + " ".join(f"{n}x{status}" for status, n in sorted(
-            seen.items(), key=str)) for path, seen in self.answers.items())
+            seen.items(), key=str)) for path, seen in self.answers.items()) \
+            + f" (at most {self.shown} workers online on it)"
 
 
 def twice(stack):
@@ -117,7 +124,7 @@ def _case(name, stack, rng, killer, watch, spread_s):
     return watch
 
 
-def test_rabbitmq_cluster_node_killed(rng):
+def test_rabbitmq_cluster_node_killed(rng, monkeypatch):
     """Quorum queues on three nodes; the nodes killed -9 in turn (one down at a time) and
     started again while requests flow; /readyz and the workers page answer 200 throughout."""
     cluster = RabbitCluster()
@@ -130,6 +137,7 @@ def test_rabbitmq_cluster_node_killed(rng):
         victim["node"].kill()
 
     with FailoverStack(pg, cluster, lambda: pg.url, lambda: cluster.url) as stack:
+        monkeypatch.setenv("CELERY_BROKER_URL", cluster.url)   # Celery prefers it to config
         stack.wait_workers()
         watch = _case("rabbitmq cluster node kill -9 (quorum queues)", stack, rng,
                       Killer(rng, kill, lambda: victim["node"].start(), every=(3.0, 6.0),
@@ -137,16 +145,18 @@ def test_rabbitmq_cluster_node_killed(rng):
         queues = cluster.nodes[0].ctl("list_queues", "--no-table-headers", "-p", "dashboard",
                                       "name", "type").stdout
     assert "requests\tquorum" in queues, queues
+    assert watch.shown == 2, f"the workers page showed {watch.shown} workers online, not 2"
     bad = {path: seen for path, seen in watch.answers.items() if set(seen) != {200}}
     assert not bad, f"answers other than 200 while a node was down: {bad}"
 
 
-def test_postgres_primary_killed_standby_promoted(rng):
+def test_postgres_primary_killed_standby_promoted(rng, monkeypatch):
     """The primary killed -9 mid-flow; the synchronous standby promoted; every request the
     database acknowledged runs; the dispatcher listens again, on the new primary."""
     pair = PrimaryAndStandby()
     rabbit = PrivateRabbit("failover-mq")
     with FailoverStack(pair, rabbit, pair.url, lambda: rabbit.url) as stack:
+        monkeypatch.setenv("CELERY_BROKER_URL", rabbit.url)   # Celery prefers it to config
         stack.wait_workers()
         killer = Once(rng, pair.primary.kill_postmaster, pair.promote, every=(4.0, 8.0),
                       down=(1.0, 3.0))
