@@ -157,3 +157,26 @@ def test_a_frame_for_a_three_dimensional_file_is_refused(app, api):
     response = submit(api, samples.npy_bytes(), {"frame": 0})
     assert response.status_code == 422
     assert response.get_json()["error"].startswith("params.frame: only for 4-D NIfTI files")
+
+
+def test_the_new_request_form_takes_a_frame_as_typed(app, stack, signed_in):
+    from tests.support.db import fetch, wait_status
+    from tests.support.http import csrf_token
+    client, _, _ = signed_in("operator")
+    fields = client.get("/requests/new/fields?job_type=load_array").get_data(as_text=True)
+    assert 'id="p-frame"' in fields
+    token = csrf_token(client.get("/requests/new").get_data(as_text=True))
+    refused = client.post("/requests/new", content_type="multipart/form-data", data={
+        "csrf_token": token, "job_type": "load_array", "params": "",
+        "file": (io.BytesIO(_example4d()), "pet.nii.gz")})
+    assert refused.status_code == 422
+    assert "params.frame: is required" in refused.get_data(as_text=True)
+    for typed, kept in (("sum", "sum"), (" 1 ", 1)):
+        made = client.post("/requests/new", content_type="multipart/form-data", data={
+            "csrf_token": token, "job_type": "load_array", "params": "", "p.frame": typed,
+            "file": (io.BytesIO(_example4d()), "pet.nii.gz")})
+        assert made.status_code == 302, made.get_data(as_text=True)[:500]
+        request_id = int(made.headers["Location"].rsplit("/", 1)[1])
+        assert fetch(app, request_id)["params"]["frame"] == kept
+        row = wait_status(app, request_id, ("success", "failure"), timeout=90)
+        assert row["status"] == "success" and row["result"]["frame"] == kept
