@@ -22,7 +22,7 @@ from dashboard.extensions import db
 
 from . import capacity_model, capacity_pg, stack, users
 from .capacity_load import finish, post_all, seed, task_messages
-from .capacity_meter import Meter, per_request
+from .capacity_meter import Meter, held_connections, per_request
 from .capacity_services import Services
 
 
@@ -77,6 +77,7 @@ def measure(app, opts, base_url, procs, engines):
     def run_stretch(key, label, url, bodies, kind):
         results[key] = stretch(label, app, meter, idle, url, token, bodies, kind)
     run_stretch("single", "one by one", single_url, [one] * opts.n, "data")
+    results["connections"] = held_connections(procs, engines.pg.port)
     switch_dispatcher(app, procs, batch_size=1, count=2)
     run_stretch("single_two", "one by one, two dispatchers", single_url, [one] * opts.n, "data")
     switch_dispatcher(app, procs, batch_size=None)

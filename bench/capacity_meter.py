@@ -59,3 +59,39 @@ def per_request(before, after, n, idle=None):
             "messages": messages, "wal_bytes": (after["wal"] - before["wal"]) / n,
             "db_bytes": (after["db_size"] - before["db_size"]) / n,
             "bench_cpu_ms": 1000 * (after["bench"] - before["bench"]) / n}
+
+
+def connections(pids, port):
+    """TCP connections the processes `pids` hold to `port` on loopback (/proc/net/tcp)."""
+    remote = f"0100007F:{port:04X}"
+    inodes = set()
+    with open("/proc/net/tcp") as fh:
+        for line in fh.readlines()[1:]:
+            fields = line.split()
+            if fields[2] == remote and fields[3] == "01":     # ESTABLISHED
+                inodes.add(fields[9])
+    held = 0
+    for pid in pids:
+        try:
+            links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        except (FileNotFoundError, PermissionError):
+            continue
+        held += sum(1 for link in links if link[8:-1] in inodes and link.startswith("socket:"))
+    return held
+
+
+def tree(pid):
+    """A process and its descendants."""
+    found = [pid]
+    for child in stack.children(pid):
+        found += tree(child)
+    return found
+
+
+def held_connections(procs, port):
+    """PostgreSQL connections each kind of process holds, and a pool process on average."""
+    found = {name: sum(connections(tree(p.pid), port) for p in procs[name])
+             for name in ("workers", "web", "dispatcher", "flower")}
+    pool = [child for w in procs["workers"] for child in stack.children(w.pid)]
+    found["pool_process"] = sum(connections([pid], port) for pid in pool) / max(1, len(pool))
+    return found

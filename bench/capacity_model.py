@@ -113,6 +113,9 @@ def metrics(results, opts):
         *_path_lines(f"in bulk ({bulk['n']})", bulk),
         *_ceiling_lines("in bulk", bulk),
         *_retention(results["retention"]),
+        {"name": "PostgreSQL connections held: workers (a pool process), web, dispatcher",
+         "unit": "", "value": "{workers} ({pool_process:.1f}) / {web} / {dispatcher}".format(
+             **results["connections"])},
     ]
     details = {"cpus": os.cpu_count(), "load_avg": os.getloadavg(),
                "workers": f"{opts.workers} x concurrency {opts.concurrency}",
