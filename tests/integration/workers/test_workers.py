@@ -84,8 +84,8 @@ def test_page_shows_workers_flower_links_and_queue_depth(app, stack, api, viewer
     assert busy[3]["text"].split()[0] == "1"
     assert busy[3]["links"] == [f"/requests/{hang}", f"/flower/task/{row['task_id']}"]
     assert busy[6]["links"] == [f"/requests/{hang}"]
-    assert busy[7]["text"].strip() == str(stack.workers[row["worker"].split("@")[0]].pid)
-    assert busy[9]["text"].strip() == "2" and busy[10]["text"].strip() == "requests"
+    assert busy[8]["text"].strip() == str(stack.workers[row["worker"].split("@")[0]].pid)
+    assert busy[10]["text"].strip() == "2" and busy[11]["text"].strip() == "requests"
 
 
 def test_page_is_live_and_not_cached(app, stack, viewer, fresh):
