@@ -2,13 +2,14 @@
 workers, on an engine pair of its own (bench.capacity_services), and the ceilings that
 follow (bench.capacity_model; docs/capacity.md).
 
-Three stretches, each read before the first submit and after the last request ended:
-1. one by one: --n requests, each its own POST /api/requests (four clients), each its own
+The stretches, each read before the first submit and after the last request ended:
+1. one by one (then again with two dispatchers): --n requests, each its own POST /api/requests (four clients), each its own
    message (the dispatcher with BATCH_SIZE=1), a `simulate` of 0.05 s that reports
    progress once: every job longer than BATCH_MAX_S travels like this.
 2. in bulk: --bulk-batches batches of 1,000 zero-duration requests (POST
    /api/requests/batch), short requests sharing messages: the cheapest path.
-3. retention: all of them, made 400 days old, deleted by retention's purge (365 days).
+3. retention: as many of the oldest requests, made 400 days old, deleted by retention's
+   purge (365 days), then VACUUM.
 With --capacity-rows N, the table first holds N finished requests (bench.dashboard.seed).
 The stack idles first; its idle CPU a second is subtracted from each stretch.
 """
@@ -44,16 +45,18 @@ def stretch(label, app, meter, idle, url, token, bodies, kind):
 
 
 def retention(app, meter, seeded_rows):
-    """Every request the stretches made, made 400 days old, purged, then the tables
-    vacuumed: the costs per deleted request of the purge and of the purge with its vacuum."""
+    """As many requests as the stretches made, the oldest (lowest ids: as retention meets
+    them), made 400 days old, purged, then the tables vacuumed: the costs per deleted
+    request of the purge and of the purge with its vacuum."""
     from dashboard.requests import retention as purger
     with app.app_context():
-        db.session.execute(text("UPDATE requests SET finished_at = finished_at - interval"
-                                " '400 days' WHERE finished_at IS NOT NULL AND id > :seeded"),
-                           {"seeded": seeded_rows})
+        db.session.execute(text(
+            "UPDATE requests SET finished_at = finished_at - interval '400 days' WHERE id IN"
+            " (SELECT id FROM requests WHERE finished_at IS NOT NULL ORDER BY id LIMIT"
+            " (SELECT count(*) FROM requests WHERE id > :seeded))"), {"seeded": seeded_rows})
         db.session.commit()
         before = meter.reading()
-        n = max(1, purger.purge(365)["requests"])   # not the seeded rows (30 days at most)
+        n = max(1, purger.purge(365)["requests"])   # the seeded rows are 30 days old at most
         purged = meter.reading()
         with db.engine.connect() as conn:
             conn.execution_options(isolation_level="AUTOCOMMIT").execute(
