@@ -7,7 +7,8 @@ import tracemalloc
 
 import pytest
 
-from dashboard.requests import export
+from dashboard import jobs
+from dashboard.requests import export, listing
 from tests.support.db import sql
 from tests.support.html import parse
 from tests.support.http import sign_in
@@ -171,8 +172,6 @@ def test_an_export_left_unread_holds_nothing(viewer, rows):
 def test_batches_of_two_page_through_the_list_by_its_keyset(app, rows, args):
     """Read two rows at a time, the export is still the whole list in its order, each row once
     (every sort, a search with its two alternatives, a time range on its own index)."""
-    from dashboard import jobs
-    from dashboard.requests import listing
     filters = listing.Filters(args, jobs.REGISTRY)
     with app.app_context():
         whole = [r["id"] for r in listing.list_requests(filters, limit=100)[0]]
