@@ -229,7 +229,8 @@ class Postgres:
             if self.listen is not None and self._serving() != self._wanted():
                 self._configure()
                 log(f"restarting PostgreSQL to listen on {self._wanted()}")
-                self._tool("pg_ctl", "-D", self.data, "-m", "fast", "-w", "-t", "60", "restart")
+                self._tool("pg_ctl", "-D", self.data, "-l", self.log, "-m", "fast", "-w", "-t",
+                           "60", "restart")
             elif self.listen is not None:
                 self._configure()
                 self._tool("pg_ctl", "-D", self.data, "reload")

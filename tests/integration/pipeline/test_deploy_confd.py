@@ -10,6 +10,13 @@ from tests.support.env import ROOT
 
 CONF_D = os.path.join(ROOT, "deploy", "conf.d")
 PROGRAMS = {"web", "nginx", "dispatcher", "worker1", "worker2", "beat", "flower"}
+# A worker-only host's file: its own pair of workers, never installed next to the others.
+WORKER_HOST = os.path.join(CONF_D, "worker-host.conf")
+
+
+def dashboard_host_files():
+    """The files of the dashboard's host: one program each."""
+    return sorted(f for f in glob.glob(os.path.join(CONF_D, "*.conf")) if f != WORKER_HOST)
 
 
 def local_copies(tmp_path, files):
@@ -47,7 +54,7 @@ def load(tmp_path, files):
 
 
 def test_each_file_parses_alone_and_holds_one_program(tmp_path):
-    files = sorted(glob.glob(os.path.join(CONF_D, "*.conf")))
+    files = dashboard_host_files()
     assert {os.path.basename(f)[:-5] for f in files} == PROGRAMS
     for path in files:
         [group] = load(tmp_path, [path]).process_group_configs
@@ -62,7 +69,7 @@ def test_each_file_parses_alone_and_holds_one_program(tmp_path):
 
 
 def test_all_together_workers_and_beat_with_absolute_pidfiles(tmp_path):
-    options = load(tmp_path, sorted(glob.glob(os.path.join(CONF_D, "*.conf"))))
+    options = load(tmp_path, dashboard_host_files())
     programs = {g.name: g.process_configs[0] for g in options.process_group_configs}
     assert set(programs) == PROGRAMS
     for name in ("worker1", "worker2", "beat"):
@@ -75,3 +82,13 @@ def test_all_together_workers_and_beat_with_absolute_pidfiles(tmp_path):
         assert argv[argv.index("-Q") + 1] == "requests"   # its queues, named
         assert programs[name].stopsignal == 15  # TERM: warm shutdown
     assert "--unix_socket=/srv/dashboard/var/run/flower/flower.sock" in programs["flower"].command
+
+
+def test_a_worker_hosts_file_holds_two_workers_that_give_up_after_failed_starts(tmp_path):
+    options = load(tmp_path, [WORKER_HOST])
+    programs = {g.name: g.process_configs[0] for g in options.process_group_configs}
+    assert set(programs) == {"worker1", "worker2"}
+    for name, program in programs.items():
+        argv = shlex.split(program.command)
+        assert argv[argv.index("-n") + 1] == f"{name}@%h" and program.stopsignal == 15
+        assert (program.startsecs, program.startretries, program.exitcodes) == (10, 3, [0])
