@@ -11,7 +11,7 @@ from tests.support.flower import flower_socket, flower_url  # noqa: F401
 # A value for each URL variable of the map (no image or artifact exists: they answer 404).
 SAMPLE = {"name": "nobody@nowhere", "action": "pause", "view": "axial", "index": "0",
           "path": "dashboard/", "filename": "app.css", "artifact_id": "1", "user_id": "1",
-          "token_id": "1"}
+          "token_id": "1", "rule_id": "1"}
 READ_METHODS = {"GET"}
 
 
