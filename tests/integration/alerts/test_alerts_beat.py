@@ -167,3 +167,18 @@ def test_acknowledged_rule_tells_nobody(app, stack, beats, receiver, smtp, as_ro
     settle(2)
     assert receiver.received == [] and smtp.messages == []
     assert alert_rows(app, "SELECT notified FROM alert_firings") == [{"notified": False}]
+
+
+def test_failing_receiver_is_retried_with_backoff(app, stack, beats, receiver, smtp, as_role):  # noqa: F811
+    """A receiver answering 500 twice: the third try goes through, about 1 + 2 s later."""
+    receiver.fail_next = 2
+    make_rule(as_role, receiver, name="flaky hook", kind="dispatcher_down", params={"for_s": 3})
+    beats.start("beat-flaky")
+    stack.stop_dispatcher()
+    wait_for(lambda: states(receiver) == ["firing"], 60, interval=0.2, what="the third try")
+    [row] = alert_rows(app, "SELECT attempts, last_error, created_at, sent_at"
+                            " FROM alert_notifications WHERE channel = 'webhook'")
+    assert receiver.attempts == 3 and row["attempts"] == 3
+    assert row["last_error"] == "OSError: HTTP 500"
+    assert (row["sent_at"] - row["created_at"]).total_seconds() >= 3  # waited 1 s, then 2 s
+    stack.start_dispatcher()
