@@ -31,6 +31,9 @@ def ping_workers(celery_app, timeout):
     for reply in replies:
         for name in reply:
             db.session.execute(text(SIGHTED_SQL), {"name": name, "at": now})
+    # Workers gone for a day are forgotten (no rule counts them after an hour).
+    db.session.execute(text("DELETE FROM alert_worker_sightings"
+                            " WHERE last_seen_at < :now - interval '1 day'"), {"now": now})
     db.session.commit()
     return now
 
