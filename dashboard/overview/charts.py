@@ -2,8 +2,11 @@
 requests per slot and run-time bars per job type. Plain values in, plain values out;
 templates/requests/_overview.html turns them into <svg> (no chart library in the browser).
 """
+from flask_babel import gettext as _
+
 from dashboard.overview.stats import OUTCOMES
 from dashboard.web.humanize import duration_text
+from dashboard.web.words import status_label
 
 WIDTH, HEIGHT = 420, 150
 LEFT, RIGHT, TOP, BOTTOM = 34, 14, 8, 22
@@ -36,7 +39,8 @@ def stacked_bars(buckets, unit):
                 segments.append({"outcome": outcome, "n": b[outcome], "y": round(y, 2),
                                  "h": round(h, 2)})
         stamp = b["t"].strftime("%H:%M")
-        parts = ", ".join(f"{b[o]} {o}" for o in OUTCOMES if b[o]) or "none finished"
+        parts = (", ".join(f"{b[o]} {status_label(o)}" for o in OUTCOMES if b[o])
+                 or _("none finished"))
         bars.append({"x": round(x + slot * 0.1, 2), "w": round(slot * 0.8, 2), "t": b["t"],
                      "segments": segments, "title": f"{stamp} UTC: {parts}"})
         if i % label_every == 0 or i == len(buckets) - 1:

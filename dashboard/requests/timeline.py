@@ -7,11 +7,15 @@ milestones), its re-runs, and the audit log. Each item is
 status, address, seconds), `detail` a sentence an operator reads, with the time
 between steps ("waited 1.2 s in the queue", "ran 4.8 s").
 """
+import re
+
+from flask_babel import gettext as _
 from sqlalchemy import text
 
 from dashboard.extensions import db
 from dashboard.serializers import iso
 from dashboard.submission import changes
+from dashboard.web.words import status_label
 
 # Same-instant steps sort in the order they happen.
 _RANK = {"submitted": 0, "retried": 0, "audit": 1, "claimed": 2, "started": 3,
@@ -33,7 +37,14 @@ def _seconds(later, earlier):
 
 
 def _s(seconds):
-    return f"{seconds:.1f} s" if seconds < 100 else f"{seconds:.0f} s"
+    """Seconds as the timeline writes them: 2.0 s, 125 s."""
+    return _("%(n)s s", n=f"{seconds:.1f}" if seconds < 100 else f"{seconds:.0f}")
+
+
+def _progress(message):
+    """A progress step's line ("progress: 25 %", as the job logs it) in the reader's words."""
+    found = re.fullmatch(r"progress: (\d+) %", message or "")
+    return _("progress: %(pct)s %%", pct=found.group(1)) if found else message
 
 
 def _item(at, kind, attempt, by=None, detail="", **facts):
@@ -84,68 +95,76 @@ def build(request_id):
         if n == 1:
             parent = request["parent_id"]
             items.append(_item(request["created_at"], "submitted", 1, request["submitted_by"],
-                               f"submitted by {request['submitted_by'] or 'unknown'}"
+                               _("submitted by %(who)s",
+                                 who=request["submitted_by"] or _("unknown"))
                                + (f", a re-run of #{parent}" if parent else ""),
                                address=address("submit"), parent_id=parent))
         else:
             by = a["triggered_by"]
             items.append(_item(a["created_at"], "retried", n, by,
-                               f"retried by {by} as attempt {n}",
+                               _("retried by %(who)s as attempt %(n)s", who=by, n=n),
                                address=address("retry") if by != "auto" else None))
         if a["queued_at"]:
             waited = _seconds(a["queued_at"], a["created_at"])
             items.append(_item(a["queued_at"], "claimed", n, "dispatcher",
-                               "claimed by the dispatcher and sent to the broker"
-                               + (f" after {_s(waited)} unassigned" if waited else ""),
+                               _("claimed by the dispatcher and sent to the broker after"
+                                 " %(time)s unassigned", time=_s(waited)) if waited else
+                               _("claimed by the dispatcher and sent to the broker"),
                                seconds=waited))
         started = [s for s in steps if s["attempt"] == n and s["event"] in ("started",
                                                                               "redelivered")]
         for s in started:
             facts = s["detail"] or {}
             waited = _seconds(s["at"], a["queued_at"])
-            what = ("redelivered after its worker died; started again" if s["event"] ==
-                    "redelivered" else "started")
+            where = {"worker": facts.get("worker"), "pid": facts.get("pid")}
+            what = (_("redelivered after its worker died; started again on %(worker)s"
+                      " (pid %(pid)s)", **where) if s["event"] == "redelivered" else
+                    _("started on %(worker)s (pid %(pid)s)", **where))
             items.append(_item(s["at"], s["event"], n, facts.get("worker"),
-                               f"{what} on {facts.get('worker')} (pid {facts.get('pid')})"
-                               + (f", waited {_s(waited)} in the queue"
-                                  if waited is not None and s is started[0] else ""),
+                               what + (", " + _("waited %(time)s in the queue", time=_s(waited))
+                                       if waited is not None and s is started[0] else ""),
                                worker=facts.get("worker"), pid=facts.get("pid"),
                                seconds=waited if s is started[0] else None))
         if not started and a["started_at"]:
             waited = _seconds(a["started_at"], a["queued_at"])
             items.append(_item(a["started_at"], "started", n, a["worker"],
-                               f"started on {a['worker']}"
-                               + (f", waited {_s(waited)} in the queue" if waited is not None
-                                  else ""), worker=a["worker"], seconds=waited))
+                               _("started on %(worker)s", worker=a["worker"])
+                               + (", " + _("waited %(time)s in the queue", time=_s(waited))
+                                  if waited is not None else ""),
+                               worker=a["worker"], seconds=waited))
         for s in steps:
             if s["attempt"] == n and s["event"] == "progress":
-                items.append(_item(s["at"], "progress", n, None, s["message"]))
+                items.append(_item(s["at"], "progress", n, None, _progress(s["message"])))
         if a["finished_at"]:
             ran = _seconds(a["finished_at"], a["started_at"])
             if a["status"] == "killed":
                 error = a["error"] or ""
                 by = error[len("killed by "):] if error.startswith("killed by ") else None
                 items.append(_item(a["finished_at"], "killed", n, by,
-                                   f"killed by {by or 'unknown'}"
-                                   + (f" after running {_s(ran)}" if ran is not None else ""),
+                                   _("killed by %(who)s", who=by or _("unknown"))
+                                   + (" " + _("after running %(time)s", time=_s(ran))
+                                      if ran is not None else ""),
                                    status="killed", seconds=ran, address=address("kill")))
             else:
                 items.append(_item(a["finished_at"], "finished", n, a["worker"],
-                                   f"finished: {a['status']}"
-                                   + (f", ran {_s(ran)}" if ran is not None else "")
+                                   _("finished: %(status)s", status=status_label(a["status"]))
+                                   + (", " + _("ran %(time)s", time=_s(ran))
+                                      if ran is not None else "")
                                    + (f": {a['error']}" if a["error"] else ""),
                                    status=a["status"], seconds=ran, error=a["error"]))
     for child in reruns:
         items.append(_item(child["created_at"], "rerun", _attempt_at(attempts, child["created_at"]),
                            child["submitted_by"],
-                           f"re-run as #{child['id']} by {child['submitted_by']}",
+                           _("re-run as #%(id)s by %(who)s", id=child["id"],
+                             who=child["submitted_by"]),
                            child_id=child["id"]))
     for entry in audit:
         key = (entry["action"], entry["outcome"])
         if key in _TOLD:
             continue
         kind = "notified" if entry["action"] == "notify" else "audit"
-        detail = (f"notified the submitter: {entry['outcome']}" if kind == "notified"
+        detail = (_("notified the submitter: %(outcome)s", outcome=entry["outcome"])
+                  if kind == "notified"
                   else f"{entry['action']}: {entry['outcome']}")
         items.append(_item(entry["at"], kind, _attempt_at(attempts, entry["at"]),
                            entry["username"], detail, action=entry["action"],

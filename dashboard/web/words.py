@@ -8,6 +8,11 @@ STATUSES = {
     "success": _l("success"), "failure": _l("failure"), "timeout": _l("timeout"),
     "killed": _l("killed"),
 }
+# A request's timeline steps (dashboard/requests/timeline.py kinds).
+STEPS = {"submitted": _l("submitted"), "retried": _l("retried"), "audit": _l("audit"),
+         "claimed": _l("claimed"), "started": _l("started"), "redelivered": _l("redelivered"),
+         "progress": _l("progress"), "finished": _l("finished"), "killed": _l("killed"),
+         "notified": _l("notified"), "rerun": _l("re-run")}
 # Worker and process actions as the notices name them.
 ACTIONS = {"pause": _l("pause"), "resume": _l("resume"), "grow": _l("grow"),
            "shrink": _l("shrink"), "restart": _l("restart"), "shutdown": _l("shut down"),
@@ -47,6 +52,11 @@ def http_error(exc):
 def status_label(status):
     """A request status in the reader's language (unknown values as they are)."""
     return str(STATUSES.get(str(status), status))
+
+
+def step_label(kind):
+    """A timeline step's kind in words."""
+    return str(STEPS.get(kind, kind))
 
 
 def action_label(action):
@@ -96,3 +106,4 @@ def init_app(app):
     app.jinja_env.globals.update(status_label=status_label, role_label=role_label,
                                  why_label=why_label, ui_words=ui_words,
                                  file_rule_label=file_rule_label)
+    app.jinja_env.filters.update(step_label=step_label)
