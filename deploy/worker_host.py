@@ -75,6 +75,17 @@ def states(password):
         transport.close()
 
 
+def last_line(path):
+    """The last non-empty line of a log file ('' when there is none)."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, os.path.getsize(path) - 4096))
+            lines = [x for x in fh.read().decode(errors="replace").splitlines() if x.strip()]
+    except OSError:
+        return ""
+    return lines[-1].strip() if lines else ""
+
+
 def supervise(conf, password, workers):
     """Run supervisord -n until it ends or every worker is FATAL; its exit status."""
     child = subprocess.Popen([os.path.join(ROOT, ".venv", "bin", "supervisord"), "-n",
@@ -90,7 +101,8 @@ def supervise(conf, password, workers):
         time.sleep(1)
         now = states(password) if not stopping else None
         if now and len(now) == workers and set(now.values()) == {"FATAL"}:
-            say(f"every worker failed to start; see {os.path.relpath(LOG_DIR, ROOT)}/worker1.log")
+            say(f"every worker failed to start: {last_line(os.path.join(LOG_DIR, 'worker1.log'))}"
+                f" ({os.path.relpath(LOG_DIR, ROOT)}/worker1.log)")
             child.send_signal(signal.SIGTERM)
             child.wait()
             return EXIT_UNREACHABLE

@@ -30,17 +30,20 @@ def through(url, address):
     return urlunsplit(parts._replace(netloc=f"{netloc[0]}@{address}:{parts.port}"))
 
 
-def host_env(host, password):
-    """The settings a worker host is given: its own URLs, nothing of this host's .env."""
-    keep = ("PATH", "LANG", "POLL_INTERVAL_S", "LOG_LEVEL", "SECRET_KEY", "DASHBOARD_ENV",
-            "LOG_FLUSH_S", "BATCH_SIZE", "BATCH_MAX_S")
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    env.update({
-        "HOME": host.base, "DATABASE_URL": through(os.environ["DATABASE_URL"], host.outside),
+def write_settings(host, password):
+    """The host's own .env, as an operator writes it (its URLs name this side of the veth);
+    its environment holds nothing else but PATH and HOME."""
+    keep = ("POLL_INTERVAL_S", "LOG_LEVEL", "SECRET_KEY", "DASHBOARD_ENV", "LOG_FLUSH_S",
+            "BATCH_SIZE", "BATCH_MAX_S")
+    settings = {k: v for k, v in os.environ.items() if k in keep}
+    settings.update({
+        "DATABASE_URL": through(os.environ["DATABASE_URL"], host.outside),
         "CELERY_BROKER_URL": through(os.environ["CELERY_BROKER_URL"], host.outside),
         "BROKER_HEARTBEAT_S": "2", "WORKER_STOP_TIMEOUT_S": "5", "WORKERS": "2",
         "SUPERVISOR_LISTEN": f"{host.inside}:{RPC_PORT}", "SUPERVISOR_PASSWORD": password})
-    return env
+    with open(os.path.join(host.checkout, ".env"), "w") as fh:
+        fh.writelines(f"{k}='{v}'\n" for k, v in settings.items())
+    return {"PATH": os.environ["PATH"], "HOME": host.base, "LANG": "C.UTF-8"}
 
 
 @pytest.fixture(scope="package")
@@ -59,7 +62,7 @@ def worker_host(app, celery_app, _stack):
             port = urlsplit(url).port
             relays.append(Relay(host.outside, port, port))
         password = secrets.token_hex(12)
-        env = host_env(host, password)
+        env = write_settings(host, password)
         host.start(env)
         wait_online(celery_app, list(WORKERS), timeout=90)
         host.env, host.password = env, password

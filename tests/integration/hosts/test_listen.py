@@ -54,6 +54,8 @@ def served(worker_host):
         yield pg, rabbit, password
     finally:
         rabbit.stop()
+        if rabbit.popen is not None:  # the node's process, ours to reap
+            rabbit.popen.wait(60)
         pg.stop()
 
 
