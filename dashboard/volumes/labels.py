@@ -1,17 +1,20 @@
 """Orientation letters (R, L, A, P, S, I) drawn on the four edges of a RAS+ volume's images."""
+import threading
+
 from PIL import ImageDraw, ImageFont
 
 # (left, right, top, bottom) edge of each view, in the radiological convention.
 LETTERS = {"axial": ("R", "L", "A", "P"), "coronal": ("R", "L", "S", "I"),
            "sagittal": ("A", "P", "S", "I")}
-_fonts = {}
+_local = threading.local()            # a FreeType face is not to be shared between threads
 
 
 def _font(size):
-    """Pillow's own font at `size` pixels (no system font needed)."""
-    if size not in _fonts:
-        _fonts[size] = ImageFont.load_default(size=size)
-    return _fonts[size]
+    """Pillow's own font at `size` pixels (no system font needed), one per thread."""
+    fonts = _local.__dict__.setdefault("fonts", {})
+    if size not in fonts:
+        fonts[size] = ImageFont.load_default(size=size)
+    return fonts[size]
 
 
 def letter_size(image):

@@ -101,8 +101,13 @@ def test_click_reads_the_value_moves_the_views_and_measures(fused_request, live_
     # The blend slider: more PET over the CT, another image.
     page.wait_for_function(LOADED, arg=axial)
     before = _pixels(page, axial)
-    page.focus("#vw-opacity")
-    page.keyboard.press("End")
+    page.locator("#vw-opacity").scroll_into_view_if_needed()
+    slider = page.locator("#vw-opacity").bounding_box()     # dragged by the mouse to its end
+    page.mouse.move(slider["x"] + slider["width"] / 2, slider["y"] + slider["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(slider["x"] + slider["width"] + 20, slider["y"] + slider["height"] / 2,
+                    steps=5)
+    page.mouse.up()
     page.wait_for_function("s => document.querySelector(s).src.includes('opacity=1')", arg=axial)
     assert page.locator("#vw-opacity-out").inner_text() == "100 %"
     page.wait_for_function(LOADED, arg=axial)
