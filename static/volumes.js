@@ -96,7 +96,11 @@
       var here = point.slice();
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.json(); })
-        .then(function (body) { if (here.join() === point.join()) showReading(body); });
+        .then(function (body) {
+          if (here.join() !== point.join()) return;   // a later point was chosen meanwhile
+          if (body.layers) showReading(body); else $("#volume-reading").textContent = body.error || "";
+        })
+        .catch(function () { $("#volume-reading").textContent = ""; });
     }
     function text(reading) {
       if (reading.value === null || reading.value === undefined) return texts.none;
