@@ -7,6 +7,7 @@ longer than `max_run_s`. /metrics counts the requests over a limit right now.
 """
 from datetime import datetime, timezone
 
+from flask_babel import gettext as _
 from sqlalchemy import text
 
 from dashboard import jobs
@@ -37,15 +38,19 @@ def marks(r, now=None):
     if job.max_wait_s is not None:
         started = r["started_at"] or (now if r["status"] in WAITING else None)
         if started and (started - r["created_at"]).total_seconds() > job.max_wait_s:
-            verb = "waiting" if r["status"] in WAITING else "waited"
-            found.append(f"{verb} {duration_text((started - r['created_at']).total_seconds())}"
-                         f" (limit {duration_text(job.max_wait_s)})")
+            times = {"time": duration_text((started - r["created_at"]).total_seconds()),
+                     "limit": duration_text(job.max_wait_s)}
+            found.append(_("waiting %(time)s (limit %(limit)s)", **times)
+                         if r["status"] in WAITING else
+                         _("waited %(time)s (limit %(limit)s)", **times))
     if job.max_run_s is not None and r["started_at"]:
         end = r["finished_at"] or (now if r["status"] in ACTIVE else None)
         if end and (end - r["started_at"]).total_seconds() > job.max_run_s:
-            verb = "running" if r["status"] == "running" else "ran"
-            found.append(f"{verb} {duration_text((end - r['started_at']).total_seconds())}"
-                         f" (limit {duration_text(job.max_run_s)})")
+            times = {"time": duration_text((end - r["started_at"]).total_seconds()),
+                     "limit": duration_text(job.max_run_s)}
+            found.append(_("running %(time)s (limit %(limit)s)", **times)
+                         if r["status"] == "running" else
+                         _("ran %(time)s (limit %(limit)s)", **times))
     return found
 
 

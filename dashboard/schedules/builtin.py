@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from celery.schedules import crontab
 from celery.schedules import schedule as interval
 from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
@@ -125,7 +126,7 @@ def entries():
             "description": describe(name, task),
             "job_type": None, "params": None, "cron": None,
             "every_s": every, "timezone": "UTC", "enabled": True, "catch_up": None,
-            "words": f"every {every:g} s" if every else str(entry["schedule"]),
+            "words": _("every %(n)s s", n=f"{every:g}") if every else str(entry["schedule"]),
             "next_runs": [iso(t) for t in upcoming],
             "last_run_at": iso(last), "duration_s": run.get("duration_s"),
             "outcome": run.get("outcome"), "ok": run.get("ok"),

@@ -17,8 +17,11 @@ import math
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from cron_descriptor import get_description
+from cron_descriptor import ExpressionDescriptor, Options, get_description
 from croniter import croniter
+from flask_babel import ngettext
+
+from dashboard.web.humanize import reader_locale
 
 UTC = timezone.utc
 
@@ -126,11 +129,24 @@ def due(timing, handled_until, now, grace_s):
 
 
 def _unit(seconds):
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+    """An interval in words, in the largest whole unit: 'every 15 minutes', 'every day'."""
+    words = ((86400, lambda n: ngettext("every day", "every %(num)d days", n)),
+             (3600, lambda n: ngettext("every hour", "every %(num)d hours", n)),
+             (60, lambda n: ngettext("every minute", "every %(num)d minutes", n)),
+             (1, lambda n: ngettext("every second", "every %(num)d seconds", n)))
+    for size, say in words:
         if seconds % size == 0:
-            n = seconds // size
-            return f"every {unit}" if n == 1 else f"every {n} {unit}s"
-    return f"every {seconds} seconds"
+            return say(seconds // size)
+    return ngettext("every second", "every %(num)d seconds", seconds)
+
+
+def _cron_words(cron):
+    """cron-descriptor's words for `cron`, in Korean for a Korean reader."""
+    if str(reader_locale()) != "ko":
+        return get_description(cron)
+    options = Options()
+    options.locale_code, options.use_24hour_time_format = "ko_KR", True
+    return ExpressionDescriptor(cron, options).get_description()
 
 
 def describe(timing):
@@ -138,7 +154,7 @@ def describe(timing):
     if timing.get("every_s"):
         return _unit(int(timing["every_s"]))
     try:
-        words = get_description(timing["cron"])
+        words = _cron_words(timing["cron"])
     except Exception:  # the library's own errors for expressions it cannot word
         return f"cron {timing['cron']}"
     words = words[0].lower() + words[1:] if words.startswith("Every") else words

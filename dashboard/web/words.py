@@ -8,6 +8,8 @@ STATUSES = {
     "success": _l("success"), "failure": _l("failure"), "timeout": _l("timeout"),
     "killed": _l("killed"),
 }
+# The list's sort orders (dashboard/requests/listing.py Filters.SORTS), as the form shows them.
+SORTS = (_l("newest first"), _l("oldest first"), _l("longest run first (finished requests only)"))
 # A request's timeline steps (dashboard/requests/timeline.py kinds).
 STEPS = {"submitted": _l("submitted"), "retried": _l("retried"), "audit": _l("audit"),
          "claimed": _l("claimed"), "started": _l("started"), "redelivered": _l("redelivered"),
