@@ -34,8 +34,9 @@
     var action = e.submitter ? e.submitter.value : "";
     var all = form.querySelector("input[name=all_matching]:checked");
     var n = all ? Number(all.getAttribute("data-matching")) : picked().length;
-    if (!n) { e.preventDefault(); alert("Select at least one request first."); return; }
-    var verb = action === "kill" ? "Kill" : "Retry";
-    if (!confirm(verb + " " + n + " request" + (n === 1 ? "" : "s") + "?")) e.preventDefault();
+    if (!n) { e.preventDefault(); alert(word("pick_first", "Select at least one request first.")); return; }
+    var key = (action === "kill" ? "kill_" : "retry_") + (n === 1 ? "1" : "n");
+    var english = (action === "kill" ? "Kill" : "Retry") + " {n} request" + (n === 1 ? "" : "s") + "?";
+    if (!confirm(word(key, english, {n: n}))) e.preventDefault();
   });
 })();

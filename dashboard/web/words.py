@@ -2,6 +2,7 @@
 phrases static/*.js writes itself. The stored values (and every data-* attribute) stay English."""
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 STATUSES = {
     "unassigned": _l("unassigned"), "pending": _l("pending"), "running": _l("running"),
@@ -100,7 +101,17 @@ def ui_words():
         "error_n": _("Error %(status)s", status="{status}"),
         "lost": _("The server cannot be reached. Retrying…"),
         "back": _("Connection to the server is back."),
+        "pick_first": _("Select at least one request first."),
+        **{f"{verb}_{form}": _bulk_question(verb, count) for verb in ("kill", "retry")
+           for form, count in (("1", 1), ("n", 2))},
     }
+
+
+def _bulk_question(verb, count):
+    """The bulk form's confirmation for `count` requests, with {n} for the number."""
+    if verb == "kill":
+        return ngettext("Kill %(n)s request?", "Kill %(n)s requests?", count, n="{n}")
+    return ngettext("Retry %(n)s request?", "Retry %(n)s requests?", count, n="{n}")
 
 
 def init_app(app):

@@ -1,4 +1,4 @@
-"""axe-core in Chromium on every page, light and dark, with data on the pages.
+"""axe-core in Chromium on every page, light and dark, in English and Korean, with data on the pages.
 
 The pages are listed in PAGES (a path, or a function of the seeded ids giving one):
 a new page joins the check by adding a line there. The seeded ids are one request
@@ -11,6 +11,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from tests.support.browser import browser_sign_in
+from tests.support.db import sql
 
 pytestmark = pytest.mark.browser
 
@@ -45,8 +46,10 @@ def blocking_violations(page):
             for v in results.response["violations"] if v["impact"] in BLOCKING]
 
 
-def themed_page(browser, scheme):
-    context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme=scheme)
+def themed_page(browser, scheme, language="en"):
+    """A page in `scheme` whose browser asks for `language` (Accept-Language)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, color_scheme=scheme,
+                                  locale={"en": "en-US", "ko": "ko-KR"}[language])
     page = context.new_page()
     page.set_default_timeout(20_000)
     return context, page
@@ -63,23 +66,28 @@ def form_with_an_error(page, live_server):
     assert page.get_attribute("#p-fail_rate", "aria-invalid") == "true"
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_every_page_passes_axe(browser, live_server, make_user, seeded_volume, seeded_pages,
-                               seeded_schedule, scheme):
-    """No serious or critical violation on any page, signed in as admin and signed out."""
+@pytest.mark.parametrize("scheme, language", [("light", "en"), ("dark", "en"),
+                                              ("light", "ko"), ("dark", "ko")])
+def test_every_page_passes_axe(app, browser, live_server, make_user, seeded_volume, seeded_pages,
+                               seeded_schedule, scheme, language):
+    """No serious or critical violation on any page, signed in as admin and signed out, in
+    English and in Korean (a Korean browser signed out, an admin who chose Korean)."""
     ids = {**seeded_pages, "volume": seeded_volume, "schedule": seeded_schedule}
-    context, page = themed_page(browser, scheme)
+    context, page = themed_page(browser, scheme, language)
     try:
         found = {}
         for path in SIGNED_OUT_PAGES:
             page.goto(live_server + path)
+            assert page.get_attribute("html", "lang") == language, path
             found[path] = blocking_violations(page)
         username, password, _ = make_user("admin")
+        sql(app, "UPDATE users SET locale = :l WHERE username = :u", l=language, u=username)
         browser_sign_in(page, live_server, username, password)
         for entry in PAGES:
             path = entry(ids) if callable(entry) else entry
             response = page.goto(live_server + path)
             assert response.status == 200, path
+            assert page.get_attribute("html", "lang") == language, path
             if path == f"/requests/{seeded_volume}":
                 page.wait_for_function("() => [...document.querySelectorAll('img.slice')]"
                                        ".every(i => i.complete && i.naturalWidth > 0)")
