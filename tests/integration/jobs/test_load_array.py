@@ -141,15 +141,24 @@ def artifact_images(html):
     return [img.attrs["src"] for img in (blocks[0].find_all("img") if blocks else [])]
 
 
-def test_request_page_shows_the_projections(app, stack, api, make_user):
+def test_request_page_shows_each_projection_once(app, stack, api, make_user):
     body, pngs = run_to_success(app, api, hot_volume(), {"shape": list(SHAPE)})
     viewer, password, _ = make_user("viewer")
     browser = app.test_client()
     sign_in(browser, viewer, password)
     page = browser.get(f"/requests/{body['id']}")
     assert page.status_code == 200
-    sources = artifact_images(page.get_data(as_text=True))
-    assert len(sources) == 3
+    html = page.get_data(as_text=True)
+    # The viewer draws the three projections; their artifact copies are not listed again.
+    assert artifact_images(html) == []
+    mips = [n.attrs["src"] for n in parse(html).iter() if "mip" in n.classes()]
+    assert len(mips) == 3 and all(browser.get(src).status_code == 200 for src in mips)
+    # The artifacts themselves are still there for whoever fetches them.
+    with app.app_context():
+        ids = db.session.execute(text("SELECT id FROM artifacts WHERE request_id = :r"),
+                                 {"r": body["id"]}).scalars().all()
+        db.session.rollback()
+    sources = [f"/artifacts/{artifact_id}" for artifact_id in ids]
     fetched = {}
     for src in sources:
         response = browser.get(src)
