@@ -15,14 +15,14 @@ import pytest
 from tests.support.env import ROOT
 
 SECTIONS = ("throughput", "latency", "kill", "dashboard", "memory", "upload", "bulk_submit",
-            "idempotency", "bulk_pipeline", "param_search", "limits", "capacity")
+            "idempotency", "bulk_pipeline", "param_search", "limits", "capacity", "alerts")
 QUICKEST = ["--quick", "--n", "40", "--rounds", "1", "--samples", "5", "--rows", "2000",
             "--kills", "1", "--soak", "2", "--viewers", "3", "--upload-mb", "4",
             "--bulk-batches", "4", "--search-rows", "2000", "--idem-rounds", "1"]
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(600)   # twelve sections, each starting its own processes
+@pytest.mark.timeout(720)   # thirteen sections, each starting its own processes
 def test_every_bench_section_runs(app, _stack, clean_db, tmp_path):
     _stack.stop_all()   # the bench starts its own workers, dispatcher and web server
     with app.app_context():   # the bench drops the schema: no connection of ours holds it
@@ -30,7 +30,7 @@ def test_every_bench_section_runs(app, _stack, clean_db, tmp_path):
     env = {**os.environ, "BENCH_DATABASE_URL": os.environ["TEST_DATABASE_URL"],
            "BENCH_BROKER_URL": os.environ["TEST_BROKER_URL"], "BENCH_OUT_DIR": str(tmp_path)}
     run = subprocess.run([sys.executable, "-m", "bench", *QUICKEST], cwd=ROOT, env=env,
-                         capture_output=True, text=True, timeout=540)
+                         capture_output=True, text=True, timeout=660)
     printed = run.stdout
     assert run.returncode == 0, f"{printed[-3000:]}\n{run.stderr[-3000:]}"
     assert f"sections {','.join(SECTIONS)} (quick)" in printed
