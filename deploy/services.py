@@ -402,7 +402,8 @@ class RabbitMQ:
         self.write_config()
         if os.path.exists(os.path.join(self.base, "rabbitmq.pid")):
             os.remove(os.path.join(self.base, "rabbitmq.pid"))
-        log(f"starting RabbitMQ node {self.node} on 127.0.0.1:{self.port}")
+        log(f"starting RabbitMQ node {self.node} on {','.join(['127.0.0.1', *self.listen])}"
+            f" port {self.port}")
         startup = os.path.join(self.base, "log", "startup.log")
         with open(startup, "ab") as out:
             # A session of its own: Ctrl-C on `make run` spares it.
