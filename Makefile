@@ -115,6 +115,9 @@ test: venv services
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver fonts-noto-cjk; fi
 	@if [[ $$(id -u) == 0 && ! -x /usr/bin/promtool ]]; then \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends prometheus; fi
+	@# tests/integration/hosts makes worker hosts in network namespaces: ip (iproute2), unshare.
+	@if [[ $$(id -u) == 0 ]] && ! command -v ip >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y iproute2; fi
 	@[[ $(VENV)/.acme_jobs -nt examples/acme_jobs/pyproject.toml ]] || { $(VENV)/bin/pip install --disable-pip-version-check -q -e examples/acme_jobs && touch $(VENV)/.acme_jobs; }
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
