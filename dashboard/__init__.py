@@ -84,7 +84,8 @@ def celery_settings(config):
         "task_default_queue": "requests",
         # QUEUE_TYPE=quorum: `requests` and every job type's own queue are quorum queues
         # (replicated across a RabbitMQ cluster). Celery then uses per-consumer QoS (no
-        # global QoS): a worker's prefetch is fixed when it starts (dashboard/workers/quorum.py).
+        # global QoS): a worker's prefetch is fixed when it starts (grow and shrink are refused:
+        # dashboard/workers/control.py).
         "task_default_queue_type": config["QUEUE_TYPE"],
         "task_create_missing_queue_type": config["QUEUE_TYPE"],
         "worker_detect_quorum_queues": True,
