@@ -41,6 +41,7 @@ def settings():
     entry.read_settings_file()
     try:
         loaded = config.load()
+        config.check(loaded)
     except config.ConfigError as error:
         raise checks.BadSetting(str(error)) from None
     workers = os.environ.get("WORKERS", "2").strip()
