@@ -66,6 +66,33 @@ def assert_stats(result, values):
     assert sum(result["histogram"]["counts"]) == values.size
 
 
+# A raw volume is shown as stored: per projection, the (column, row) axes of the image and
+# whether its rows run from the highest index at the top (coronal and sagittal: z).
+SEEN = {"mip_x.png": (1, 2, True), "mip_y.png": (0, 2, True), "mip_z.png": (0, 1, False)}
+
+
+def hot_spot(image):
+    """(row, column) of the white pixels' centre as fractions of the image's height and width."""
+    rows, cols = np.nonzero(image == 255)
+    assert rows.size, "no white pixel"
+    return (rows.mean() + 0.5) / image.shape[0], (cols.mean() + 0.5) / image.shape[1]
+
+
+def expected_spot(name, voxel):
+    """Where the voxel's centre falls in the projection, as (row, column) fractions."""
+    col_axis, row_axis, top_high = SEEN[name]
+    row = SHAPE[row_axis] - 1 - voxel[row_axis] if top_high else voxel[row_axis]
+    return (row + 0.5) / SHAPE[row_axis], (voxel[col_axis] + 0.5) / SHAPE[col_axis]
+
+
+def assert_hot_at(name, image, voxel):
+    """The projection shows the voxel white at its place (to within half a voxel)."""
+    (row, col), (want_row, want_col) = hot_spot(image), expected_spot(name, voxel)
+    col_axis, row_axis, _ = SEEN[name]
+    assert abs(row - want_row) <= 0.5 / SHAPE[row_axis], name
+    assert abs(col - want_col) <= 0.5 / SHAPE[col_axis], name
+
+
 def test_stats_and_projections(app, stack, api):
     vol = hot_volume()
     body, pngs = run_to_success(app, api, vol, {"shape": list(SHAPE)})
@@ -76,18 +103,17 @@ def test_stats_and_projections(app, stack, api):
     assert (result["nan"], result["posinf"], result["neginf"]) == (0, 0, 0)
     assert_stats(result, vol)
 
-    x, y, z = HOT
-    expected = {"mip_x.png": ((SHAPE[1], SHAPE[2]), (y, z)),
-                "mip_y.png": ((SHAPE[0], SHAPE[2]), (x, z)),
-                "mip_z.png": ((SHAPE[0], SHAPE[1]), (x, y))}
-    assert set(pngs) == set(expected)
-    for name, (size, hot) in expected.items():
-        image = decode(pngs[name])
-        assert image.shape == size, name
-        assert np.unravel_index(image.argmax(), image.shape) == hot, name
-        assert image[hot] == 255 and (image == 255).sum() == 1, name
+    assert set(pngs) == set(SEEN)
     described = {p["name"]: (p["height"], p["width"]) for p in result["projections"]}
-    assert described == {name: size for name, (size, _) in expected.items()}
+    for name, (col_axis, row_axis, _) in SEEN.items():
+        image = decode(pngs[name])
+        assert image.shape == described[name], name
+        assert max(image.shape) >= 320, name          # drawn at a readable size
+        aspect = image.shape[1] / image.shape[0]      # square voxels: the voxel counts' ratio
+        assert aspect == pytest.approx(SHAPE[col_axis] / SHAPE[row_axis], rel=0.02), name
+        assert_hot_at(name, image, HOT)
+        block = (image.shape[0] // SHAPE[row_axis]) * (image.shape[1] // SHAPE[col_axis])
+        assert (image == 255).sum() <= 2 * block, name   # one voxel's worth of white
 
 
 def test_big_endian_integers(app, stack, api):
@@ -100,8 +126,7 @@ def test_big_endian_integers(app, stack, api):
     assert result["min"] == -300 and result["max"] == 30000
     assert isinstance(result["min"], int)
     assert_stats(result, vol)
-    image = decode(pngs["mip_z.png"])
-    assert np.unravel_index(image.argmax(), image.shape) == HOT[:2]
+    assert_hot_at("mip_z.png", decode(pngs["mip_z.png"]), HOT)
 
 
 def test_non_finite_values_are_counted(app, stack, api):
@@ -114,9 +139,14 @@ def test_non_finite_values_are_counted(app, stack, api):
     assert (result["nan"], result["posinf"], result["neginf"]) == (2, 1, 1)
     assert result["finite"] == vol.size - 4
     assert_stats(result, vol[np.isfinite(vol)])
-    image = decode(pngs["mip_x.png"])
-    assert image[2, 2] == 255        # +inf shows white
-    assert image[HOT[1], HOT[2]] == 255
+    image = decode(pngs["mip_x.png"])            # sagittal: y across, z from the top down
+    height, width = image.shape
+    row = int((SHAPE[2] - 1 - 2 + 0.5) / SHAPE[2] * height)
+    col = int((2 + 0.5) / SHAPE[1] * width)
+    assert image[row, col] == 255                # +inf shows white
+    row = int((SHAPE[2] - 1 - HOT[2] + 0.5) / SHAPE[2] * height)
+    col = int((HOT[1] + 0.5) / SHAPE[1] * width)
+    assert image[row, col] == 255                # and so does the hot voxel
 
 
 def test_wrong_size_is_refused_and_nothing_stored(app, api, clean_db):
