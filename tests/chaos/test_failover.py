@@ -20,7 +20,7 @@ from tests.support.seed import create_user
 
 from .clusters import PrimaryAndStandby, RabbitCluster
 from .services import PrivatePostgres, PrivateRabbit
-from .test_services import SPREAD_S, PrivateStack, flow_and_settle
+from .test_services import PARAMS, SPREAD_S, PrivateStack, flow_and_settle
 
 # Fast sweeps: a pending attempt lost with a dead node is published again within seconds.
 FAST = {"DISPATCH_SWEEP_S": "1", "REPUBLISH_AFTER_S": "10", "QUEUE_TYPE": "quorum"}
@@ -67,9 +67,7 @@ class Watch(threading.Thread):
 
     def run(self):
         try:
-            with extra_app({"SQLALCHEMY_DATABASE_URI": config._database_url(
-                    self.stack.env["DATABASE_URL"]), "BROKER_URL": self.broker_url,
-                    "QUEUE_TYPE": "quorum", "TESTING": True}) as app:
+            with extra_app(_settings(self.stack, self.broker_url)) as app:
                 assert app.extensions["celery"].conf.broker_url == self.broker_url
                 create_user(app, "operator", "chaos-watch", "correct horse battery")
                 client = app.test_client()
@@ -98,6 +96,27 @@ class Watch(threading.Thread):
         return ", ".join(f"{path} " + " ".join(f"{n}x{status}" for status, n in sorted(
             seen.items(), key=str)) for path, seen in self.answers.items()) \
             + f" (at most {self.shown} workers online on it)"
+
+
+def _settings(stack, broker_url):
+    """An in-process dashboard's settings on the stack's database URL and broker."""
+    return {"SQLALCHEMY_DATABASE_URI": config._database_url(stack.env["DATABASE_URL"]),
+            "BROKER_URL": broker_url, "QUEUE_TYPE": "quorum", "TESTING": True}
+
+
+def _through_the_api(web):
+    """submit() by POST /api/requests: the new id when the API acknowledged it (201), else None."""
+    token = create_user(web, "operator", "chaos-api", "correct horse battery")
+    client = web.test_client()
+
+    def submit():
+        try:
+            answer = client.post("/api/requests", data={"job_type": "simulate", "params": PARAMS},
+                                 headers={"Authorization": f"Bearer {token}"})
+        except Exception:  # noqa: BLE001  the database went away mid-request: not acknowledged
+            return None
+        return answer.get_json()["id"] if answer.status_code == 201 else None
+    return submit
 
 
 def twice(stack):
@@ -155,13 +174,15 @@ def test_postgres_primary_killed_standby_promoted(rng, monkeypatch):
     database acknowledged runs; the dispatcher listens again, on the new primary."""
     pair = PrimaryAndStandby()
     rabbit = PrivateRabbit("failover-mq")
-    with FailoverStack(pair, rabbit, pair.url, lambda: rabbit.url) as stack:
+    with FailoverStack(pair, rabbit, pair.url, lambda: rabbit.url) as stack, \
+            extra_app(_settings(stack, rabbit.url)) as web:
         monkeypatch.setenv("CELERY_BROKER_URL", rabbit.url)   # Celery prefers it to config
+        stack.submit = _through_the_api(web)
         stack.wait_workers()
         killer = Once(rng, pair.primary.kill_postmaster, pair.promote, every=(4.0, 8.0),
                       down=(1.0, 3.0))
-        watch = _case("postgres primary kill -9, standby promoted", stack, rng, killer,
-                      Watch(stack, rabbit.url), SPREAD_S)
+        watch = _case("postgres primary kill -9, standby promoted (submitted through the API)",
+                      stack, rng, killer, Watch(stack, rabbit.url), SPREAD_S)
         log = stack.procs["dispatcher"].log()
     listening = [line for line in log.splitlines() if "dispatcher listening" in line]
     assert len(listening) >= 2 and listening[-1].endswith(f"127.0.0.1:{pair.standby.port})"), \
