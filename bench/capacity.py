@@ -3,9 +3,10 @@ workers, on an engine pair of its own (bench.capacity_services), and the ceiling
 follow (bench.capacity_model; docs/capacity.md).
 
 The stretches, each read before the first submit and after the last request ended:
-1. one by one (then again with two dispatchers): --n requests, each its own POST /api/requests (four clients), each its own
-   message (the dispatcher with BATCH_SIZE=1), a `simulate` of 0.05 s that reports
-   progress once: every job longer than BATCH_MAX_S travels like this.
+1. one by one (then again with two dispatchers): --n requests, each its own POST
+   /api/requests (four clients), each its own message (the dispatcher with
+   BATCH_SIZE=1), a `simulate` of 0.05 s that reports progress once: every job
+   longer than BATCH_MAX_S travels like this.
 2. in bulk: --bulk-batches batches of 1,000 zero-duration requests (POST
    /api/requests/batch), short requests sharing messages: the cheapest path.
 3. retention: as many of the oldest requests, made 400 days old, deleted by retention's
@@ -24,7 +25,7 @@ from dashboard.extensions import db
 from . import capacity_model, capacity_pg, stack, users
 from .capacity_load import finish, post_all, seed, task_messages
 from .capacity_meter import Meter, held_connections, per_request
-from .capacity_services import Services
+from .capacity_services import BASE, Services
 
 
 def stretch(label, app, meter, idle, url, token, bodies, kind):
@@ -104,8 +105,9 @@ def switch_dispatcher(app, procs, batch_size, count=1):
 
 
 def flower():
-    """Flower as deployed (on a unix socket): it consumes the workers' task events."""
-    path = os.path.join(tempfile.mkdtemp(prefix="flower-"), "flower.sock")
+    """Flower as deployed (on a unix socket, in a folder removed with the engines): it
+    consumes the workers' task events."""
+    path = os.path.join(tempfile.mkdtemp(prefix="flower-", dir=BASE), "flower.sock")
     proc = stack.Proc("flower", [os.path.join(stack.BIN, "celery"), "-A", "worker", "flower",
                                  f"--unix_socket={path}", "--url_prefix=flower",
                                  "--persistent=False"],
