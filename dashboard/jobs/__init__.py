@@ -22,6 +22,7 @@ from jsonschema.exceptions import SchemaError
 
 from dashboard.config import ConfigError
 from dashboard.errors import Refused
+from dashboard.web.humanize import reader_locale
 
 # The entry-point group an installed package declares its job types in.
 ENTRY_POINT_GROUP = "request_dashboard.job_types"
@@ -116,19 +117,41 @@ def _message(error):
     """A jsonschema error as 'params.field: what is wrong'."""
     if error.validator == "additionalProperties":
         extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return f"params.{extra[0]}: unknown parameter" if extra else "params: unknown parameter"
+        return (_("params.%(name)s: unknown parameter", name=extra[0]) if extra
+                else _("params: unknown parameter"))
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else "?"
-        return f"params.{missing}: is required"
+        return _("params.%(name)s: is required", name=missing)
     path = ".".join(str(p) for p in error.absolute_path)
     where = f"params.{path}" if path else "params"
-    text = error.message
+    text = _schema_words(error)
     shown = repr(error.instance)
     if len(shown) > 40:  # a 400-digit number or a long string: say what is wrong, not all of it
         text = text.replace(shown, shown[:37] + "...", 1)
     if len(text) > 200:
         text = text[:200] + "…"
     return f"{where}: {text}"
+
+
+def _schema_words(error):
+    """jsonschema's reason, in the reader's language (its own English text for English)."""
+    said = {
+        "maximum": lambda v: _("%(value)s is greater than the maximum of %(limit)s", **v),
+        "minimum": lambda v: _("%(value)s is less than the minimum of %(limit)s", **v),
+        "exclusiveMaximum": lambda v: _("%(value)s is greater than or equal to the maximum of"
+                                        " %(limit)s", **v),
+        "exclusiveMinimum": lambda v: _("%(value)s is less than or equal to the minimum of"
+                                        " %(limit)s", **v),
+        "type": lambda v: _("%(value)s is not of type %(limit)s", **v),
+        "enum": lambda v: _("%(value)s is not one of %(limit)s", **v),
+    }.get(error.validator)
+    if said is None or reader_locale().language == "en":
+        return error.message
+    limit = error.validator_value
+    if error.validator == "type":
+        limit = ", ".join(repr(t) for t in ([limit] if isinstance(limit, str) else limit))
+    return said({"value": repr(error.instance), "limit": limit if isinstance(limit, str)
+                 else repr(limit)})
 
 
 def non_finite(value, path="params"):
