@@ -20,6 +20,8 @@ PASSWORD = "correct horse battery"
 # Who takes the pictures: an admin named "operator" (as the pictures show it), and a plain
 # operator for the workers page the user guide describes as an operator's view.
 USERS = {"admin": "operator", "operator": "worker-operator"}
+# The same two roles for users who chose Korean (users.locale 'ko'): the *-ko pictures.
+KOREAN_USERS = {"admin-ko": "kim", "operator-ko": "kim-operator"}
 
 
 def _refused(page):
@@ -84,7 +86,21 @@ def shots(ids, batched, volume, fusion=0):
             ("schedule-form", "/schedules", "light", _schedule_refused, "admin"),
             ("schedule-form-dark", "/schedules", "dark", _schedule_refused, "admin"),
             ("alerts", "/alerts", "light", None, "admin"),
-            ("alerts-dark", "/alerts", "dark", None, "admin")]
+            ("alerts-dark", "/alerts", "dark", None, "admin"),
+            # The same product for a user who chose Korean.
+            ("list-ko", "/", "light", None, "admin-ko"),
+            ("list-ko-dark", "/", "dark", None, "admin-ko"),
+            ("request-failed-ko", f"/requests/{ids['failure']}", "light", None, "admin-ko"),
+            ("request-failed-ko-dark", f"/requests/{ids['failure']}", "dark", None, "admin-ko"),
+            ("volume-ko", f"/requests/{volume}", "light", "#volume-viewer", "admin-ko"),
+            ("new-request-error-ko", "/requests/new", "light", _refused, "admin-ko"),
+            ("workers-ko", "/workers", "light", None, "operator-ko"),
+            ("workers-ko-dark", "/workers", "dark", None, "operator-ko"),
+            ("job-types-ko", "/job-types", "light", None, "admin-ko"),
+            ("schedules-ko", "/schedules", "light", None, "admin-ko"),
+            ("schedule-form-ko", "/schedules", "light", _schedule_refused, "admin-ko"),
+            ("alerts-ko", "/alerts", "light", None, "admin-ko"),
+            ("alerts-ko-dark", "/alerts", "dark", None, "admin-ko")]
 
 
 NAMES = [name for name, *_ in shots({"failure": 0}, 0, 0)]
@@ -137,7 +153,7 @@ def take(browser, base_url, name, path, scheme, action, role):
         page = context.new_page()
         thrown = []
         page.on("pageerror", lambda exc: thrown.append(str(exc)))
-        browser_sign_in(page, base_url, USERS[role], PASSWORD)
+        browser_sign_in(page, base_url, {**USERS, **KOREAN_USERS}[role], PASSWORD)
         response = page.goto(base_url + path)
         if response is None or response.status != 200:
             return f"GET {path} answered {response.status if response else 'nothing'}"
@@ -170,7 +186,7 @@ def main(argv=None):
         return 2
     from tests.support.script import chromium, live_server, stack_session
     with stack_session("screenshots") as (app, stack):
-        from tests.support.db import wait_status
+        from tests.support.db import sql, wait_status
         from tests.support.pet_samples import seed_fusion
         from tests.support.seed import (
             create_user,
@@ -180,6 +196,9 @@ def main(argv=None):
         )
         token = create_user(app, "admin", USERS["admin"], PASSWORD)
         create_user(app, "operator", USERS["operator"], PASSWORD)
+        for role, username in KOREAN_USERS.items():
+            create_user(app, role.removesuffix("-ko"), username, PASSWORD)
+            sql(app, "UPDATE users SET locale = 'ko' WHERE username = :u", u=username)
         volume = seed_volume(app, token, wait_status)
         fusion = seed_fusion(app, token, wait_status) if not wanted or any(
             name.startswith("volume-fusion") for name in wanted) else 0
