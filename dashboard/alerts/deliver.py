@@ -15,6 +15,8 @@ from email.message import EmailMessage
 
 import requests
 from flask import current_app
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import text
 
 from dashboard import audit
@@ -60,18 +62,33 @@ def post_webhook(url, secret, payload, timeout):
             raise OSError(f"HTTP {response.status_code}")
 
 
+def _language_of(addresses):
+    """Korean when every address is a user's who chose Korean, else English (one message)."""
+    wanted = sorted({a.strip().lower() for a in addresses})
+    chosen = db.session.execute(text(
+        "SELECT lower(email) AS email, locale FROM users WHERE lower(email) = ANY(:e)"),
+        {"e": wanted}).all()
+    languages = {row.locale for row in chosen}
+    return "ko" if wanted and len(chosen) >= len(wanted) and languages == {"ko"} else "en"
+
+
 def send_email(to, payload, config):
     """One email to the rule's addresses; raises when SMTP refuses or is unset."""
     if not config["SMTP_HOST"]:
         raise OSError("no SMTP_HOST")
-    word = "FIRING" if payload["state"] == "firing" else "resolved"
     msg = EmailMessage()
+    with force_locale(_language_of(to)):
+        firing = payload["state"] == "firing"
+        word = _("FIRING") if firing else _("resolved")
+        opening = (_("Alert %(name)s FIRING at %(at)s.", name=payload["alert"], at=payload["at"])
+                   if firing else
+                   _("Alert %(name)s resolved at %(at)s.", name=payload["alert"], at=payload["at"]))
     msg["Subject"] = f"[{word}] {payload['alert']} ({payload['kind']})"
     msg["From"] = config["SMTP_FROM"]
     msg["To"] = ", ".join(to)
     text_ = (payload.get("detail") or {}).get("text", "")
     link = f"{config['DASHBOARD_URL'].rstrip('/')}/alerts"
-    msg.set_content(f"Alert {payload['alert']} {word} at {payload['at']}.\n\n{text_}\n\n{link}\n")
+    msg.set_content(f"{opening}\n\n{text_}\n\n{link}\n")
     with smtplib.SMTP(config["SMTP_HOST"], config["SMTP_PORT"],
                       timeout=config["ALERT_SEND_TIMEOUT_S"]) as smtp:
         smtp.send_message(msg)

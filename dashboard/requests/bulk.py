@@ -13,6 +13,7 @@ from dashboard.errors import Refused
 from dashboard.extensions import db
 from dashboard.lifecycle import KILLABLE, RETRYABLE
 from dashboard.requests import actions, listing
+from dashboard.web.words import status_label
 
 MAX_IDS = 1000
 ACTIONS = ("retry", "kill")
@@ -52,14 +53,16 @@ def _reasons(ids, action):
         text("SELECT id, status FROM requests WHERE id = ANY(CAST(:ids AS bigint[]))"),
         {"ids": ids}).all()) if ids else {}
     allowed = RETRYABLE if action == "retry" else KILLABLE
-    verb = "retried" if action == "retry" else "killed"
     out = []
     for i in ids:
         if i not in rows:
-            out.append({"id": i, "reason": "not found"})
-        else:
-            out.append({"id": i, "reason": f"is {rows[i]}: only "
-                        + ", ".join(s.value for s in allowed) + f" requests can be {verb}"})
+            out.append({"id": i, "reason": _("not found")})
+            continue
+        words = {"status": status_label(rows[i]),
+                 "allowed": ", ".join(status_label(s) for s in allowed)}
+        out.append({"id": i, "reason": _("is %(status)s: only %(allowed)s requests can be"
+                                         " retried", **words) if action == "retry" else
+                    _("is %(status)s: only %(allowed)s requests can be killed", **words)})
     return out
 
 

@@ -98,12 +98,13 @@ def bulk_page():
         flash(exc.message, "error")
         return redirect(url_for("requests.index"), 303)
     outcome = bulk.run(action, ids, current_user.username)
-    verb = "Retried" if action == "retry" else "Killed"
-    message = f"{verb} {len(outcome['done'])} of {len(ids)} requests"
+    counts = {"done": len(outcome["done"]), "n": len(ids)}
+    message = (_("Retried %(done)s of %(n)s requests", **counts) if action == "retry" else
+               _("Killed %(done)s of %(n)s requests", **counts))
     if outcome["refused"]:
-        message += f"; {len(outcome['refused'])} refused (" + ", ".join(
-            f"#{r['id']} {r['reason']}" for r in outcome["refused"][:5]) + \
-            (", …" if len(outcome["refused"]) > 5 else "") + ")"
+        message += "; " + _("%(n)s refused (%(which)s)", n=len(outcome["refused"]), which=", ".join(
+            f"#{r['id']} {r['reason']}" for r in outcome["refused"][:5])
+            + (", …" if len(outcome["refused"]) > 5 else ""))
     flash(message + ".", "info" if outcome["done"] else "error")
     return redirect(safe_next(request.form.get("next"), url_for("requests.index")), 303)
 

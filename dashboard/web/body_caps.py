@@ -117,13 +117,14 @@ def too_large_message(req):
     length, limit = req.content_length, req.max_content_length
     params_kb = params_limit() // 1024
     if length is not None and limit is not None and length <= limit:
-        return f"params: larger than the {params_kb} KB limit"  # (or another form field is)
+        # (or another form field is)
+        return _("params: larger than the %(value)s KB limit", value=params_kb)
     if limit == config["MAX_CONTENT_LENGTH"] and _is_upload_route(req):
-        return f"file: the upload is larger than the {config['MAX_UPLOAD_MB']} MB limit"
+        return _("file: the upload is larger than the %(n)s MB limit", n=config["MAX_UPLOAD_MB"])
     if _is_upload_route(req):
-        return (f"params: larger than the {params_kb} KB limit (a body without a file may"
-                f" have at most {limit // 1024} KB)")
-    return f"body: larger than the {limit // 1024} KB this page accepts"
+        return _("params: larger than the %(value)s KB limit (a body without a file may have at"
+                 " most %(n)s KB)", value=params_kb, n=limit // 1024)
+    return _("body: larger than the %(n)s KB this page accepts", n=limit // 1024)
 
 
 def check_params_size(text):
