@@ -9,6 +9,7 @@ fixture of later tests starts them again.
 """
 import os
 import secrets
+import xmlrpc.client
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -82,4 +83,14 @@ def on_host(worker_host, clean_db, _stack, celery_app):
     _stack.start_dispatcher()
     wait_for(lambda: worker_host.popen.poll() is None, 1, what="make worker-host running")
     wait_online(celery_app, list(WORKERS), timeout=60)
+    wait_for(lambda: running(worker_host), 60, interval=0.5,
+             what="the host's supervisord reporting both workers RUNNING")
     return worker_host
+
+
+def running(host):
+    """True when the host's supervisord (over HTTP) reports every program RUNNING (a start
+    counts as one after its startsecs)."""
+    with xmlrpc.client.ServerProxy(host.rpc_url) as proxy:
+        states = {p["name"]: p["statename"] for p in proxy.supervisor.getAllProcessInfo()}
+    return len(states) == len(WORKERS) and set(states.values()) == {"RUNNING"}
