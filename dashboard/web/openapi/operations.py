@@ -10,6 +10,8 @@ def schemas():
     """Worker (the fields of /api/workers), Process, Why."""
     worker = {
         "name": {"type": "string"},
+        "host": {"type": "string", "nullable": True,
+                 "description": "the machine it runs on (its name after @)"},
         "state": {"type": "string", "enum": ["online", "paused", "offline"]},
         "online": {"type": "boolean"},
         "pid": NULLABLE_INT, "uptime_s": NULLABLE_INT,
@@ -116,15 +118,27 @@ def paths(auth_errors, id_param):
         },
         "/api/processes": {
             "get": {"operationId": "listProcesses", "summary": "This host's supervisord programs",
-                    "responses": {"200": _json({"type": "array", "items": _ref("Process")},
-                                               "programs"), "503": no_supervisor,
+                    "description": "With SUPERVISORS set: one entry per host listed there,"
+                                   " {host, where, processes, problem} (problem: why its"
+                                   " supervisord could not be asked, else null)",
+                    "responses": {"200": _json({"type": "array", "items": {"oneOf": [
+                        _ref("Process"),
+                        {"type": "object", "required": ["host", "where", "processes", "problem"],
+                         "properties": {"host": {"type": "string"}, "where": {"type": "string"},
+                                        "processes": {"type": "array",
+                                                      "items": _ref("Process")},
+                                        "problem": {"type": "string", "nullable": True}}}]}},
+                        "programs"), "503": no_supervisor,
                                   **auth_errors}},
         },
         "/api/processes/{name}/{action}": {
             "post": {"operationId": "processAction", "summary": "Start, stop or restart a program",
                      "parameters": [name, {"name": "action", "in": "path", "required": True,
                                            "schema": {"type": "string",
-                                                      "enum": ["start", "stop", "restart"]}}],
+                                                      "enum": ["start", "stop", "restart"]}},
+                                    {"name": "host", "in": "query", "required": False,
+                                     "description": "a SUPERVISORS name (default: this host)",
+                                     "schema": {"type": "string"}}],
                      "responses": {"202": _json(_ref("Process"), "sent"),
                                    "404": _error("no such program or action"),
                                    "409": _error("already in that state"),
