@@ -116,7 +116,10 @@ class Host:
         """The host's own output, or one of its files (e.g. var/log/worker-host/worker1.log)."""
         path = os.path.join(self.base, name) if name == "host.log" else \
             os.path.join(self.checkout, name)
-        return open(path, errors="replace").read() if os.path.exists(path) else ""
+        if not os.path.exists(path):
+            return ""
+        with open(path, errors="replace") as fh:
+            return fh.read()
 
     def cut(self):
         """Pull the cable: this side of the veth pair goes down."""

@@ -125,3 +125,33 @@ def test_why_counts_the_hosts_consumers(app, ctx, on_host, api, _stack):
     assert "no_consumers" not in [r["code"] for r in answer["reasons"]]
     _stack.start_dispatcher()
     assert wait_status(app, request_id, "success", timeout=30)
+
+
+def wrong(url, password=None, port=None):
+    """`url` with another password or port."""
+    from urllib.parse import urlsplit
+    parts = urlsplit(url)
+    user, _, rest = parts.netloc.partition(":")
+    secret, _, where = rest.rpartition("@")
+    host = where.rsplit(":", 1)[0]
+    netloc = f"{user}:{password or secret}@{host}:{port or parts.port}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def test_a_wrong_password_or_no_broker_is_one_line_and_a_failed_exit(on_host):
+    """On the host, beside its running workers: bad settings stop `make worker-host` before
+    anything starts, with one line naming the server (the environment wins over .env)."""
+    with open(f"{on_host.checkout}/.env") as fh:
+        settings = dict(line.strip().split("=", 1) for line in fh if "=" in line)
+    database, broker = (settings[k].strip("'") for k in ("DATABASE_URL", "CELERY_BROKER_URL"))
+    cases = {"bad-pg": ({"DATABASE_URL": wrong(database, password="nope")},
+                        "password authentication failed"),
+             "bad-amqp": ({"CELERY_BROKER_URL": wrong(broker, password="nope")},
+                          "user or password refused"),
+             "no-broker": ({"CELERY_BROKER_URL": wrong(broker, port=1)}, "Connection refused")}
+    for name, (env, reason) in cases.items():
+        status, output = on_host.run("make --no-print-directory worker-host",
+                                     {**on_host.env, **env}, timeout=60)
+        lines = [line for line in output.splitlines() if line.startswith("worker-host:")]
+        assert status != 0 and len(lines) == 1 and reason in lines[0], (name, output)
+        assert "nope" not in output
