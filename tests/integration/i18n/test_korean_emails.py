@@ -23,8 +23,10 @@ def _subject(message):
 def _body(message):
     """The body as text, whichever transfer encoding the sender picked."""
     raw = message["body"]
+    if not raw.isascii():  # sent as 8bit: already text
+        return raw
     try:
-        return base64.b64decode(raw, validate=False).decode("utf-8")
+        return base64.b64decode("".join(raw.split()), validate=True).decode("utf-8")
     except (binascii.Error, UnicodeDecodeError):
         return quopri.decodestring(raw.encode()).decode("utf-8")
 
