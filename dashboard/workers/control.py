@@ -15,6 +15,7 @@ included) names no worker: 404. Every click and every refusal is audited.
 """
 import logging
 import re
+import socket
 import time
 
 from flask import current_app
@@ -213,7 +214,8 @@ def _restart(worker, n, by):
 
 def _shutdown(worker, n, by):
     info = _supervision(worker["name"])
-    program = supervisor.program_of(worker["name"], info["pid"])
+    here = info.get("host") == socket.gethostname()   # another host's pids are not ours
+    program = supervisor.program_of(worker["name"], info["pid"]) if here else None
     if program:  # this host's supervisord: stop the program, so it is not started again
         supervisor.stop(program)
         return f"supervisord program {program} stopping (TERM, warm shutdown)"
