@@ -64,6 +64,13 @@ def utc_short(value):
     return _as_utc(value).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def zoned_text(value):
+    """A moment in its own time zone with the weekday: Wed 2026-12-09 02:00:00 KST (수 ... in
+    Korean)."""
+    day = dates.format_date(value, "EEE", locale=reader_locale())
+    return f"{day} {value.strftime('%Y-%m-%d %H:%M:%S %Z')}"
+
+
 def _as_utc(value):
     """A datetime in UTC (naive values are taken to be UTC already)."""
     if value.tzinfo is None:
@@ -90,6 +97,6 @@ def reader_locale():
 
 def init_app(app):
     """The filters above in every template."""
-    app.jinja_env.filters.update(ago=ago_text, utc=utc_text, utc_short=utc_short,
+    app.jinja_env.filters.update(ago=ago_text, utc=utc_text, utc_short=utc_short, zoned=zoned_text,
                                  duration_text=duration_text, number=number)
     app.jinja_env.globals.update(seconds_between=seconds_between)
