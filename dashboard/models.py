@@ -384,3 +384,82 @@ class JobTypeDispatch(db.Model):
     at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
     n = db.Column(db.Integer, nullable=False)
     __table_args__ = (Index("job_type_dispatches_name_at_idx", "name", "at"),)
+
+
+class AlertRule(db.Model):
+    """A rule an admin keeps: what to watch (kind, params), whom to tell, its state.
+
+    Written with plain SQL by dashboard.alerts.store and dashboard.alerts.evaluate."""
+    __tablename__ = "alert_rules"
+    id = db.Column(db.Integer, primary_key=True)
+    name = db.Column(db.String(80), nullable=False)
+    kind = db.Column(db.String(32), nullable=False)
+    params = db.Column(JSONB, nullable=False)
+    emails = db.Column(JSONB, nullable=False, server_default="[]")
+    webhook_url = db.Column(db.String(2000))
+    webhook_secret = db.Column(db.String(200))
+    enabled = db.Column(db.Boolean, nullable=False, server_default=text("true"))
+    state = db.Column(db.String(16), nullable=False, server_default="ok")
+    since = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    pending_since = db.Column(db.DateTime(timezone=True))
+    firing_id = db.Column(BigInteger)
+    acked_until = db.Column(db.DateTime(timezone=True))
+    acked_by = db.Column(db.String(80))
+    created_by = db.Column(db.String(80))
+    updated_by = db.Column(db.String(80))
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    updated_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    __table_args__ = (
+        CheckConstraint("kind IN ('worker_offline', 'backlog', 'failure_rate', 'sla_breach',"
+                        " 'dispatcher_down')", name="alert_rules_kind_check"),
+        CheckConstraint("state IN ('ok', 'firing')", name="alert_rules_state_check"),
+        db.UniqueConstraint("name", name="alert_rules_name_key"),
+    )
+
+
+class AlertFiring(db.Model):
+    """One time a rule fired: when it started and ended, and what was seen."""
+    __tablename__ = "alert_firings"
+    id = db.Column(BigInteger, primary_key=True)
+    rule_id = db.Column(db.Integer, db.ForeignKey("alert_rules.id", ondelete="CASCADE",
+                                                  name="alert_firings_rule_id_fkey"),
+                        nullable=False)
+    started_at = db.Column(db.DateTime(timezone=True), nullable=False)
+    ended_at = db.Column(db.DateTime(timezone=True))
+    detail = db.Column(JSONB)
+    end_detail = db.Column(JSONB)
+    notified = db.Column(db.Boolean, nullable=False, server_default=text("false"))
+    __table_args__ = (Index("alert_firings_rule_id_idx", "rule_id", "id"),)
+
+
+class AlertNotification(db.Model):
+    """One email or webhook of a firing (firing or resolved); unique, so sent once."""
+    __tablename__ = "alert_notifications"
+    id = db.Column(BigInteger, primary_key=True)
+    firing_id = db.Column(BigInteger, db.ForeignKey("alert_firings.id", ondelete="CASCADE",
+                                                    name="alert_notifications_firing_id_fkey"),
+                          nullable=False)
+    state = db.Column(db.String(16), nullable=False)
+    channel = db.Column(db.String(16), nullable=False)
+    body = db.Column(JSONB, nullable=False)
+    created_at = db.Column(db.DateTime(timezone=True), nullable=False, server_default=text("now()"))
+    attempts = db.Column(db.Integer, nullable=False, server_default="0")
+    next_try_at = db.Column(db.DateTime(timezone=True), nullable=False,
+                            server_default=text("now()"))
+    sent_at = db.Column(db.DateTime(timezone=True))
+    gave_up_at = db.Column(db.DateTime(timezone=True))
+    last_error = db.Column(db.String(400))
+    __table_args__ = (
+        CheckConstraint("state IN ('firing', 'resolved')", name="alert_notifications_state_check"),
+        CheckConstraint("channel IN ('email', 'webhook')", name="alert_notifications_channel_check"),
+        db.UniqueConstraint("firing_id", "state", "channel", name="alert_notifications_once_key"),
+        Index("alert_notifications_due_idx", "next_try_at",
+              postgresql_where=text("sent_at IS NULL AND gave_up_at IS NULL")),
+    )
+
+
+class AlertWorkerSighting(db.Model):
+    """When beat last had a ping answer from a worker (for worker_offline rules)."""
+    __tablename__ = "alert_worker_sightings"
+    name = db.Column(db.String(200), primary_key=True)
+    last_seen_at = db.Column(db.DateTime(timezone=True), nullable=False)
