@@ -72,6 +72,13 @@ def record_now(action, outcome, **kw):
         log.exception("could not write the audit entry %s/%s", action, outcome)
 
 
+def refused(action, message, username=None):
+    """Audit a refused change, after rolling back whatever the change had begun."""
+    db.session.rollback()
+    record(action, "refused", username=username, detail={"error": message[:500]})
+    db.session.commit()
+
+
 def entries(action=None, username=None, request_id=None, outcome=None, before=None, limit=100):
     """Newest entries first, filtered; `before` is an id cursor."""
     query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)

@@ -144,10 +144,3 @@ def delete(rule_id, who):
     audit.record("alert_delete", "ok", username=who, detail={"rule_id": rule_id, "name": name})
     db.session.commit()
     return True
-
-
-def refused(action, message, who=None):
-    """Audit a refused change (nothing else is stored)."""
-    db.session.rollback()
-    audit.record(action, "refused", username=who, detail={"error": message[:500]})
-    db.session.commit()

@@ -298,10 +298,3 @@ def run_now(schedule_id, username):
                  detail={"schedule_id": schedule_id, "name": row["name"], "manual": True})
     db.session.commit()
     return request_id
-
-
-def refused(action, message, username=None):
-    """Audit a refused change (nothing else is stored)."""
-    db.session.rollback()
-    audit.record(action, "refused", username=username, detail={"error": message[:500]})
-    db.session.commit()

@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from dashboard import jobs
+from dashboard import audit, jobs
 from dashboard.alerts import acks, rules, store
 from dashboard.errors import Refused
 from dashboard.views.navigation import nav
@@ -80,7 +80,7 @@ def create():
     try:
         store.create(data, current_user.username)
     except Refused as exc:
-        store.refused("alert_create", exc.message, current_user.username)
+        audit.refused("alert_create", exc.message, current_user.username)
         return _page(form=data, error=exc.message, status=exc.status)
     flash(_("Alert rule %(name)s created.", name=data["name"].strip()), "info")
     return redirect(url_for("alerts.index"), 303)
@@ -102,7 +102,7 @@ def update(rule_id):
     try:
         store.update(rule_id, data, current_user.username)
     except Refused as exc:
-        store.refused("alert_update", exc.message, current_user.username)
+        audit.refused("alert_update", exc.message, current_user.username)
         return _page(form=data, error=exc.message, editing=rule_id, status=exc.status)
     flash(_("Alert rule saved."), "info")
     return redirect(url_for("alerts.index"), 303)

@@ -15,7 +15,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from dashboard import jobs
+from dashboard import audit, jobs
 from dashboard.errors import Refused
 from dashboard.schedules import builtin, fire_times, manage
 from dashboard.views.navigation import nav
@@ -96,7 +96,7 @@ def schedule_create():
     try:
         schedule_id = manage.create(data, current_user.username)
     except Refused as exc:
-        manage.refused("schedule_create", exc.message)
+        audit.refused("schedule_create", exc.message)
         return _page(**_form(shown, exc.message)), exc.status
     return _go(f"Schedule {data['name'].strip()!r} created.",
                url_for("schedules.detail", schedule_id=schedule_id))
@@ -166,7 +166,7 @@ def schedule_update(schedule_id):
     try:
         manage.update(schedule_id, data, current_user.username)
     except Refused as exc:
-        manage.refused("schedule_update", exc.message)
+        audit.refused("schedule_update", exc.message)
         return render_template("schedules/detail.html", s=row, **_form(shown, exc.message),
                                history=manage.history(schedule_id), job_types=jobs.REGISTRY,
                                next_runs=[], zone=ZoneInfo(row["timezone"])), exc.status
@@ -182,7 +182,7 @@ def schedule_toggle(schedule_id, action):
     try:
         manage.update(schedule_id, {"enabled": action == "enable"}, current_user.username)
     except Refused as exc:  # e.g. params a changed job type no longer accepts: edit first
-        manage.refused("schedule_update", exc.message)
+        audit.refused("schedule_update", exc.message)
         return _go(f"Cannot {action}: {exc.message}", target, "error")
     return _go(f"Schedule {action}d.", target)
 

@@ -2,6 +2,7 @@
 from flask import jsonify, url_for
 from flask_login import current_user
 
+from dashboard import audit
 from dashboard.alerts import acks, store
 from dashboard.errors import Refused
 from dashboard.views.api import bp, error, json_body
@@ -34,7 +35,7 @@ def alert_create():
         rule_id = store.create(json_body('{"name": ..., "kind": ..., "params": {...}}'),
                                current_user.username)
     except Refused as exc:
-        store.refused("alert_create", exc.message, current_user.username)
+        audit.refused("alert_create", exc.message, current_user.username)
         return error(exc.message, exc.status)
     response = jsonify(_answer(store.get(rule_id)))
     response.headers["Location"] = url_for("api.alert_show", rule_id=rule_id)
@@ -56,7 +57,7 @@ def alert_update(rule_id):
     try:
         row = store.update(rule_id, json_body('{"enabled": false}'), current_user.username)
     except Refused as exc:
-        store.refused("alert_update", exc.message, current_user.username)
+        audit.refused("alert_update", exc.message, current_user.username)
         return error(exc.message, exc.status)
     if row is None:
         return error(f"alert rule {rule_id} not found", 404)
@@ -85,7 +86,7 @@ def alert_ack(rule_id):
             raise Refused(f"{str(unknown[0])[:40]}: unknown field (known: until)")
         row = acks.acknowledge(rule_id, acks.parse_until(body["until"]), current_user.username)
     except Refused as exc:
-        store.refused("alert_ack", exc.message, current_user.username)
+        audit.refused("alert_ack", exc.message, current_user.username)
         return error(exc.message, exc.status)
     if row is None:
         return error(f"alert rule {rule_id} not found", 404)

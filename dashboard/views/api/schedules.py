@@ -2,6 +2,7 @@
 from flask import jsonify, url_for
 from flask_login import current_user
 
+from dashboard import audit
 from dashboard.errors import Refused
 from dashboard.requests import listing
 from dashboard.schedules import builtin, manage
@@ -42,7 +43,7 @@ def schedule_create():
     try:
         schedule_id = manage.create(_body(), current_user.username)
     except Refused as exc:
-        manage.refused("schedule_create", exc.message)
+        audit.refused("schedule_create", exc.message)
         return error(exc.message, exc.status)
     response = jsonify(schedule_dict(manage.get(schedule_id)))
     response.headers["Location"] = url_for("api.schedule_show", schedule_id=schedule_id)
@@ -70,7 +71,7 @@ def schedule_update(schedule_id):
     try:
         row = manage.update(row["id"], _body(), current_user.username)
     except Refused as exc:
-        manage.refused("schedule_update", exc.message)
+        audit.refused("schedule_update", exc.message)
         return error(exc.message, exc.status)
     if row is None:
         return error(f"schedule {schedule_id} not found", 404)
