@@ -28,53 +28,21 @@ def pet_volume():
 def pet_slice(pixels, z_mm, series_uid, instance, spacing=None, modality="PT"):
     """One PT slice in BQML with what SUV needs: weight, dose, half-life, times (or, with
     modality CT, one CT slice in HU of the same geometry)."""
-    spacing = spacing or samples.SPACING
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import (
-        ExplicitVRLittleEndian,
-        PositronEmissionTomographyImageStorage,
-        generate_uid,
-    )
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = PositronEmissionTomographyImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, \
-        meta.MediaStorageSOPInstanceUID
-    ds.Modality, ds.SeriesInstanceUID, ds.InstanceNumber = modality, series_uid, instance
-    ds.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.1"
-    ds.FrameOfReferenceUID = samples.FRAME_OF_REFERENCE
-    ds.Rows, ds.Columns = pixels.shape
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.PixelSpacing = [spacing[1], spacing[0]]
-    ds.SliceThickness = spacing[2]
-    ds.ImageOrientationPatient = [-1, 0, 0, 0, -1, 0]
-    ds.ImagePositionPatient = [0.0, 0.0, z_mm]
-    ds.RescaleSlope, ds.RescaleIntercept = 1, 0
-    if modality == "CT":
-        from pydicom.uid import CTImageStorage
-        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = CTImageStorage
-        ds.PixelData = np.ascontiguousarray(pixels, dtype="<i2").tobytes()
-        return _saved(ds)
-    ds.Units, ds.DecayCorrection = "BQML", "START"
-    ds.PatientWeight = WEIGHT_KG
-    ds.SeriesDate, ds.SeriesTime = "20261207", SERIES
+    return samples.image_slice(
+        pixels, (0.0, 0.0, z_mm), series_uid, instance, modality=modality,
+        spacing=spacing or samples.SPACING, orientation=(-1, 0, 0, 0, -1, 0),
+        extra=None if modality == "CT" else _suv_facts(), signed=True)
+
+
+def _suv_facts():
+    """The PT attributes SUV is computed from: this module's weight, dose and times."""
+    from pydicom.dataset import Dataset
     drug = Dataset()
     drug.RadionuclideTotalDose, drug.RadionuclideHalfLife = DOSE_BQ, HALF_LIFE_S
     drug.RadiopharmaceuticalStartTime = INJECTED
-    ds.RadiopharmaceuticalInformationSequence = [drug]
-    ds.PixelData = np.ascontiguousarray(pixels, dtype="<i2").tobytes()
-    return _saved(ds)
-
-
-def _saved(ds):
-    """The dataset as DICOM file bytes."""
-    buffer = io.BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
+    return {"Units": "BQML", "DecayCorrection": "START", "PatientWeight": WEIGHT_KG,
+            "SeriesDate": "20261207", "SeriesTime": SERIES,
+            "RadiopharmaceuticalInformationSequence": [drug]}
 
 
 def pet_files(vol=None, series_uid="1.2.826.0.1.3680043.8.498.3", z0=-40.0, spacing=None,

@@ -136,8 +136,9 @@ PET_INJECTED, PET_SERIES = "093000", "103000"           # 3600 s between injecti
 
 
 def image_slice(pixels, position, series_uid, instance, *, modality, spacing, orientation,
-                slope=1.0, intercept=0.0, frame=FRAME_OF_REFERENCE, extra=None):
-    """One DICOM slice (`pixels` rows x columns, uint16) with the given geometry and values."""
+                slope=1.0, intercept=0.0, frame=FRAME_OF_REFERENCE, extra=None, signed=False):
+    """One DICOM slice (`pixels` rows x columns, uint16, or int16 when `signed`) with the
+    given geometry and values."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import (
         CTImageStorage,
@@ -155,7 +156,8 @@ def image_slice(pixels, position, series_uid, instance, *, modality, spacing, or
     ds.Modality, ds.SeriesInstanceUID, ds.InstanceNumber = modality, series_uid, instance
     ds.StudyInstanceUID, ds.FrameOfReferenceUID = "1.2.826.0.1.3680043.8.498.1", frame
     ds.Rows, ds.Columns = pixels.shape
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 16, 15
+    ds.PixelRepresentation = int(signed)
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.PixelSpacing = [spacing[1], spacing[0]]          # between rows, between columns
     ds.SliceThickness = spacing[2]
@@ -164,7 +166,7 @@ def image_slice(pixels, position, series_uid, instance, *, modality, spacing, or
     ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
     for key, value in (extra or {}).items():
         setattr(ds, key, value)
-    ds.PixelData = np.ascontiguousarray(pixels, dtype="<u2").tobytes()
+    ds.PixelData = np.ascontiguousarray(pixels, dtype="<i2" if signed else "<u2").tobytes()
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
     return buffer.getvalue()
