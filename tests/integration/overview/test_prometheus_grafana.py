@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.support.db import wait_status
+from tests.support.metrics import run_simulations, scrape
 
 ROOT = Path(__file__).resolve().parents[3]
 RULES = ROOT / "deploy/prometheus/alerts.yml"
@@ -118,18 +117,8 @@ def test_the_grafana_board_is_a_dashboard():
 @pytest.fixture
 def scraped(app, stack, api, fresh):
     """/metrics of the running app once requests succeeded and failed on real workers."""
-    ok = [api.post("/api/requests", data={
-        "job_type": "simulate", "params": '{"min_seconds": 0, "max_seconds": 0}'}).get_json()["id"]
-        for _ in range(2)]
-    failed = api.post("/api/requests", data={
-        "job_type": "simulate",
-        "params": '{"min_seconds": 0, "max_seconds": 0, "fail_rate": 1}'}).get_json()["id"]
-    for request_id in ok:
-        wait_status(app, request_id, "success")
-    wait_status(app, failed, "failure")
-    response = app.test_client().get("/metrics")
-    assert response.status_code == 200
-    return {f.name: f for f in text_string_to_metric_families(response.get_data(as_text=True))}
+    run_simulations(app, api, succeed=2, fail=1)
+    return scrape(app)[1]
 
 
 def test_every_metric_the_rules_and_board_use_is_exported(scraped):

@@ -1,8 +1,8 @@
 """Liveness, readiness and metrics, as a load balancer and Prometheus see them."""
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from dashboard import create_app
+from tests.support.metrics import run_simulations, scrape
 
 
 @pytest.fixture
@@ -52,20 +52,9 @@ def test_readyz_503_when_database_is_away(other_app):
 
 def test_metrics_count_requests_by_status(app, stack, api):
     """/metrics is Prometheus text with counts by status that follow the requests."""
-    from tests.support.db import wait_status
-    ids = [api.post("/api/requests", data={
-        "job_type": "simulate", "params": '{"min_seconds": 0, "max_seconds": 0}'}).get_json()["id"]
-        for _ in range(3)]
-    failing = api.post("/api/requests", data={
-        "job_type": "simulate",
-        "params": '{"min_seconds": 0, "max_seconds": 0, "fail_rate": 1}'}).get_json()["id"]
-    for request_id in ids:
-        wait_status(app, request_id, "success")
-    wait_status(app, failing, "failure")
-    response = app.test_client().get("/metrics")
-    assert response.status_code == 200
+    run_simulations(app, api, succeed=3, fail=1)
+    response, families = scrape(app)
     assert response.mimetype == "text/plain"
-    families = {f.name: f for f in text_string_to_metric_families(response.get_data(as_text=True))}
     by_status = {s.labels["status"]: s.value for s in families["dashboard_requests"].samples}
     assert by_status["success"] == 3 and by_status["failure"] == 1
     assert by_status["running"] == 0 and by_status["unassigned"] == 0

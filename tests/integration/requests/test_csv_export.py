@@ -11,7 +11,6 @@ from dashboard import jobs
 from dashboard.requests import export, listing
 from tests.support.db import sql
 from tests.support.html import parse
-from tests.support.http import sign_in
 from tests.support.list_seed import seed_filter_rows, seed_many
 
 
@@ -21,12 +20,9 @@ def rows(app, clean_db):
 
 
 @pytest.fixture
-def viewer(app, make_user):
+def viewer(signed_in):
     """A signed-in viewer's client."""
-    username, password, _ = make_user("viewer")
-    client = app.test_client()
-    sign_in(client, username, password)
-    return client
+    return signed_in("viewer")[0]
 
 
 def exported(client, query=""):

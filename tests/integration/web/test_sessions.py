@@ -42,12 +42,9 @@ def test_sign_out_ends_only_that_browser(app, make_user):
 
 
 @pytest.fixture
-def admin(app, make_user):
+def admin(signed_in):
     """A signed-in admin's client."""
-    username, password, _ = make_user("admin")
-    client = app.test_client()
-    sign_in(client, username, password)
-    return client
+    return signed_in("admin")[0]
 
 
 def _user_id(app, username):
